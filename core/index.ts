@@ -1,0 +1,11 @@
+// pagersim's public entry: everything API.md names, and nothing else.
+
+export { Kernel, KernelOptionsSchema } from './kernel.js';
+export type { KernelOptions, KernelShare } from './kernel.js';
+export { ThreadPool, SimThread } from './thread_pool.js';
+export type { ThreadPoolOptions, ThreadOp } from './thread_pool.js';
+export { ZxError, ZxException } from './errors.js';
+export type { Sys, PortPacket, PageRequestFields, DirtyRange, DirtyRangesResult, VmoInfo, LockState } from './sys_types.js';
+export * from '../shared/constants.js';
+export * from '../shared/status.js';
+export { deadlineAfter } from '../shared/futex.js';

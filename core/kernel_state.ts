@@ -1,0 +1,123 @@
+// KernelState: one thread's view of the shared kernel (shared/layout.ts) plus the small helpers every
+// kernel module uses: record addressing, locks, object references. Each attached thread builds its
+// own KernelState over the same buffers; it holds no kernel state of its own beyond scratch space.
+
+import { assert } from '../shared/assert.js';
+import { mutexLock, mutexUnlock } from '../shared/futex.js';
+import {
+  H_FREE_INTERVAL,
+  H_FREE_NODE,
+  H_HEAP_LOCK,
+  INTERVAL_WORDS,
+  N_NEXT_FREE,
+  NODE_WORDS,
+  O_LOCK,
+  O_REFS,
+  OBJ_WORDS,
+  PACKET_WORDS,
+  THREAD_WORDS,
+  Z_NEXT_FREE,
+  type Layout,
+  type SharedViews,
+} from '../shared/layout.js';
+
+export class KernelState {
+  readonly views: SharedViews;
+  readonly layout: Readonly<Layout>;
+  readonly w: Int32Array;
+  readonly frames: Uint8Array;
+  /** Hook run when an object's last reference goes (set by core/object/lifecycle.ts). */
+  destroyObject: (obj: number) => void = () => {};
+  /** Hook run when an object's last handle is closed (on_zero_handles). */
+  onZeroHandles: (obj: number) => void = () => {};
+
+  constructor(views: SharedViews) {
+    this.views = views;
+    this.layout = views.layout;
+    this.w = views.w;
+    this.frames = views.frames;
+  }
+
+  /** Word index of an object record. */
+  obj(slot: number): number {
+    return this.layout.objects + slot * OBJ_WORDS;
+  }
+  /** Word index of a thread record (and its PageRequest). */
+  thr(slot: number): number {
+    return this.layout.threads + slot * THREAD_WORDS;
+  }
+  /** Word index of a port packet record. */
+  pkt(slot: number): number {
+    return this.layout.packets + slot * PACKET_WORDS;
+  }
+  /** Word index of a radix node. */
+  node(slot: number): number {
+    return this.layout.nodes + slot * NODE_WORDS;
+  }
+  /** Word index of a zero interval record. */
+  zint(slot: number): number {
+    return this.layout.intervals + slot * INTERVAL_WORDS;
+  }
+
+  lockObject(obj: number): void {
+    mutexLock(this.w, this.obj(obj) + O_LOCK);
+  }
+  unlockObject(obj: number): void {
+    mutexUnlock(this.w, this.obj(obj) + O_LOCK);
+  }
+  /** True when another thread waits for this object's lock (the read/write loop yields then). */
+  objectLockContended(obj: number): boolean {
+    return Atomics.load(this.w, this.obj(obj) + O_LOCK) === 2;
+  }
+
+  /** Adds a reference to a live object (the caller already holds one, or the handle lock). */
+  addRef(obj: number): void {
+    Atomics.add(this.w, this.obj(obj) + O_REFS, 1);
+  }
+  /** Drops a reference; the last one destroys the object. Never call with a lock held. */
+  release(obj: number): void {
+    const before = Atomics.sub(this.w, this.obj(obj) + O_REFS, 1);
+    assert(before > 0, 'object reference count underflow');
+    if (before === 1) this.destroyObject(obj);
+  }
+  /** Drops a reference that cannot be the last one (the caller holds another); safe under locks. */
+  releaseNotLast(obj: number): void {
+    const before = Atomics.sub(this.w, this.obj(obj) + O_REFS, 1);
+    assert(before > 1, 'releaseNotLast dropped the last reference');
+  }
+
+  // ---- Heap: radix nodes and zero intervals (H_HEAP_LOCK, a leaf lock) ----
+
+  allocNode(): number {
+    const w = this.w;
+    mutexLock(w, H_HEAP_LOCK);
+    const n = w[H_FREE_NODE]!;
+    if (n >= 0) w[H_FREE_NODE] = w[this.node(n) + N_NEXT_FREE]!;
+    mutexUnlock(w, H_HEAP_LOCK);
+    if (n >= 0) this.w.fill(0, this.node(n), this.node(n) + NODE_WORDS);
+    return n;
+  }
+  freeNode(n: number): void {
+    const w = this.w;
+    mutexLock(w, H_HEAP_LOCK);
+    w[this.node(n) + N_NEXT_FREE] = w[H_FREE_NODE]!;
+    w[H_FREE_NODE] = n;
+    mutexUnlock(w, H_HEAP_LOCK);
+  }
+  allocInterval(): number {
+    const w = this.w;
+    mutexLock(w, H_HEAP_LOCK);
+    const z = w[H_FREE_INTERVAL]!;
+    if (z >= 0) w[H_FREE_INTERVAL] = w[this.zint(z) + Z_NEXT_FREE]!;
+    mutexUnlock(w, H_HEAP_LOCK);
+    if (z >= 0) this.w.fill(0, this.zint(z), this.zint(z) + INTERVAL_WORDS);
+    return z;
+  }
+  freeInterval(z: number): void {
+    const w = this.w;
+    mutexLock(w, H_HEAP_LOCK);
+    w[this.zint(z) + Z_NEXT_FREE] = w[H_FREE_INTERVAL]!;
+    w[H_FREE_INTERVAL] = z;
+    mutexUnlock(w, H_HEAP_LOCK);
+  }
+}

@@ -1,0 +1,48 @@
+// Object lifecycle hooks: what happens when an object's last handle closes (on_zero_handles) and
+// when its last reference goes (destruction). Installed on every thread's KernelState at attach.
+
+import { ObjType, O_TYPE, PT_HEAD, V_PAGER, V_PORT } from '../../shared/layout.js';
+import type { KernelState } from '../kernel_state.js';
+import { destroyVmoPages, vmoOnZeroHandles } from '../vm/vm_object.js';
+import { freeObject } from './handle_table.js';
+import { pagerOnZeroHandles, pagerUnlinkVmo } from './pager_dispatcher.js';
+import { portOnZeroHandles } from './port_dispatcher.js';
+
+export function installLifecycle(k: KernelState): void {
+  k.onZeroHandles = (obj) => {
+    switch (k.w[k.obj(obj) + O_TYPE]) {
+      case ObjType.Vmo:
+        vmoOnZeroHandles(k, obj);
+        break;
+      case ObjType.Port:
+        portOnZeroHandles(k, obj);
+        break;
+      case ObjType.Pager:
+        pagerOnZeroHandles(k, obj);
+        break;
+    }
+  };
+  k.destroyObject = (obj) => {
+    const o = k.obj(obj);
+    switch (k.w[o + O_TYPE]) {
+      case ObjType.Vmo: {
+        destroyVmoPages(k, obj);
+        const pager = k.w[o + V_PAGER]!;
+        const port = k.w[o + V_PORT]!;
+        if (pager >= 0) pagerUnlinkVmo(k, pager, obj);
+        freeObject(k, obj);
+        if (pager >= 0) k.release(pager);
+        if (port >= 0) k.release(port);
+        return;
+      }
+      case ObjType.Port:
+        // Every queued packet was dropped when the last handle closed; a port never queued to
+        // (created, never handed out) has an empty queue too.
+        if (k.w[o + PT_HEAD]! >= 0) portOnZeroHandles(k, obj);
+        freeObject(k, obj);
+        return;
+      default:
+        freeObject(k, obj);
+    }
+  };
+}

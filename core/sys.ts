@@ -1,0 +1,468 @@
+// The syscall layer (zircon kernel/lib/syscalls/*.cc): one thin adapter per zx_ call. Each checks its
+// arguments, looks up handles with the rights it needs, checks how they relate, then calls one
+// function of the object/VM layer, always in Zircon's order: argument shape -> handles and rights ->
+// relations -> range -> state. Every handle lookup takes a reference that is released before return.
+// A non-OK status becomes a ZxError here, in one place; nothing below throws for user input.
+// One ThreadSys exists per kernel thread; it runs on whatever JS thread owns that kernel thread.
+
+import {
+  MAX_VMO_PAGES,
+  PAGE_SIZE,
+  ZX_DEFAULT_PAGER_RIGHTS,
+  ZX_DEFAULT_PORT_RIGHTS,
+  ZX_DEFAULT_VMO_RIGHTS,
+  ZX_INFO_VMO,
+  ZX_INFO_VMO_PAGER_BACKED,
+  ZX_INFO_VMO_RESIZABLE,
+  ZX_INFO_VMO_TYPE_PAGED,
+  ZX_OBJ_TYPE_PAGER,
+  ZX_OBJ_TYPE_PORT,
+  ZX_OBJ_TYPE_VMO,
+  ZX_PAGER_OP_DIRTY,
+  ZX_PAGER_OP_FAIL,
+  ZX_PAGER_OP_WRITEBACK_BEGIN,
+  ZX_PAGER_OP_WRITEBACK_END,
+  ZX_PKT_TYPE_USER,
+  ZX_RIGHT_ATTACH_VMO,
+  ZX_RIGHT_INSPECT,
+  ZX_RIGHT_MANAGE_VMO,
+  ZX_RIGHT_READ,
+  ZX_RIGHT_RESIZE,
+  ZX_RIGHT_WRITE,
+  ZX_VMO_DISCARDABLE,
+  ZX_VMO_OP_COMMIT,
+  ZX_VMO_OP_DECOMMIT,
+  ZX_VMO_RESIZABLE,
+  ZX_VMO_TRAP_DIRTY,
+} from '../shared/constants.js';
+import { ObjType, V_PAGER, V_PAGER_KOID, V_PORT } from '../shared/layout.js';
+import {
+  ZX_ERR_INVALID_ARGS,
+  ZX_ERR_NO_MEMORY,
+  ZX_ERR_NOT_SUPPORTED,
+  ZX_ERR_OUT_OF_RANGE,
+  ZX_ERR_UNAVAILABLE,
+  ZX_ERR_WRONG_TYPE,
+  ZX_OK,
+  isValidExternalFailureCode,
+} from '../shared/status.js';
+import { ZxError } from './errors.js';
+import type { KernelState } from './kernel_state.js';
+import {
+  addHandle,
+  allocObject,
+  closeHandle,
+  duplicateHandle,
+  lookupHandle,
+  objectKoid,
+  objectType,
+  replaceHandle,
+} from './object/handle_table.js';
+import { initPager, pagerLinkVmo } from './object/pager_dispatcher.js';
+import { initPort, portQueueUser, portWait } from './object/port_dispatcher.js';
+import type { DirtyRangesResult, LockState, PortPacket, Sys, VmoInfo } from './sys_types.js';
+import {
+  committedPages,
+  detachVmo,
+  failPageRequests,
+  initVmo,
+  isPagerBacked,
+  isResizable,
+  supplyPages,
+  vmoCommit,
+  vmoRead,
+  vmoSizePages,
+  vmoWrite,
+} from './vm/vm_object.js';
+
+/** A byte offset or length argument: -1 if it is not a non-negative integer (INVALID_ARGS). */
+function u64(x: unknown): number {
+  if (typeof x === 'bigint') return x >= 0n ? Number(x) : -1;
+  if (typeof x !== 'number' || !Number.isFinite(x) || x < 0 || Math.floor(x) !== x) return -1;
+  return x;
+}
+
+function pageAligned(x: number): boolean {
+  return x % PAGE_SIZE === 0;
+}
+
+/** Pages needed for `bytes`, rounded up; > MAX_VMO_PAGES when too large. */
+function pagesFor(bytes: number): number {
+  return bytes > MAX_VMO_PAGES * PAGE_SIZE ? MAX_VMO_PAGES + 1 : Math.ceil(bytes / PAGE_SIZE);
+}
+
+/** `data` of ZX_PAGER_OP_FAIL: a zx_status_t sign-extended to 64 bits, or NaN if it is none. */
+function failStatusOf(data: number | bigint): number {
+  let v: bigint;
+  try {
+    v = BigInt(data);
+  } catch {
+    return NaN;
+  }
+  if (v >= 2n ** 63n && v < 2n ** 64n) v -= 2n ** 64n; // the uint64 view of a negative status
+  if (v < -(2n ** 31n) || v >= 2n ** 31n) return NaN;
+  return Number(v);
+}
+
+export class ThreadSys implements Sys {
+  readonly #k: KernelState;
+  /** The kernel thread (and PageRequest) this syscall surface acts for. */
+  readonly threadSlot: number;
+
+  constructor(k: KernelState, threadSlot: number) {
+    this.#k = k;
+    this.threadSlot = threadSlot;
+  }
+
+  #check(status: number, syscall: string): void {
+    if (status !== ZX_OK) throw new ZxError(status, syscall);
+  }
+
+  /** Looks up the pager and its VMO for the pager_* syscalls; returns [pager, vmo] or throws. */
+  #pagerAndVmo(syscall: string, pager: number, pagerRights: number, vmo: number, vmoRights: number): [number, number] {
+    const k = this.#k;
+    const p = lookupHandle(k, pager, ZX_OBJ_TYPE_PAGER, pagerRights);
+    if (p < 0) throw new ZxError(p, syscall);
+    const v = lookupHandle(k, vmo, ZX_OBJ_TYPE_VMO, vmoRights);
+    if (v < 0) {
+      k.release(p);
+      throw new ZxError(v, syscall);
+    }
+    // "Created from this pager" compares koids: clones and plain VMOs carry none.
+    if (!isPagerBacked(k, v) || k.w[k.obj(v) + V_PAGER_KOID] !== objectKoid(k, p)) {
+      k.release(v);
+      k.release(p);
+      throw new ZxError(ZX_ERR_INVALID_ARGS, syscall, 'VMO not created from this pager');
+    }
+    return [p, v];
+  }
+
+  #lookup(handle: number, type: number, rights: number, syscall: string): number {
+    const obj = lookupHandle(this.#k, handle, type, rights);
+    if (obj < 0) throw new ZxError(obj, syscall);
+    return obj;
+  }
+
+  // ---- Pager ----
+
+  pagerCreate(options: number): number {
+    const k = this.#k;
+    if (options !== 0) throw new ZxError(ZX_ERR_INVALID_ARGS, 'zx_pager_create');
+    const pager = allocObject(k, ObjType.Pager);
+    if (pager < 0) throw new ZxError(ZX_ERR_NO_MEMORY, 'zx_pager_create');
+    initPager(k, pager);
+    return this.#newHandle(pager, ZX_DEFAULT_PAGER_RIGHTS, 'zx_pager_create');
+  }
+
+  pagerCreateVmo(pager: number, options: number, port: number, key: bigint | number, size: number): number {
+    const k = this.#k;
+    const name = 'zx_pager_create_vmo';
+    const p = this.#lookup(pager, ZX_OBJ_TYPE_PAGER, ZX_RIGHT_ATTACH_VMO, name);
+    const pt = lookupHandle(k, port, ZX_OBJ_TYPE_PORT, ZX_RIGHT_WRITE);
+    if (pt < 0) {
+      k.release(p);
+      throw new ZxError(pt, name);
+    }
+    let status: number = ZX_OK;
+    const bytes = u64(size);
+    let keyValue = 0n;
+    try {
+      keyValue = BigInt.asUintN(64, BigInt(key));
+    } catch {
+      status = ZX_ERR_INVALID_ARGS;
+    }
+    if (typeof options !== 'number' || (options & ~(ZX_VMO_RESIZABLE | ZX_VMO_TRAP_DIRTY)) !== 0 || options < 0) status = ZX_ERR_INVALID_ARGS;
+    else if (bytes < 0) status = ZX_ERR_INVALID_ARGS;
+    else if (pagesFor(bytes) > MAX_VMO_PAGES) status = ZX_ERR_OUT_OF_RANGE;
+    let vmo = -1;
+    if (status === ZX_OK) {
+      vmo = allocObject(k, ObjType.Vmo);
+      if (vmo < 0) status = ZX_ERR_NO_MEMORY;
+    }
+    if (status === ZX_OK) status = initVmo(k, vmo, pagesFor(bytes), options, p, pt, keyValue);
+    if (status === ZX_OK) status = pagerLinkVmo(k, p, vmo);
+    if (status !== ZX_OK) {
+      if (vmo >= 0) {
+        // Destroy the half-built VMO; the pager/port references are still the lookups', not its.
+        k.w[k.obj(vmo) + V_PAGER] = -1;
+        k.w[k.obj(vmo) + V_PORT] = -1;
+        k.addRef(vmo);
+        k.release(vmo);
+      }
+      k.release(pt);
+      k.release(p);
+      throw new ZxError(status, name);
+    }
+    // The VMO keeps its pager and port alive: the lookup references become the VMO's.
+    const rights = ZX_DEFAULT_VMO_RIGHTS | (options & ZX_VMO_RESIZABLE ? ZX_RIGHT_RESIZE : 0);
+    return this.#newHandle(vmo, rights, name);
+  }
+
+  pagerDetachVmo(pager: number, vmo: number): void {
+    const k = this.#k;
+    const [p, v] = this.#pagerAndVmo('zx_pager_detach_vmo', pager, ZX_RIGHT_ATTACH_VMO | ZX_RIGHT_MANAGE_VMO, vmo, ZX_RIGHT_WRITE);
+    detachVmo(k, v);
+    k.release(v);
+    k.release(p);
+  }
+
+  pagerSupplyPages(pager: number, vmo: number, offset: number, length: number, auxVmo: number, auxOffset: number): void {
+    const k = this.#k;
+    const name = 'zx_pager_supply_pages';
+    const off = u64(offset);
+    const len = u64(length);
+    const auxOff = u64(auxOffset);
+    if (off < 0 || len < 0 || auxOff < 0 || !pageAligned(off) || !pageAligned(len) || !pageAligned(auxOff)) {
+      throw new ZxError(ZX_ERR_INVALID_ARGS, name);
+    }
+    const [p, v] = this.#pagerAndVmo(name, pager, ZX_RIGHT_MANAGE_VMO, vmo, ZX_RIGHT_WRITE);
+    const aux = lookupHandle(k, auxVmo, ZX_OBJ_TYPE_VMO, ZX_RIGHT_READ | ZX_RIGHT_WRITE);
+    let status = aux;
+    if (aux >= 0) {
+      status = ZX_OK;
+      if (len > 0) {
+        const pages = len / PAGE_SIZE;
+        const first = off / PAGE_SIZE;
+        const auxFirst = auxOff / PAGE_SIZE;
+        status = first + pages > MAX_VMO_PAGES || auxFirst + pages > MAX_VMO_PAGES ? ZX_ERR_OUT_OF_RANGE : supplyPages(k, v, first, pages, aux, auxFirst);
+      }
+      k.release(aux);
+    }
+    k.release(v);
+    k.release(p);
+    this.#check(status, name);
+  }
+
+  pagerOpRange(pager: number, op: number, vmo: number, offset: number, length: number, data: number | bigint = 0): void {
+    const k = this.#k;
+    const name = 'zx_pager_op_range';
+    const off = u64(offset);
+    const len = u64(length);
+    if (off < 0 || len < 0 || !pageAligned(off) || !pageAligned(len)) throw new ZxError(ZX_ERR_INVALID_ARGS, name);
+    const [p, v] = this.#pagerAndVmo(name, pager, ZX_RIGHT_MANAGE_VMO, vmo, ZX_RIGHT_WRITE);
+    let status: number;
+    const first = off / PAGE_SIZE;
+    const pages = len / PAGE_SIZE;
+    const inRange = first + pages <= vmoSizePages(k, v);
+    switch (op) {
+      case ZX_PAGER_OP_FAIL: {
+        const error = failStatusOf(data);
+        if (!isValidExternalFailureCode(error)) status = ZX_ERR_INVALID_ARGS;
+        else status = inRange ? failPageRequests(k, v, first, pages, error) : ZX_ERR_OUT_OF_RANGE;
+        break;
+      }
+      case ZX_PAGER_OP_DIRTY:
+      case ZX_PAGER_OP_WRITEBACK_BEGIN:
+      case ZX_PAGER_OP_WRITEBACK_END:
+        // Dirty tracking and writeback arrive with their own module; until then these are refused
+        // as an unsupported operation rather than answered wrongly.
+        status = ZX_ERR_NOT_SUPPORTED;
+        break;
+      default:
+        status = ZX_ERR_NOT_SUPPORTED;
+    }
+    k.release(v);
+    k.release(p);
+    this.#check(status, name);
+  }
+
+  pagerQueryDirtyRanges(): DirtyRangesResult {
+    throw new ZxError(ZX_ERR_NOT_SUPPORTED, 'zx_pager_query_dirty_ranges');
+  }
+
+  pagerQueryVmoStats(): { modified: boolean } {
+    throw new ZxError(ZX_ERR_NOT_SUPPORTED, 'zx_pager_query_vmo_stats');
+  }
+
+  // ---- Ports ----
+
+  portCreate(options: number): number {
+    const k = this.#k;
+    if (options !== 0) throw new ZxError(ZX_ERR_INVALID_ARGS, 'zx_port_create');
+    const port = allocObject(k, ObjType.Port);
+    if (port < 0) throw new ZxError(ZX_ERR_NO_MEMORY, 'zx_port_create');
+    initPort(k, port);
+    return this.#newHandle(port, ZX_DEFAULT_PORT_RIGHTS, 'zx_port_create');
+  }
+
+  portWait(port: number, deadline: bigint): PortPacket {
+    const k = this.#k;
+    const name = 'zx_port_wait';
+    if (typeof deadline !== 'bigint') throw new ZxError(ZX_ERR_INVALID_ARGS, name, 'deadline must be a bigint');
+    const pt = this.#lookup(port, ZX_OBJ_TYPE_PORT, ZX_RIGHT_READ, name);
+    const out: { packet: PortPacket | null } = { packet: null };
+    const status = portWait(k, pt, deadline, out);
+    k.release(pt);
+    this.#check(status, name);
+    return out.packet!;
+  }
+
+  portQueue(port: number, packet: { key: bigint | number; user?: Uint8Array; status?: number; type?: number }): void {
+    const k = this.#k;
+    const name = 'zx_port_queue';
+    const pt = this.#lookup(port, ZX_OBJ_TYPE_PORT, ZX_RIGHT_WRITE, name);
+    let status: number = ZX_OK;
+    let key = 0n;
+    try {
+      key = BigInt.asUintN(64, BigInt(packet.key));
+    } catch {
+      status = ZX_ERR_INVALID_ARGS;
+    }
+    if ((packet.type ?? ZX_PKT_TYPE_USER) !== ZX_PKT_TYPE_USER) status = ZX_ERR_INVALID_ARGS;
+    if (packet.user !== undefined && (!(packet.user instanceof Uint8Array) || packet.user.length > 32)) status = ZX_ERR_INVALID_ARGS;
+    if (status === ZX_OK) {
+      status = portQueueUser(k, pt, Number(key & 0xffffffffn) | 0, Number(key >> 32n) | 0, packet.status ?? 0, packet.user);
+    }
+    k.release(pt);
+    this.#check(status, name);
+  }
+
+  // ---- VMOs ----
+
+  vmoCreate(size: number, options: number): number {
+    const k = this.#k;
+    const name = 'zx_vmo_create';
+    const bytes = u64(size);
+    if (typeof options !== 'number' || options < 0 || (options & ~(ZX_VMO_RESIZABLE | ZX_VMO_DISCARDABLE)) !== 0) {
+      throw new ZxError(ZX_ERR_INVALID_ARGS, name); // TRAP_DIRTY is only for pager VMOs
+    }
+    if ((options & ZX_VMO_RESIZABLE) !== 0 && (options & ZX_VMO_DISCARDABLE) !== 0) throw new ZxError(ZX_ERR_INVALID_ARGS, name);
+    if (bytes < 0) throw new ZxError(ZX_ERR_INVALID_ARGS, name);
+    if (pagesFor(bytes) > MAX_VMO_PAGES) throw new ZxError(ZX_ERR_OUT_OF_RANGE, name);
+    const vmo = allocObject(k, ObjType.Vmo);
+    if (vmo < 0) throw new ZxError(ZX_ERR_NO_MEMORY, name);
+    this.#check(initVmo(k, vmo, pagesFor(bytes), options, -1, -1, 0n), name);
+    const rights = ZX_DEFAULT_VMO_RIGHTS | (options & ZX_VMO_RESIZABLE ? ZX_RIGHT_RESIZE : 0);
+    return this.#newHandle(vmo, rights, name);
+  }
+
+  vmoRead(vmo: number, buffer: Uint8Array, offset: number): void {
+    const k = this.#k;
+    const name = 'zx_vmo_read';
+    const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, ZX_RIGHT_READ, name);
+    const off = u64(offset);
+    const status = !(buffer instanceof Uint8Array) || off < 0 ? ZX_ERR_INVALID_ARGS : vmoRead(k, this.threadSlot, v, buffer, off);
+    k.release(v);
+    this.#check(status, name);
+  }
+
+  vmoWrite(vmo: number, buffer: Uint8Array, offset: number): void {
+    const k = this.#k;
+    const name = 'zx_vmo_write';
+    const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, ZX_RIGHT_WRITE, name);
+    const off = u64(offset);
+    const status = !(buffer instanceof Uint8Array) || off < 0 ? ZX_ERR_INVALID_ARGS : vmoWrite(k, this.threadSlot, v, buffer, off);
+    k.release(v);
+    this.#check(status, name);
+  }
+
+  vmoGetSize(vmo: number): number {
+    const k = this.#k;
+    const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, 0, 'zx_vmo_get_size');
+    const size = vmoSizePages(k, v) * PAGE_SIZE;
+    k.release(v);
+    return size;
+  }
+
+  vmoSetSize(vmo: number, size: number): void {
+    const k = this.#k;
+    const name = 'zx_vmo_set_size';
+    const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, ZX_RIGHT_WRITE | ZX_RIGHT_RESIZE, name);
+    const bytes = u64(size);
+    let status: number;
+    if (!isResizable(k, v)) status = ZX_ERR_UNAVAILABLE;
+    else if (bytes < 0) status = ZX_ERR_INVALID_ARGS;
+    else status = ZX_ERR_NOT_SUPPORTED; // resizing arrives with zero intervals (dirty tracking)
+    k.release(v);
+    this.#check(status, name);
+  }
+
+  vmoOpRange(vmo: number, op: number, offset: number, size: number): void | LockState {
+    const k = this.#k;
+    const name = 'zx_vmo_op_range';
+    const off = u64(offset);
+    const len = u64(size);
+    let status: number;
+    switch (op) {
+      case ZX_VMO_OP_COMMIT: {
+        const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, ZX_RIGHT_WRITE, name);
+        if (off < 0 || len < 0) status = ZX_ERR_INVALID_ARGS;
+        else if (off + len > vmoSizePages(k, v) * PAGE_SIZE) status = ZX_ERR_OUT_OF_RANGE;
+        else status = len === 0 ? ZX_OK : vmoCommit(k, this.threadSlot, v, Math.floor(off / PAGE_SIZE), Math.ceil((off + len) / PAGE_SIZE));
+        k.release(v);
+        break;
+      }
+      case ZX_VMO_OP_DECOMMIT: {
+        const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, ZX_RIGHT_WRITE, name);
+        // Pager VMOs cannot decommit (absence would not mean zero); anonymous decommit comes with
+        // the rest of vmo_op_range.
+        status = ZX_ERR_NOT_SUPPORTED;
+        k.release(v);
+        break;
+      }
+      default: {
+        const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, 0, name);
+        k.release(v);
+        status = ZX_ERR_INVALID_ARGS;
+      }
+    }
+    this.#check(status, name);
+  }
+
+  // ---- Handles and info ----
+
+  handleClose(handle: number): void {
+    this.#check(closeHandle(this.#k, handle), 'zx_handle_close');
+  }
+
+  handleDuplicate(handle: number, rights: number): number {
+    const h = duplicateHandle(this.#k, handle, rights);
+    if (h < 0) throw new ZxError(h, 'zx_handle_duplicate');
+    return h;
+  }
+
+  handleReplace(handle: number, rights: number): number {
+    const h = replaceHandle(this.#k, handle, rights);
+    if (h < 0) throw new ZxError(h, 'zx_handle_replace');
+    return h;
+  }
+
+  objectGetInfo(handle: number, topic: number): VmoInfo {
+    const k = this.#k;
+    const name = 'zx_object_get_info';
+    const obj = this.#lookup(handle, 0, ZX_RIGHT_INSPECT, name);
+    let status: number = ZX_OK;
+    let info: VmoInfo | null = null;
+    if (topic !== ZX_INFO_VMO) status = ZX_ERR_INVALID_ARGS;
+    else if (objectType(k, obj) !== ZX_OBJ_TYPE_VMO) status = ZX_ERR_WRONG_TYPE;
+    else {
+      const committed = committedPages(k, obj) * PAGE_SIZE;
+      info = {
+        koid: objectKoid(k, obj),
+        size: vmoSizePages(k, obj) * PAGE_SIZE,
+        committedBytes: committed,
+        populatedBytes: committed,
+        flags:
+          ZX_INFO_VMO_TYPE_PAGED |
+          (isPagerBacked(k, obj) ? ZX_INFO_VMO_PAGER_BACKED : 0) |
+          (isResizable(k, obj) ? ZX_INFO_VMO_RESIZABLE : 0),
+      };
+    }
+    k.release(obj);
+    this.#check(status, name);
+    return info!;
+  }
+
+  #newHandle(obj: number, rights: number, syscall: string): number {
+    const k = this.#k;
+    const h = addHandle(k, obj, rights);
+    if (h < 0) {
+      // No handle slot: the object was never published, so it can be destroyed directly.
+      k.addRef(obj);
+      k.release(obj);
+      throw new ZxError(h, syscall);
+    }
+    return h;
+  }
+}
+

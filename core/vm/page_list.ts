@@ -1,0 +1,206 @@
+// VmPageList: a VMO's sparse page slots as a radix tree of NODE_FANOUT-way nodes in shared memory.
+// Metadata grows with the pages a VMO holds, not with its size: an absent range costs nothing, and
+// every node keeps two summary bitmasks (entries in use, entries Dirty/AwaitingClean) so that
+// "next present page" and "next dirty page" cost O(height) per hit instead of O(pages scanned).
+// Interior entries hold child node index + 1 (0 = no child); leaf entries are page slot words
+// (shared/page_slot.ts). All functions require the VMO lock (the callers are *Locked paths).
+
+import { assert } from '../../shared/assert.js';
+import {
+  N_LEVEL,
+  N_MASK_DIRTY,
+  N_MASK_USED,
+  N_PARENT,
+  N_PARENT_SLOT,
+  NODE_FANOUT,
+  NODE_SHIFT,
+  V_ROOT_NODE,
+  V_TREE_HEIGHT,
+} from '../../shared/layout.js';
+import { EMPTY_SLOT, isDirtyTracked, isPresent } from '../../shared/page_slot.js';
+import type { KernelState } from '../kernel_state.js';
+
+const INDEX_MASK = NODE_FANOUT - 1;
+
+/** Pages covered by one entry of a node at `level` (leaf = level 0 → 1 page). */
+function span(level: number): number {
+  return 2 ** (NODE_SHIFT * level);
+}
+
+/** Smallest tree height (>= 1) whose root covers `pages` pages. */
+export function treeHeightFor(pages: number): number {
+  let h = 1;
+  while (span(h) < pages) h++;
+  return h;
+}
+
+/** The slot word at `page`, EMPTY_SLOT when nothing is there. */
+export function lookupSlot(k: KernelState, vmo: number, page: number): number {
+  const w = k.w;
+  const o = k.obj(vmo);
+  let n = w[o + V_ROOT_NODE]!;
+  if (n < 0) return EMPTY_SLOT;
+  const h = w[o + V_TREE_HEIGHT]!;
+  if (page >= span(h)) return EMPTY_SLOT;
+  for (let level = h - 1; level > 0; level--) {
+    const child = w[k.node(n) + (Math.floor(page / span(level)) & INDEX_MASK)]!;
+    if (child === 0) return EMPTY_SLOT;
+    n = child - 1;
+  }
+  return w[k.node(n) + (page & INDEX_MASK)]!;
+}
+
+/**
+ * Writes the slot at `page`, allocating nodes as needed, and keeps the summary masks exact.
+ * Returns false only when a node could not be allocated (kernel heap exhausted → ZX_ERR_NO_MEMORY);
+ * writing EMPTY_SLOT never allocates and frees nodes that become empty.
+ */
+export function setSlot(k: KernelState, vmo: number, page: number, slot: number): boolean {
+  const w = k.w;
+  const o = k.obj(vmo);
+  let root = w[o + V_ROOT_NODE]!;
+  if (root < 0) {
+    if (slot === EMPTY_SLOT) return true;
+    const h = treeHeightFor(page + 1);
+    root = k.allocNode();
+    if (root < 0) return false;
+    w[k.node(root) + N_LEVEL] = h - 1;
+    w[k.node(root) + N_PARENT] = -1;
+    w[o + V_ROOT_NODE] = root;
+    w[o + V_TREE_HEIGHT] = h;
+  }
+  while (page >= span(w[o + V_TREE_HEIGHT]!)) {
+    if (slot === EMPTY_SLOT) return true;
+    if (!growRoot(k, vmo)) return false;
+  }
+  let n = w[o + V_ROOT_NODE]!;
+  for (let level = w[o + V_TREE_HEIGHT]! - 1; level > 0; level--) {
+    const idx = Math.floor(page / span(level)) & INDEX_MASK;
+    const child = w[k.node(n) + idx]!;
+    if (child !== 0) {
+      n = child - 1;
+      continue;
+    }
+    if (slot === EMPTY_SLOT) return true;
+    const c = k.allocNode();
+    if (c < 0) return false;
+    w[k.node(c) + N_LEVEL] = level - 1;
+    w[k.node(c) + N_PARENT] = n;
+    w[k.node(c) + N_PARENT_SLOT] = idx;
+    w[k.node(n) + idx] = c + 1;
+    n = c;
+  }
+  const idx = page & INDEX_MASK;
+  w[k.node(n) + idx] = slot;
+  const bit = 1 << idx;
+  const used = isPresent(slot) ? w[k.node(n) + N_MASK_USED]! | bit : w[k.node(n) + N_MASK_USED]! & ~bit;
+  const dirty = isDirtyTracked(slot) ? w[k.node(n) + N_MASK_DIRTY]! | bit : w[k.node(n) + N_MASK_DIRTY]! & ~bit;
+  updateMasks(k, vmo, n, used, dirty);
+  return true;
+}
+
+/** Sets a node's masks and carries any change of "non-empty" to its ancestors; frees empty nodes. */
+function updateMasks(k: KernelState, vmo: number, n: number, used: number, dirty: number): void {
+  const w = k.w;
+  for (;;) {
+    const base = k.node(n);
+    const wasUsed = w[base + N_MASK_USED]! !== 0;
+    const wasDirty = w[base + N_MASK_DIRTY]! !== 0;
+    w[base + N_MASK_USED] = used;
+    w[base + N_MASK_DIRTY] = dirty;
+    const parent = w[base + N_PARENT]!;
+    const parentSlot = w[base + N_PARENT_SLOT]!;
+    if (used === 0) {
+      // An empty node is returned to the heap at once, so metadata tracks the pages held. Its
+      // fields are read above: once freed, another thread may reuse it.
+      if (parent < 0) {
+        w[k.obj(vmo) + V_ROOT_NODE] = -1;
+        k.freeNode(n);
+        return;
+      }
+      w[k.node(parent) + parentSlot] = 0;
+      k.freeNode(n);
+    }
+    if (parent < 0 || (wasUsed === (used !== 0) && wasDirty === (dirty !== 0))) return;
+    const bit = 1 << parentSlot;
+    const pb = k.node(parent);
+    used = used !== 0 ? w[pb + N_MASK_USED]! | bit : w[pb + N_MASK_USED]! & ~bit;
+    dirty = dirty !== 0 ? w[pb + N_MASK_DIRTY]! | bit : w[pb + N_MASK_DIRTY]! & ~bit;
+    n = parent;
+  }
+}
+
+function growRoot(k: KernelState, vmo: number): boolean {
+  const w = k.w;
+  const o = k.obj(vmo);
+  const old = w[o + V_ROOT_NODE]!;
+  const root = k.allocNode();
+  if (root < 0) return false;
+  const h = w[o + V_TREE_HEIGHT]!;
+  const rb = k.node(root);
+  w[rb + N_LEVEL] = h;
+  w[rb + N_PARENT] = -1;
+  w[rb] = old + 1;
+  w[rb + N_MASK_USED] = w[k.node(old) + N_MASK_USED]! !== 0 ? 1 : 0;
+  w[rb + N_MASK_DIRTY] = w[k.node(old) + N_MASK_DIRTY]! !== 0 ? 1 : 0;
+  w[k.node(old) + N_PARENT] = root;
+  w[k.node(old) + N_PARENT_SLOT] = 0;
+  w[o + V_ROOT_NODE] = root;
+  w[o + V_TREE_HEIGHT] = h + 1;
+  return true;
+}
+
+/** First page in [from, limit) whose slot is present, or `limit`. O(height) per call. */
+export function nextPresentPage(k: KernelState, vmo: number, from: number, limit: number): number {
+  return nextMarked(k, vmo, from, limit, N_MASK_USED);
+}
+
+/** First page in [from, limit) that is Dirty or AwaitingClean, or `limit`. */
+export function nextDirtyPage(k: KernelState, vmo: number, from: number, limit: number): number {
+  return nextMarked(k, vmo, from, limit, N_MASK_DIRTY);
+}
+
+function nextMarked(k: KernelState, vmo: number, from: number, limit: number, maskField: number): number {
+  const w = k.w;
+  const o = k.obj(vmo);
+  const root = w[o + V_ROOT_NODE]!;
+  if (root < 0 || from >= limit) return limit;
+  const h = w[o + V_TREE_HEIGHT]!;
+  if (from >= span(h)) return limit;
+  const found = searchMarked(k, root, h - 1, 0, from, maskField);
+  return found < 0 || found >= limit ? limit : found;
+}
+
+function searchMarked(k: KernelState, n: number, level: number, base: number, from: number, maskField: number): number {
+  const w = k.w;
+  const s = span(level);
+  const first = from > base ? Math.floor((from - base) / s) : 0;
+  if (first >= NODE_FANOUT) return -1;
+  let mask = w[k.node(n) + maskField]! & (-1 << first);
+  while (mask !== 0) {
+    const j = 31 - Math.clz32(mask & -mask);
+    const childBase = base + j * s;
+    if (level === 0) return childBase;
+    const r = searchMarked(k, w[k.node(n) + j]! - 1, level - 1, childBase, Math.max(from, childBase), maskField);
+    if (r >= 0) return r;
+    mask &= mask - 1;
+  }
+  return -1;
+}
+
+/** Calls fn for every present slot in [from, limit), in order; fn may rewrite the slot it is given. */
+export function forEachPresent(
+  k: KernelState,
+  vmo: number,
+  from: number,
+  limit: number,
+  fn: (page: number, slot: number) => void,
+): void {
+  for (let p = nextPresentPage(k, vmo, from, limit); p < limit; p = nextPresentPage(k, vmo, p + 1, limit)) {
+    fn(p, lookupSlot(k, vmo, p));
+  }
+}
+
+export function assertTreeEmpty(k: KernelState, vmo: number): void {
+  assert(k.w[k.obj(vmo) + V_ROOT_NODE] === -1, 'page list not empty');
+}

@@ -1,0 +1,52 @@
+// Pmm: the physical frame pool (zircon kernel/vm/pmm). Owns the free-frame stack and the frame ->
+// (VMO, page) back pointers in shared/layout.ts. Any thread allocates under H_PMM_LOCK, a leaf lock.
+// Frames handed out are zero-filled by the caller only when it needs zeros (supply moves frames
+// without touching their bytes).
+
+import { mutexLock, mutexUnlock } from '../../shared/futex.js';
+import { H_FREE_FRAMES, H_PMM_LOCK } from '../../shared/layout.js';
+import { PAGE_SIZE } from '../../shared/constants.js';
+import type { KernelState } from '../kernel_state.js';
+
+/** Takes a free frame, or returns -1 when the pool is exhausted. */
+export function allocFrame(k: KernelState, ownerVmo: number, ownerPage: number): number {
+  const w = k.w;
+  const L = k.layout;
+  mutexLock(w, H_PMM_LOCK);
+  const free = w[H_FREE_FRAMES]!;
+  let frame = -1;
+  if (free > 0) {
+    frame = w[L.freeFrames + free - 1]!;
+    w[H_FREE_FRAMES] = free - 1;
+    w[L.frameOwnerVmo + frame] = ownerVmo;
+    w[L.frameOwnerPage + frame] = ownerPage;
+  }
+  mutexUnlock(w, H_PMM_LOCK);
+  return frame;
+}
+
+export function freeFrame(k: KernelState, frame: number): void {
+  const w = k.w;
+  const L = k.layout;
+  mutexLock(w, H_PMM_LOCK);
+  const free = w[H_FREE_FRAMES]!;
+  w[L.freeFrames + free] = frame;
+  w[H_FREE_FRAMES] = free + 1;
+  w[L.frameOwnerVmo + frame] = -1;
+  mutexUnlock(w, H_PMM_LOCK);
+}
+
+/** Records that a frame moved to another VMO (supply takes pages from the aux VMO). */
+export function setFrameOwner(k: KernelState, frame: number, ownerVmo: number, ownerPage: number): void {
+  // Written under the new owner's VMO lock; read by reclaim under the same lock.
+  k.w[k.layout.frameOwnerVmo + frame] = ownerVmo;
+  k.w[k.layout.frameOwnerPage + frame] = ownerPage;
+}
+
+export function zeroFrame(k: KernelState, frame: number): void {
+  k.frames.fill(0, frame * PAGE_SIZE, (frame + 1) * PAGE_SIZE);
+}
+
+export function freeFrameCount(k: KernelState): number {
+  return Atomics.load(k.w, H_FREE_FRAMES);
+}

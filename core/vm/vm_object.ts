@@ -1,0 +1,500 @@
+// VmObjectPaged + VmCowPages for pagersim (zircon kernel/vm/vm_object_paged.cc, vm_cow_pages.cc): the
+// page operations of anonymous and pager-backed VMOs. Each public function takes the VMO lock, does its
+// work on the page list (page_list.ts) and the PageSource (page_source.ts), and when a page is absent
+// fills the calling thread's PageRequest, drops the lock, waits, retakes it and re-validates from
+// scratch (size, presence): the Zircon loop. Called from core/sys.ts by any thread.
+//
+// Request shapes (zircon-semantics §3.3): vmo_read asks for the rest of the read (early wake);
+// vmo_write for at most MAX_WRITE_WAIT_PAGES; commit for the rest of its range; every READ request
+// covers only a run of absent pages (it stops at the first present slot).
+
+import { assert } from '../../shared/assert.js';
+import { MAX_WRITE_WAIT_PAGES, PAGE_SIZE, ZX_VMO_RESIZABLE } from '../../shared/constants.js';
+import {
+  E_VMO,
+  H_STAT_SUPPLIED_PAGES,
+  O_KOID,
+  PacketKind,
+  PageRequestType,
+  PX_ACTIVE,
+  PX_FIFO_HEAD,
+  PX_FIFO_TAIL,
+  PX_PACKET,
+  V_COMMITTED_PAGES,
+  V_FLAGS,
+  V_KEY_HI,
+  V_KEY_LO,
+  V_OPTIONS,
+  V_OUT_DIRTY,
+  V_OUT_READ,
+  V_PAGER,
+  V_PAGER_KOID,
+  V_PAGER_NEXT,
+  V_PAGER_PREV,
+  V_PORT,
+  V_ROOT_NODE,
+  V_SIZE_PAGES,
+  V_TREE_HEIGHT,
+  V_ZERO_HEAD,
+  VmoFlag,
+  Z_END,
+  Z_NEXT,
+  Z_START,
+} from '../../shared/layout.js';
+import {
+  DirtyState,
+  EMPTY_SLOT,
+  SlotKind,
+  makeMarkerSlot,
+  makePageSlot,
+  slotDirtyState,
+  slotFrame,
+  slotKind,
+  withDirtyState,
+} from '../../shared/page_slot.js';
+import {
+  ZX_ERR_BAD_STATE,
+  ZX_ERR_NO_MEMORY,
+  ZX_ERR_NOT_SUPPORTED,
+  ZX_ERR_OUT_OF_RANGE,
+  ZX_ERR_SHOULD_WAIT,
+  ZX_OK,
+} from '../../shared/status.js';
+import type { KernelState } from '../kernel_state.js';
+import { allocPacket, freePacket } from '../object/port_dispatcher.js';
+import { forEachPresent, lookupSlot, nextPresentPage, setSlot, treeHeightFor } from './page_list.js';
+import {
+  cancelRequestLocked,
+  closeSourceLocked,
+  detachSourceLocked,
+  isRequestInitialized,
+  onPagesFailedLocked,
+  onPagesSuppliedLocked,
+  populateRequestLocked,
+  waitOnRequest,
+} from './page_source.js';
+import { allocFrame, freeFrame, setFrameOwner, zeroFrame } from './pmm.js';
+
+/** Pages between voluntary lock drops in long read/write loops (kPagesBetweenUnlocks). */
+const PAGES_BETWEEN_UNLOCKS = 16;
+/** Pages taken from the aux VMO per batch of a supply: bounded scratch, no per-page allocation. */
+const SUPPLY_BATCH_PAGES = 256;
+
+export function isPagerBacked(k: KernelState, vmo: number): boolean {
+  return (k.w[k.obj(vmo) + V_FLAGS]! & VmoFlag.PagerBacked) !== 0;
+}
+
+export function vmoSizePages(k: KernelState, vmo: number): number {
+  return k.w[k.obj(vmo) + V_SIZE_PAGES]!;
+}
+
+/** Fills a freshly allocated VMO object record. Pager VMOs also get their port packet. */
+export function initVmo(k: KernelState, vmo: number, sizePages: number, options: number, pager: number, port: number, key: bigint): number {
+  const w = k.w;
+  const o = k.obj(vmo);
+  w[o + V_OPTIONS] = options;
+  w[o + V_SIZE_PAGES] = sizePages;
+  w[o + V_ROOT_NODE] = -1;
+  w[o + V_TREE_HEIGHT] = treeHeightFor(Math.max(sizePages, 1));
+  w[o + V_PAGER] = pager;
+  w[o + V_PAGER_NEXT] = -2; // -2: not in a pager's list
+  w[o + V_PAGER_PREV] = -2;
+  w[o + V_PORT] = port;
+  w[o + V_OUT_READ] = -1;
+  w[o + V_OUT_DIRTY] = -1;
+  w[o + PX_ACTIVE] = -1;
+  w[o + PX_FIFO_HEAD] = -1;
+  w[o + PX_FIFO_TAIL] = -1;
+  w[o + PX_PACKET] = -1;
+  w[o + V_ZERO_HEAD] = -1;
+  if (pager >= 0) {
+    const e = allocPacket(k, PacketKind.Pager);
+    if (e < 0) return ZX_ERR_NO_MEMORY;
+    w[k.pkt(e) + E_VMO] = vmo;
+    w[o + PX_PACKET] = e;
+    w[o + V_FLAGS] = VmoFlag.PagerBacked;
+    w[o + V_PAGER_KOID] = w[k.obj(pager) + O_KOID]!;
+    w[o + V_KEY_LO] = Number(BigInt.asUintN(32, key)) | 0;
+    w[o + V_KEY_HI] = Number(BigInt.asUintN(32, key >> 32n)) | 0;
+  }
+  return ZX_OK;
+}
+
+/** Frees everything a VMO holds once its last reference is gone (no other thread can reach it). */
+export function destroyVmoPages(k: KernelState, vmo: number): void {
+  const w = k.w;
+  const o = k.obj(vmo);
+  k.lockObject(vmo);
+  forEachPresent(k, vmo, 0, 2 ** 31, (page, slot) => {
+    if (slotKind(slot) === SlotKind.Page) freeFrame(k, slotFrame(slot));
+    setSlot(k, vmo, page, EMPTY_SLOT);
+  });
+  w[o + V_COMMITTED_PAGES] = 0;
+  for (let z = w[o + V_ZERO_HEAD]!; z >= 0; ) {
+    const next = w[k.zint(z) + Z_NEXT]!;
+    k.freeInterval(z);
+    z = next;
+  }
+  w[o + V_ZERO_HEAD] = -1;
+  const e = w[o + PX_PACKET]!;
+  if (e >= 0) {
+    freePacket(k, e);
+    w[o + PX_PACKET] = -1;
+  }
+  k.unlockObject(vmo);
+}
+
+/** Last handle closed: a pager VMO's source closes (waiters retry into BAD_STATE; COMPLETE is sent). */
+export function vmoOnZeroHandles(k: KernelState, vmo: number): void {
+  if (!isPagerBacked(k, vmo)) return;
+  k.lockObject(vmo);
+  closeSourceLocked(k, vmo);
+  k.unlockObject(vmo);
+}
+
+// ---- Reads ----
+
+/**
+ * zx_vmo_read into dst from byte `offset`. Absent pages of a pager VMO raise one READ request for the
+ * rest of the read, with early wake: the reader copies each page as soon as it arrives.
+ */
+export function vmoRead(k: KernelState, r: number, vmo: number, dst: Uint8Array, offset: number): number {
+  const w = k.w;
+  const len = dst.length;
+  const pagerBacked = isPagerBacked(k, vmo);
+  let done = 0;
+  let status: number = ZX_OK;
+  let sinceUnlock = 0;
+  k.lockObject(vmo);
+  for (;;) {
+    if (offset + len > w[k.obj(vmo) + V_SIZE_PAGES]! * PAGE_SIZE) {
+      status = ZX_ERR_OUT_OF_RANGE; // checked up front and again after every wait
+      break;
+    }
+    if (done >= len) break;
+    const cur = offset + done;
+    const page = Math.floor(cur / PAGE_SIZE);
+    const inPage = cur - page * PAGE_SIZE;
+    const n = Math.min(PAGE_SIZE - inPage, len - done);
+    const slot = lookupSlot(k, vmo, page);
+    const kind = slotKind(slot);
+    if (kind === SlotKind.Page) {
+      const src = slotFrame(slot) * PAGE_SIZE + inPage;
+      dst.set(k.frames.subarray(src, src + n), done);
+    } else if (kind === SlotKind.Marker || !pagerBacked) {
+      dst.fill(0, done, done + n);
+    } else {
+      const lastPage = Math.floor((offset + len - 1) / PAGE_SIZE);
+      const runEnd = nextPresentPage(k, vmo, page, lastPage + 1);
+      status = populateRequestLocked(k, vmo, r, PageRequestType.Read, page, runEnd - page, true);
+      if (status !== ZX_ERR_SHOULD_WAIT) break;
+      k.unlockObject(vmo);
+      status = waitOnRequest(k, vmo, r);
+      k.lockObject(vmo);
+      if (status !== ZX_OK) break;
+      continue;
+    }
+    done += n;
+    if (++sinceUnlock >= PAGES_BETWEEN_UNLOCKS && k.objectLockContended(vmo)) {
+      sinceUnlock = 0;
+      k.unlockObject(vmo);
+      k.lockObject(vmo);
+    }
+  }
+  if (isRequestInitialized(k, r)) cancelRequestLocked(k, r);
+  k.unlockObject(vmo);
+  return status;
+}
+
+// ---- Writes ----
+
+/**
+ * Makes the slot at `page` writable for a write and returns it, or returns a status: absent pager
+ * pages need a READ request (ZX_ERR_SHOULD_WAIT after populating it), allocation can fail.
+ */
+function prepareWritePageLocked(k: KernelState, r: number, vmo: number, page: number, lastPage: number): number {
+  const slot = lookupSlot(k, vmo, page);
+  const kind = slotKind(slot);
+  const pagerBacked = isPagerBacked(k, vmo);
+  if (kind === SlotKind.Page) {
+    if (pagerBacked && slotDirtyState(slot) !== DirtyState.Dirty) {
+      const dirty = withDirtyState(slot, DirtyState.Dirty);
+      setSlot(k, vmo, page, dirty);
+      return dirty;
+    }
+    return slot;
+  }
+  if (kind === SlotKind.Empty && pagerBacked) {
+    const runEnd = nextPresentPage(k, vmo, page, Math.min(lastPage + 1, page + MAX_WRITE_WAIT_PAGES));
+    return populateRequestLocked(k, vmo, r, PageRequestType.Read, page, runEnd - page, false);
+  }
+  // A zero marker (pager) or an untouched anonymous page: materialise a zeroed frame.
+  const frame = allocFrame(k, vmo, page);
+  if (frame < 0) return ZX_ERR_NO_MEMORY;
+  zeroFrame(k, frame);
+  const fresh = makePageSlot(frame, pagerBacked ? DirtyState.Dirty : DirtyState.Clean);
+  if (!setSlot(k, vmo, page, fresh)) {
+    freeFrame(k, frame);
+    return ZX_ERR_NO_MEMORY;
+  }
+  k.w[k.obj(vmo) + V_COMMITTED_PAGES] = k.w[k.obj(vmo) + V_COMMITTED_PAGES]! + 1;
+  return fresh;
+}
+
+/** zx_vmo_write from src at byte `offset`. Sets the pager VMO's modified flag if a byte was written. */
+export function vmoWrite(k: KernelState, r: number, vmo: number, src: Uint8Array, offset: number): number {
+  const w = k.w;
+  const len = src.length;
+  let done = 0;
+  let status: number = ZX_OK;
+  let sinceUnlock = 0;
+  k.lockObject(vmo);
+  for (;;) {
+    if (offset + len > w[k.obj(vmo) + V_SIZE_PAGES]! * PAGE_SIZE) {
+      status = ZX_ERR_OUT_OF_RANGE;
+      break;
+    }
+    if (done >= len) break;
+    const cur = offset + done;
+    const page = Math.floor(cur / PAGE_SIZE);
+    const inPage = cur - page * PAGE_SIZE;
+    const n = Math.min(PAGE_SIZE - inPage, len - done);
+    const slot = prepareWritePageLocked(k, r, vmo, page, Math.floor((offset + len - 1) / PAGE_SIZE));
+    if (slot === ZX_ERR_SHOULD_WAIT) {
+      k.unlockObject(vmo);
+      status = waitOnRequest(k, vmo, r);
+      k.lockObject(vmo);
+      if (status !== ZX_OK) break;
+      continue;
+    }
+    if (slot < 0) {
+      status = slot;
+      break;
+    }
+    const dst = slotFrame(slot) * PAGE_SIZE + inPage;
+    k.frames.set(src.subarray(done, done + n), dst);
+    done += n;
+    if (++sinceUnlock >= PAGES_BETWEEN_UNLOCKS && k.objectLockContended(vmo)) {
+      sinceUnlock = 0;
+      k.unlockObject(vmo);
+      k.lockObject(vmo);
+    }
+  }
+  if (done > 0 && isPagerBacked(k, vmo)) w[k.obj(vmo) + V_FLAGS] = w[k.obj(vmo) + V_FLAGS]! | VmoFlag.Modified;
+  if (isRequestInitialized(k, r)) cancelRequestLocked(k, r);
+  k.unlockObject(vmo);
+  return status;
+}
+
+// ---- Commit ----
+
+/**
+ * ZX_VMO_OP_COMMIT over [startPage, endPage): absent runs raise READ requests for the rest of the
+ * range (no early wake); zero markers become clean zero pages. A shrink while waiting trims the range.
+ */
+export function vmoCommit(k: KernelState, r: number, vmo: number, startPage: number, endPage: number): number {
+  const w = k.w;
+  const pagerBacked = isPagerBacked(k, vmo);
+  let status: number = ZX_OK;
+  let page = startPage;
+  k.lockObject(vmo);
+  for (;;) {
+    const end = Math.min(endPage, w[k.obj(vmo) + V_SIZE_PAGES]!);
+    if (page >= end) break;
+    const slot = lookupSlot(k, vmo, page);
+    const kind = slotKind(slot);
+    if (kind === SlotKind.Page) {
+      page++;
+      continue;
+    }
+    if (kind === SlotKind.Empty && pagerBacked) {
+      const runEnd = nextPresentPage(k, vmo, page, end);
+      status = populateRequestLocked(k, vmo, r, PageRequestType.Read, page, runEnd - page, false);
+      if (status !== ZX_ERR_SHOULD_WAIT) break;
+      k.unlockObject(vmo);
+      status = waitOnRequest(k, vmo, r);
+      k.lockObject(vmo);
+      if (status !== ZX_OK) break;
+      continue;
+    }
+    const frame = allocFrame(k, vmo, page);
+    if (frame < 0) {
+      status = ZX_ERR_NO_MEMORY;
+      break;
+    }
+    zeroFrame(k, frame);
+    if (!setSlot(k, vmo, page, makePageSlot(frame, DirtyState.Clean))) {
+      freeFrame(k, frame);
+      status = ZX_ERR_NO_MEMORY;
+      break;
+    }
+    w[k.obj(vmo) + V_COMMITTED_PAGES] = w[k.obj(vmo) + V_COMMITTED_PAGES]! + 1;
+    page++;
+  }
+  if (isRequestInitialized(k, r)) cancelRequestLocked(k, r);
+  k.unlockObject(vmo);
+  return status;
+}
+
+// ---- Supply ----
+
+/** Scratch for supply batches, one per attached thread (KernelState is per thread). */
+const supplyScratch = new WeakMap<KernelState, Int32Array>();
+
+/**
+ * zx_pager_supply_pages after the syscall's handle checks: moves the aux VMO's frames into the pager
+ * VMO (no byte copy). Offsets already holding content are skipped and their supplied frame freed;
+ * uncommitted aux pages become zero markers. Each run of newly filled pages resolves READ requests.
+ */
+export function supplyPages(k: KernelState, vmo: number, offsetPages: number, lenPages: number, aux: number, auxOffsetPages: number): number {
+  const w = k.w;
+  if (isPagerBacked(k, aux)) return ZX_ERR_NOT_SUPPORTED;
+  k.lockObject(aux);
+  const auxOk = auxOffsetPages + lenPages <= w[k.obj(aux) + V_SIZE_PAGES]!;
+  k.unlockObject(aux);
+  if (!auxOk) return ZX_ERR_OUT_OF_RANGE;
+  k.lockObject(vmo);
+  const early = checkSupplyTargetLocked(k, vmo, offsetPages, lenPages);
+  k.unlockObject(vmo);
+  if (early !== ZX_OK) return early;
+  let scratch = supplyScratch.get(k);
+  if (!scratch) {
+    scratch = new Int32Array(SUPPLY_BATCH_PAGES);
+    supplyScratch.set(k, scratch);
+  }
+  for (let done = 0; done < lenPages; ) {
+    const batch = Math.min(SUPPLY_BATCH_PAGES, lenPages - done);
+    takePages(k, aux, auxOffsetPages + done, batch, scratch);
+    k.lockObject(vmo);
+    const status = checkSupplyTargetLocked(k, vmo, offsetPages + done, batch);
+    if (status !== ZX_OK) {
+      k.unlockObject(vmo);
+      for (let i = 0; i < batch; i++) if (scratch[i]! >= 0) freeFrame(k, scratch[i]!);
+      return status;
+    }
+    const insert = insertSuppliedLocked(k, vmo, offsetPages + done, batch, scratch);
+    k.unlockObject(vmo);
+    if (insert !== ZX_OK) return insert;
+    done += batch;
+  }
+  return ZX_OK;
+}
+
+function checkSupplyTargetLocked(k: KernelState, vmo: number, offsetPages: number, lenPages: number): number {
+  const w = k.w;
+  if (offsetPages + lenPages > w[k.obj(vmo) + V_SIZE_PAGES]!) return ZX_ERR_OUT_OF_RANGE;
+  if ((w[k.obj(vmo) + V_FLAGS]! & VmoFlag.Detached) !== 0) return ZX_ERR_BAD_STATE;
+  return ZX_OK;
+}
+
+/** TakePages: moves `count` slots out of aux into scratch (frame index, or -1 for a zero page). */
+function takePages(k: KernelState, aux: number, fromPage: number, count: number, scratch: Int32Array): void {
+  const w = k.w;
+  k.lockObject(aux);
+  for (let i = 0; i < count; i++) {
+    const slot = lookupSlot(k, aux, fromPage + i);
+    if (slotKind(slot) === SlotKind.Page) {
+      scratch[i] = slotFrame(slot);
+      setSlot(k, aux, fromPage + i, EMPTY_SLOT);
+      w[k.obj(aux) + V_COMMITTED_PAGES] = w[k.obj(aux) + V_COMMITTED_PAGES]! - 1;
+    } else {
+      scratch[i] = -1;
+    }
+  }
+  k.unlockObject(aux);
+}
+
+function insertSuppliedLocked(k: KernelState, vmo: number, offsetPages: number, count: number, scratch: Int32Array): number {
+  const w = k.w;
+  let runStart = -1;
+  let status: number = ZX_OK;
+  let filled = 0;
+  for (let i = 0; i <= count; i++) {
+    const page = offsetPages + i;
+    let inserted = false;
+    if (i < count) {
+      const frame = scratch[i]!;
+      const present = slotKind(lookupSlot(k, vmo, page)) !== SlotKind.Empty || inZeroIntervalLocked(k, vmo, page);
+      if (present || status !== ZX_OK) {
+        if (frame >= 0) freeFrame(k, frame);
+      } else {
+        const slot = frame >= 0 ? makePageSlot(frame, DirtyState.Clean) : makeMarkerSlot();
+        if (setSlot(k, vmo, page, slot)) {
+          if (frame >= 0) {
+            setFrameOwner(k, frame, vmo, page);
+            w[k.obj(vmo) + V_COMMITTED_PAGES] = w[k.obj(vmo) + V_COMMITTED_PAGES]! + 1;
+          }
+          inserted = true;
+          filled++;
+        } else {
+          if (frame >= 0) freeFrame(k, frame);
+          status = ZX_ERR_NO_MEMORY;
+        }
+      }
+    }
+    if (inserted && runStart < 0) runStart = page;
+    if (!inserted && runStart >= 0) {
+      onPagesSuppliedLocked(k, vmo, runStart, page - runStart);
+      runStart = -1;
+    }
+  }
+  Atomics.add(w, H_STAT_SUPPLIED_PAGES, filled);
+  return status;
+}
+
+/** True if `page` lies in one of the VMO's zero intervals (none exist before dirty tracking lands). */
+export function inZeroIntervalLocked(k: KernelState, vmo: number, page: number): boolean {
+  const w = k.w;
+  for (let z = w[k.obj(vmo) + V_ZERO_HEAD]!; z >= 0; z = w[k.zint(z) + Z_NEXT]!) {
+    if (page < w[k.zint(z) + Z_START]!) return false;
+    if (page < w[k.zint(z) + Z_END]!) return true;
+  }
+  return false;
+}
+
+// ---- Fail, detach ----
+
+/** ZX_PAGER_OP_FAIL after argument checks: fails outstanding READ and DIRTY requests in range. */
+export function failPageRequests(k: KernelState, vmo: number, offsetPages: number, lenPages: number, error: number): number {
+  const w = k.w;
+  k.lockObject(vmo);
+  let status: number = ZX_OK;
+  if (offsetPages + lenPages > w[k.obj(vmo) + V_SIZE_PAGES]!) status = ZX_ERR_OUT_OF_RANGE;
+  else if ((w[k.obj(vmo) + V_FLAGS]! & VmoFlag.Detached) !== 0) status = ZX_ERR_BAD_STATE;
+  else if (lenPages > 0) onPagesFailedLocked(k, vmo, offsetPages, lenPages, error);
+  k.unlockObject(vmo);
+  return status;
+}
+
+/**
+ * zx_pager_detach_vmo: completes every request (waiters retry into BAD_STATE), queues COMPLETE once,
+ * and drops Clean pages and zero markers; Dirty and AwaitingClean pages stay for writeback.
+ */
+export function detachVmo(k: KernelState, vmo: number): void {
+  const w = k.w;
+  k.lockObject(vmo);
+  if ((w[k.obj(vmo) + V_FLAGS]! & VmoFlag.Detached) === 0) {
+    detachSourceLocked(k, vmo);
+    forEachPresent(k, vmo, 0, w[k.obj(vmo) + V_SIZE_PAGES]!, (page, slot) => {
+      if (slotKind(slot) === SlotKind.Page && slotDirtyState(slot) !== DirtyState.Clean) return;
+      if (slotKind(slot) === SlotKind.Page) {
+        freeFrame(k, slotFrame(slot));
+        w[k.obj(vmo) + V_COMMITTED_PAGES] = w[k.obj(vmo) + V_COMMITTED_PAGES]! - 1;
+      }
+      setSlot(k, vmo, page, EMPTY_SLOT);
+    });
+  }
+  k.unlockObject(vmo);
+}
+
+export function isResizable(k: KernelState, vmo: number): boolean {
+  return (k.w[k.obj(vmo) + V_OPTIONS]! & ZX_VMO_RESIZABLE) !== 0;
+}
+
+export function committedPages(k: KernelState, vmo: number): number {
+  k.lockObject(vmo);
+  const n = k.w[k.obj(vmo) + V_COMMITTED_PAGES]!;
+  k.unlockObject(vmo);
+  assert(n >= 0, 'negative committed page count');
+  return n;
+}

@@ -1,0 +1,335 @@
+// The one declaration of pagersim's shared memory. Every kernel structure lives in two
+// SharedArrayBuffers that every attached thread maps identically:
+//   meta   - Int32 words: a header, then fixed-capacity record tables (handles, objects, threads
+//            with their PageRequest, port packets, page-list radix nodes, zero intervals, frame
+//            bookkeeping). Capacities come from the kernel options and are written into the header,
+//            so attach() recomputes exactly the same plan.
+//   frames - the physical page frames (physicalMemory bytes), copied with TypedArray.set only.
+// Who touches it: every thread (main, pool threads, pager workers) through core/. What protects
+// it: the futex locks below; the few words read without a lock are read with Atomics.
+//
+// LOCK ORDER (outer -> inner). A thread holding a lock may take only locks further down:
+//   1. VMO lock (O_LOCK of a VMO object): its page list, PageSource (outstanding requests,
+//      followers), PagerProxy (packet busy flag, active request, FIFO) and zero intervals.
+//      Never two VMO locks at once (supply takes the aux VMO's pages under the aux lock, drops it,
+//      then inserts them under the pager VMO's lock).
+//   2. Pager lock (O_LOCK of a pager object): its list of VMOs and its closed flag.
+//   3. Port lock (O_LOCK of a port object): its packet queue.
+//   4. Allocator locks, leaves: H_PMM_LOCK (frames), H_HEAP_LOCK (radix nodes, zero intervals, port
+//      packets), H_HANDLE_LOCK (handle table, object table, thread table).
+// Nobody blocks on a page request, a port or a timer while holding any lock.
+//
+// MEMORY ORDERING. Every lock is a futex on an Int32 word taken with Atomics.compareExchange and
+// released with Atomics.exchange/store, so plain reads and writes inside a critical section are
+// ordered by it. Words read outside a lock (thread state, request events, port sequence numbers,
+// object reference counts) are only read and written with Atomics. Frame bytes are written with
+// plain TypedArray.set under the owning VMO's lock and read under the same lock.
+
+import { assert } from './assert.js';
+import { PAGE_SIZE } from './constants.js';
+
+export const LAYOUT_MAGIC = 0x5a58_5047; // "ZXPG"
+export const LAYOUT_VERSION = 1;
+
+// ---------------------------------------------------------------------------------------------
+// Header: named slots at the start of meta.
+export const H_MAGIC = 0;
+export const H_VERSION = 1;
+export const H_INSTANCE = 2; // random id, lets workers cache one attachment per kernel
+export const H_FRAME_COUNT = 3;
+export const H_MAX_HANDLES = 4;
+export const H_MAX_OBJECTS = 5;
+export const H_MAX_THREADS = 6;
+export const H_MAX_NODES = 7;
+export const H_MAX_PORT_PACKETS = 8;
+export const H_MAX_INTERVALS = 9;
+export const H_HANDLE_LOCK = 10;
+export const H_PMM_LOCK = 11;
+export const H_HEAP_LOCK = 12;
+export const H_NEXT_KOID = 13;
+export const H_FREE_HANDLE = 14; // head of the free handle list, -1 if none
+export const H_FREE_OBJECT = 15;
+export const H_FREE_THREAD = 16;
+export const H_FREE_NODE = 17;
+export const H_FREE_PORT_PACKET = 18;
+export const H_FREE_INTERVAL = 19;
+export const H_FREE_FRAMES = 20; // number of entries on the free-frame stack
+export const H_REQUEST_TIMEOUT_MS = 21; // 0 = wait forever (kernel.userpager.overtime_timeout_seconds)
+export const H_WAIT_SPIN = 22; // polls of a request event before parking in Atomics.wait
+export const H_DEBUG_SYSCALLS = 23; // kernel.enable-debugging-syscalls
+export const H_NEXT_TID = 24;
+export const H_STAT_REQUESTS = 25; // dispatcher.pager.total_requests
+export const H_STAT_PACKETS = 26; // page-request packets posted to ports
+export const H_STAT_WITHDRAWN = 27; // packets withdrawn before the pager read them
+export const H_STAT_SUPPLIED_PAGES = 28;
+export const H_STAT_FAILED_REQUESTS = 29;
+export const H_STAT_TIMED_OUT = 30;
+export const H_STAT_EVICTIONS = 31;
+export const HEADER_WORDS = 64;
+
+// ---------------------------------------------------------------------------------------------
+// Handle table (struct-of-arrays). A handle value encodes (slot, generation) so a stale value is
+// ZX_ERR_BAD_HANDLE, never another object (bitECS-style versioned ids).
+export const HANDLE_GEN_BITS = 9;
+export const HANDLE_GEN_MASK = (1 << HANDLE_GEN_BITS) - 1;
+// handle value = ((slot + 1) << GEN_BITS | gen) * 4 + 3 ; the low bits are always 0b11 as in Zircon.
+
+// ---------------------------------------------------------------------------------------------
+// Object table: one record of OBJ_WORDS per kernel object (array of records; named fields).
+export const ObjType = { Free: 0, Vmo: 3, Port: 6, Pager: 28 } as const;
+// Fields common to all objects.
+export const O_TYPE = 0;
+export const O_KOID = 1;
+export const O_REFS = 2; // references: handles, syscalls in flight, internal links (Atomics)
+export const O_HANDLES = 3; // live handles; reaching 0 runs on_zero_handles
+export const O_LOCK = 4; // the object's futex lock
+export const O_NEXT_FREE = 5;
+// VMO fields.
+export const V_OPTIONS = 6; // ZX_VMO_* creation options
+export const V_FLAGS = 7; // VmoFlag bits below
+export const V_SIZE_PAGES = 8;
+export const V_ROOT_NODE = 9; // radix tree root node, -1 while empty
+export const V_TREE_HEIGHT = 10; // levels of the radix tree (1 = the root is a leaf)
+export const V_COMMITTED_PAGES = 11; // frames owned
+export const V_PAGER = 12; // owning pager object slot, -1 for anonymous VMOs
+export const V_PAGER_KOID = 13;
+export const V_PORT = 14;
+export const V_KEY_LO = 15;
+export const V_KEY_HI = 16;
+export const V_PAGER_NEXT = 17; // links in the pager's VMO list (guarded by the pager lock)
+export const V_PAGER_PREV = 18;
+export const V_OUT_READ = 19; // PageSource: outstanding READ leaders, sorted by end (thread slots)
+export const V_OUT_DIRTY = 20; // PageSource: outstanding DIRTY leaders
+export const PX_ACTIVE = 21; // PagerProxy: request whose packet is in flight (-1 none, -2 COMPLETE)
+export const PX_BUSY = 22; // PagerProxy: packet_busy_
+export const PX_FIFO_HEAD = 23; // PagerProxy: pending_requests_ (thread slots)
+export const PX_FIFO_TAIL = 24;
+export const PX_COMPLETE_PENDING = 25; // complete_pending_
+export const PX_COMPLETE_IN_FIFO = 26; // COMPLETE waits behind the busy packet
+export const PX_PACKET = 27; // the VMO's one reusable port packet
+export const V_ZERO_HEAD = 28; // zero intervals, sorted (issue: dirty tracking)
+export const V_STAT_MODIFIED = 29;
+export const OBJ_WORDS = 32;
+// Pager fields (reuse the words after the common ones).
+export const P_VMO_HEAD = 6;
+export const P_CLOSED = 7;
+// Port fields.
+export const PT_HEAD = 6;
+export const PT_TAIL = 7;
+export const PT_SEQ = 8; // bumped and notified on every queue (futex word for port_wait)
+export const PT_USER_COUNT = 9;
+export const PT_DEAD = 10; // last handle closed: queue dropped, later packets vanish
+export const PT_OPTIONS = 11;
+
+export const VmoFlag = {
+  PagerBacked: 1 << 0,
+  Detached: 1 << 1, // PageSource::detached_
+  SourceClosed: 1 << 2, // PageSource::closed_ / PagerProxy::page_source_closed_
+  PagerClosed: 1 << 3, // PagerProxy::pager_dispatcher_closed_
+  Modified: 1 << 4, // zx_pager_query_vmo_stats' modified flag
+  ZeroHandled: 1 << 5, // on_zero_handles already ran
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Thread table: one record per kernel thread. Each thread owns exactly one PageRequest (Zircon's
+// request lives on the faulting thread's stack), so request fields live in the thread record.
+export const T_IN_USE = 0;
+export const T_STATE = 1; // ZX_THREAD_STATE_* (Atomics)
+export const T_TID = 2;
+export const T_NEXT_FREE = 3;
+export const T_BLOCKED_VMO = 4; // object slot of the VMO whose request the thread waits on, -1
+export const R_STATE = 5; // RequestState below
+export const R_TYPE = 6; // PageRequestType
+export const R_VMO = 7;
+export const R_OFFSET = 8; // pages
+export const R_LEN = 9; // pages
+export const R_PENDING = 10; // leader only: pages not yet resolved (pending_size_)
+export const R_EARLY_WAKE = 11;
+export const R_WAKE_OFFSET = 12; // relative to R_OFFSET (wake_offset_)
+export const R_STATUS = 13; // complete_status_
+export const R_EVENT = 14; // futex word: 0 unsignaled, 1 signaled (auto-reset)
+export const R_EVENT_STATUS = 15; // status delivered with the signal
+export const R_LEADER = 16; // follower: the leader it overlaps
+export const R_FOL_HEAD = 17; // leader: followers (overlap_)
+export const R_FOL_TAIL = 18;
+export const R_FOL_NEXT = 19;
+export const R_FOL_PREV = 20;
+export const R_OUT_NEXT = 21; // leader: links in V_OUT_READ/V_OUT_DIRTY
+export const R_OUT_PREV = 22;
+export const R_FIFO_NEXT = 23; // links in the proxy FIFO
+export const R_FIFO_PREV = 24;
+export const R_IN_FIFO = 25;
+export const R_SERIAL = 26; // bumped per new request (trace/bookkeeping)
+export const THREAD_WORDS = 32;
+
+export const RequestState = { None: 0, Leader: 1, Follower: 2 } as const;
+export const PageRequestType = { Read: 0, Dirty: 1 } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Port packets: user packets are allocated per queue; each pager VMO owns one for life.
+export const PacketKind = { Free: 0, User: 1, Pager: 2 } as const;
+export const E_KIND = 0;
+export const E_PORT = 1;
+export const E_NEXT = 2;
+export const E_PREV = 3;
+export const E_QUEUED = 4;
+export const E_KEY_LO = 5;
+export const E_KEY_HI = 6;
+export const E_TYPE = 7;
+export const E_STATUS = 8;
+export const E_CMD = 9;
+export const E_OFFSET = 10; // pages
+export const E_LENGTH = 11; // pages
+export const E_VMO = 12; // pager packets: owning VMO slot
+export const E_NEXT_FREE = 13;
+export const E_PAYLOAD = 16; // 8 words = the 32-byte union of a user packet
+export const PACKET_WORDS = 24;
+
+// ---------------------------------------------------------------------------------------------
+// Page-list radix nodes (VmPageList): FANOUT entries each. In a leaf an entry is a slot word
+// (shared/page_slot.ts); in an interior node it is a child node index or -1.
+export const NODE_SHIFT = 5;
+export const NODE_FANOUT = 1 << NODE_SHIFT;
+export const N_MASK_USED = NODE_FANOUT; // bit i: entry i non-empty (leaf) / child i non-empty
+export const N_MASK_DIRTY = NODE_FANOUT + 1; // bit i: entry i Dirty or AwaitingClean (or in child)
+export const N_PARENT = NODE_FANOUT + 2;
+export const N_PARENT_SLOT = NODE_FANOUT + 3;
+export const N_LEVEL = NODE_FANOUT + 4; // 0 = leaf
+export const N_NEXT_FREE = NODE_FANOUT + 5;
+export const NODE_WORDS = NODE_FANOUT + 8;
+
+// ---------------------------------------------------------------------------------------------
+// Zero intervals: page-less runs of zeros, sorted per VMO (VmPageList interval sentinels).
+export const Z_START = 0; // pages
+export const Z_END = 1;
+export const Z_AWAITING_CLEAN = 2; // length from Z_START begun by WRITEBACK_BEGIN, 0 if none
+export const Z_NEXT = 3;
+export const Z_NEXT_FREE = 4;
+export const INTERVAL_WORDS = 8;
+
+// ---------------------------------------------------------------------------------------------
+
+export interface LayoutConfig {
+  frameCount: number;
+  maxHandles: number;
+  maxObjects: number;
+  maxThreads: number;
+  maxNodes: number;
+  maxPortPackets: number;
+  maxIntervals: number;
+}
+
+export interface Layout extends LayoutConfig {
+  /** Word offsets of each region in meta. */
+  handleObject: number;
+  handleRights: number;
+  handleGen: number;
+  handleNextFree: number;
+  objects: number;
+  threads: number;
+  packets: number;
+  nodes: number;
+  intervals: number;
+  freeFrames: number; // stack of free frame indices
+  frameOwnerVmo: number; // object slot owning each frame, -1 if free
+  frameOwnerPage: number; // page index within the owner
+  metaWords: number;
+  frameBytes: number;
+}
+
+export function planLayout(config: LayoutConfig): Readonly<Layout> {
+  for (const [name, value] of Object.entries(config)) {
+    assert(Number.isInteger(value) && value > 0, `layout: ${name} must be a positive integer`);
+  }
+  let cursor = HEADER_WORDS;
+  const region = (words: number): number => {
+    const at = cursor;
+    cursor += words;
+    cursor = (cursor + 1) & ~1; // keep 8-byte alignment
+    return at;
+  };
+  const plan: Layout = {
+    ...config,
+    handleObject: region(config.maxHandles),
+    handleRights: region(config.maxHandles),
+    handleGen: region(config.maxHandles),
+    handleNextFree: region(config.maxHandles),
+    objects: region(config.maxObjects * OBJ_WORDS),
+    threads: region(config.maxThreads * THREAD_WORDS),
+    packets: region(config.maxPortPackets * PACKET_WORDS),
+    nodes: region(config.maxNodes * NODE_WORDS),
+    intervals: region(config.maxIntervals * INTERVAL_WORDS),
+    freeFrames: region(config.frameCount),
+    frameOwnerVmo: region(config.frameCount),
+    frameOwnerPage: region(config.frameCount),
+    metaWords: 0,
+    frameBytes: config.frameCount * PAGE_SIZE,
+  };
+  plan.metaWords = cursor;
+  assert(plan.metaWords * 4 < 2 ** 31, 'layout: metadata exceeds 2 GiB');
+  return Object.freeze(plan);
+}
+
+export interface SharedViews {
+  readonly layout: Readonly<Layout>;
+  readonly meta: SharedArrayBuffer;
+  readonly frameBuffer: SharedArrayBuffer;
+  readonly w: Int32Array;
+  readonly frames: Uint8Array;
+}
+
+/** Allocates and initialises the buffers (the kernel creator only). */
+export function createShared(config: LayoutConfig): SharedViews {
+  const layout = planLayout(config);
+  const meta = new SharedArrayBuffer(layout.metaWords * 4);
+  const frameBuffer = new SharedArrayBuffer(layout.frameBytes);
+  const w = new Int32Array(meta);
+  w[H_MAGIC] = LAYOUT_MAGIC;
+  w[H_VERSION] = LAYOUT_VERSION;
+  w[H_INSTANCE] = (Math.random() * 0x7fffffff) | 0;
+  w[H_FRAME_COUNT] = config.frameCount;
+  w[H_MAX_HANDLES] = config.maxHandles;
+  w[H_MAX_OBJECTS] = config.maxObjects;
+  w[H_MAX_THREADS] = config.maxThreads;
+  w[H_MAX_NODES] = config.maxNodes;
+  w[H_MAX_PORT_PACKETS] = config.maxPortPackets;
+  w[H_MAX_INTERVALS] = config.maxIntervals;
+  w[H_NEXT_KOID] = 1024; // like Zircon, koids start past the reserved low values
+  w[H_NEXT_TID] = 1;
+  // Free lists are threaded through each table's next-free field, lowest slot first.
+  chainFreeList(w, H_FREE_HANDLE, layout.handleNextFree, 1, config.maxHandles);
+  chainFreeList(w, H_FREE_OBJECT, layout.objects + O_NEXT_FREE, OBJ_WORDS, config.maxObjects);
+  chainFreeList(w, H_FREE_THREAD, layout.threads + T_NEXT_FREE, THREAD_WORDS, config.maxThreads);
+  chainFreeList(w, H_FREE_NODE, layout.nodes + N_NEXT_FREE, NODE_WORDS, config.maxNodes);
+  chainFreeList(w, H_FREE_PORT_PACKET, layout.packets + E_NEXT_FREE, PACKET_WORDS, config.maxPortPackets);
+  chainFreeList(w, H_FREE_INTERVAL, layout.intervals + Z_NEXT_FREE, INTERVAL_WORDS, config.maxIntervals);
+  w.fill(-1, layout.handleObject, layout.handleObject + config.maxHandles);
+  for (let f = 0; f < config.frameCount; f++) w[layout.freeFrames + f] = config.frameCount - 1 - f;
+  w[H_FREE_FRAMES] = config.frameCount;
+  w.fill(-1, layout.frameOwnerVmo, layout.frameOwnerVmo + config.frameCount);
+  return { layout, meta, frameBuffer, w, frames: new Uint8Array(frameBuffer) };
+}
+
+/** Maps buffers another thread created; checks magic and version first (the layout canary). */
+export function attachShared(meta: SharedArrayBuffer, frameBuffer: SharedArrayBuffer): SharedViews {
+  const w = new Int32Array(meta);
+  assert(w[H_MAGIC] === LAYOUT_MAGIC, 'attach: not a pagersim kernel (bad magic)');
+  assert(w[H_VERSION] === LAYOUT_VERSION, `attach: layout version ${w[H_VERSION]} != ${LAYOUT_VERSION}`);
+  const layout = planLayout({
+    frameCount: w[H_FRAME_COUNT]!,
+    maxHandles: w[H_MAX_HANDLES]!,
+    maxObjects: w[H_MAX_OBJECTS]!,
+    maxThreads: w[H_MAX_THREADS]!,
+    maxNodes: w[H_MAX_NODES]!,
+    maxPortPackets: w[H_MAX_PORT_PACKETS]!,
+    maxIntervals: w[H_MAX_INTERVALS]!,
+  });
+  assert(layout.metaWords * 4 === meta.byteLength, 'attach: metadata buffer size does not match its plan');
+  assert(layout.frameBytes === frameBuffer.byteLength, 'attach: frame buffer size does not match its plan');
+  return { layout, meta, frameBuffer, w, frames: new Uint8Array(frameBuffer) };
+}
+
+function chainFreeList(w: Int32Array, headSlot: number, firstField: number, stride: number, count: number): void {
+  for (let i = 0; i < count; i++) w[firstField + i * stride] = i + 1 < count ? i + 1 : -1;
+  w[headSlot] = count > 0 ? 0 : -1;
+}
