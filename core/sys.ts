@@ -32,6 +32,9 @@ import {
   ZX_VMO_DISCARDABLE,
   ZX_VMO_OP_COMMIT,
   ZX_VMO_OP_DECOMMIT,
+  ZX_VMO_OP_ZERO,
+  ZX_VMO_DIRTY_RANGE_IS_ZERO,
+  ZX_PAGER_RESET_VMO_STATS,
   ZX_VMO_RESIZABLE,
   ZX_VMO_TRAP_DIRTY,
 } from '../shared/constants.js';
@@ -60,10 +63,13 @@ import {
 } from './object/handle_table.js';
 import { initPager, pagerLinkVmo } from './object/pager_dispatcher.js';
 import { initPort, portQueueUser, portWait } from './object/port_dispatcher.js';
-import type { DirtyRangesResult, LockState, PortPacket, Sys, VmoInfo } from './sys_types.js';
+import type { DirtyRange, DirtyRangesResult, LockState, PortPacket, Sys, VmoInfo } from './sys_types.js';
+import { dirtyPages, queryDirtyRanges, queryVmoStats, resizeVmo, writebackBegin, writebackEnd, zeroPages } from './vm/vm_dirty.js';
 import {
   committedPages,
   detachVmo,
+  isTrapDirty,
+  zeroPartialPage,
   failPageRequests,
   initVmo,
   isPagerBacked,
@@ -89,6 +95,18 @@ function pageAligned(x: number): boolean {
 /** Pages needed for `bytes`, rounded up; > MAX_VMO_PAGES when too large. */
 function pagesFor(bytes: number): number {
   return bytes > MAX_VMO_PAGES * PAGE_SIZE ? MAX_VMO_PAGES + 1 : Math.ceil(bytes / PAGE_SIZE);
+}
+
+function isZeroData(data: number | bigint): boolean {
+  return dataEquals(data, 0);
+}
+
+function dataEquals(data: number | bigint, value: number): boolean {
+  try {
+    return BigInt(data) === BigInt(value);
+  } catch {
+    return false;
+  }
 }
 
 /** `data` of ZX_PAGER_OP_FAIL: a zx_status_t sign-extended to 64 bits, or NaN if it is none. */
@@ -252,11 +270,19 @@ export class ThreadSys implements Sys {
         break;
       }
       case ZX_PAGER_OP_DIRTY:
-      case ZX_PAGER_OP_WRITEBACK_BEGIN:
+        if (!isZeroData(data)) status = ZX_ERR_INVALID_ARGS;
+        else if (!isTrapDirty(k, v)) status = ZX_ERR_NOT_SUPPORTED;
+        else status = dirtyPages(k, v, first, pages);
+        break;
+      case ZX_PAGER_OP_WRITEBACK_BEGIN: {
+        const isZero = !isZeroData(data) && dataEquals(data, ZX_VMO_DIRTY_RANGE_IS_ZERO);
+        if (!isZeroData(data) && !isZero) status = ZX_ERR_INVALID_ARGS;
+        else status = inRange ? writebackBegin(k, v, first, pages, isZero) : ZX_ERR_OUT_OF_RANGE;
+        break;
+      }
       case ZX_PAGER_OP_WRITEBACK_END:
-        // Dirty tracking and writeback arrive with their own module; until then these are refused
-        // as an unsupported operation rather than answered wrongly.
-        status = ZX_ERR_NOT_SUPPORTED;
+        if (!isZeroData(data)) status = ZX_ERR_INVALID_ARGS;
+        else status = inRange ? writebackEnd(k, v, first, pages) : ZX_ERR_OUT_OF_RANGE;
         break;
       default:
         status = ZX_ERR_NOT_SUPPORTED;
@@ -266,12 +292,39 @@ export class ThreadSys implements Sys {
     this.#check(status, name);
   }
 
-  pagerQueryDirtyRanges(): DirtyRangesResult {
-    throw new ZxError(ZX_ERR_NOT_SUPPORTED, 'zx_pager_query_dirty_ranges');
+  pagerQueryDirtyRanges(pager: number, vmo: number, offset: number, length: number, maxRanges: number): DirtyRangesResult {
+    const k = this.#k;
+    const name = 'zx_pager_query_dirty_ranges';
+    const [p, v] = this.#pagerAndVmo(name, pager, ZX_RIGHT_MANAGE_VMO, vmo, ZX_RIGHT_READ);
+    const off = u64(offset);
+    const len = u64(length);
+    const max = u64(maxRanges);
+    const ranges: DirtyRange[] = [];
+    let status: number = ZX_OK;
+    let avail = 0;
+    if (off < 0 || len < 0 || max < 0) status = ZX_ERR_INVALID_ARGS;
+    else if (off + len > vmoSizePages(k, v) * PAGE_SIZE) status = ZX_ERR_OUT_OF_RANGE;
+    else {
+      // Unaligned offsets and lengths are widened to page boundaries.
+      avail = queryDirtyRanges(k, v, Math.floor(off / PAGE_SIZE), Math.ceil((off + len) / PAGE_SIZE), max, ranges);
+    }
+    k.release(v);
+    k.release(p);
+    this.#check(status, name);
+    return { ranges, actual: ranges.length, avail };
   }
 
-  pagerQueryVmoStats(): { modified: boolean } {
-    throw new ZxError(ZX_ERR_NOT_SUPPORTED, 'zx_pager_query_vmo_stats');
+  pagerQueryVmoStats(pager: number, vmo: number, options: number): { modified: boolean } {
+    const k = this.#k;
+    const name = 'zx_pager_query_vmo_stats';
+    const [p, v] = this.#pagerAndVmo(name, pager, ZX_RIGHT_MANAGE_VMO, vmo, ZX_RIGHT_READ);
+    let modified = false;
+    const status = options !== 0 && options !== ZX_PAGER_RESET_VMO_STATS ? ZX_ERR_INVALID_ARGS : ZX_OK;
+    if (status === ZX_OK) modified = queryVmoStats(k, v, options === ZX_PAGER_RESET_VMO_STATS);
+    k.release(v);
+    k.release(p);
+    this.#check(status, name);
+    return { modified };
   }
 
   // ---- Ports ----
@@ -372,7 +425,8 @@ export class ThreadSys implements Sys {
     let status: number;
     if (!isResizable(k, v)) status = ZX_ERR_UNAVAILABLE;
     else if (bytes < 0) status = ZX_ERR_INVALID_ARGS;
-    else status = ZX_ERR_NOT_SUPPORTED; // resizing arrives with zero intervals (dirty tracking)
+    else if (pagesFor(bytes) > MAX_VMO_PAGES) status = ZX_ERR_OUT_OF_RANGE;
+    else status = resizeVmo(k, v, pagesFor(bytes));
     k.release(v);
     this.#check(status, name);
   }
@@ -392,6 +446,14 @@ export class ThreadSys implements Sys {
         k.release(v);
         break;
       }
+      case ZX_VMO_OP_ZERO: {
+        const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, ZX_RIGHT_WRITE, name);
+        if (off < 0 || len < 0) status = ZX_ERR_INVALID_ARGS;
+        else if (off + len > vmoSizePages(k, v) * PAGE_SIZE) status = ZX_ERR_OUT_OF_RANGE;
+        else status = this.#zeroRange(v, off, len);
+        k.release(v);
+        break;
+      }
       case ZX_VMO_OP_DECOMMIT: {
         const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, ZX_RIGHT_WRITE, name);
         // Pager VMOs cannot decommit (absence would not mean zero); anonymous decommit comes with
@@ -407,6 +469,22 @@ export class ThreadSys implements Sys {
       }
     }
     this.#check(status, name);
+  }
+
+  /**
+   * ZX_VMO_OP_ZERO: partial head and tail pages go through the write path (they may need READ and
+   * DIRTY requests) unless they already read as zero; whole pages become dirty zero intervals.
+   */
+  #zeroRange(v: number, off: number, len: number): number {
+    const k = this.#k;
+    const end = off + len;
+    const firstWhole = Math.ceil(off / PAGE_SIZE);
+    const lastWhole = Math.floor(end / PAGE_SIZE);
+    if (firstWhole > lastWhole) return zeroPartialPage(k, this.threadSlot, v, off, len);
+    let status = off < firstWhole * PAGE_SIZE ? zeroPartialPage(k, this.threadSlot, v, off, firstWhole * PAGE_SIZE - off) : ZX_OK;
+    if (status === ZX_OK) status = zeroPages(k, v, firstWhole, lastWhole);
+    if (status === ZX_OK && end > lastWhole * PAGE_SIZE) status = zeroPartialPage(k, this.threadSlot, v, lastWhole * PAGE_SIZE, end - lastWhole * PAGE_SIZE);
+    return status;
   }
 
   // ---- Handles and info ----

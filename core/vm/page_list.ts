@@ -204,3 +204,36 @@ export function forEachPresent(
 export function assertTreeEmpty(k: KernelState, vmo: number): void {
   assert(k.w[k.obj(vmo) + V_ROOT_NODE] === -1, 'page list not empty');
 }
+
+/** The leaf node holding `page`, or -1 when there is none. */
+function leafFor(k: KernelState, vmo: number, page: number): number {
+  const w = k.w;
+  const o = k.obj(vmo);
+  let n = w[o + V_ROOT_NODE]!;
+  if (n < 0) return -1;
+  const h = w[o + V_TREE_HEIGHT]!;
+  if (page >= span(h)) return -1;
+  for (let level = h - 1; level > 0; level--) {
+    const child = w[k.node(n) + (Math.floor(page / span(level)) & INDEX_MASK)]!;
+    if (child === 0) return -1;
+    n = child - 1;
+  }
+  return n;
+}
+
+/**
+ * First page in [from, limit) that is NOT Dirty/AwaitingClean, or `limit`: the end of a dirty run.
+ * Reads one leaf mask per NODE_FANOUT pages, so a run costs O(run / NODE_FANOUT * height).
+ */
+export function dirtyRunEnd(k: KernelState, vmo: number, from: number, limit: number): number {
+  let p = from;
+  while (p < limit) {
+    const leaf = leafFor(k, vmo, p);
+    if (leaf < 0) return p;
+    const base = p - (p & INDEX_MASK);
+    const clean = ~k.w[k.node(leaf) + N_MASK_DIRTY]! & (-1 << (p & INDEX_MASK));
+    if (clean !== 0) return Math.min(limit, base + (31 - Math.clz32(clean & -clean)));
+    p = base + NODE_FANOUT;
+  }
+  return limit;
+}

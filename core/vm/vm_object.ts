@@ -9,7 +9,7 @@
 // covers only a run of absent pages (it stops at the first present slot).
 
 import { assert } from '../../shared/assert.js';
-import { MAX_WRITE_WAIT_PAGES, PAGE_SIZE, ZX_VMO_RESIZABLE } from '../../shared/constants.js';
+import { MAX_WRITE_WAIT_PAGES, PAGE_SIZE, ZX_VMO_RESIZABLE, ZX_VMO_TRAP_DIRTY } from '../../shared/constants.js';
 import {
   E_VMO,
   H_STAT_SUPPLIED_PAGES,
@@ -37,9 +37,7 @@ import {
   V_TREE_HEIGHT,
   V_ZERO_HEAD,
   VmoFlag,
-  Z_END,
   Z_NEXT,
-  Z_START,
 } from '../../shared/layout.js';
 import {
   DirtyState,
@@ -62,6 +60,7 @@ import {
 } from '../../shared/status.js';
 import type { KernelState } from '../kernel_state.js';
 import { allocPacket, freePacket } from '../object/port_dispatcher.js';
+import { intervalAtLocked, nextIntervalStartLocked, removeRangeLocked } from './zero_intervals.js';
 import { forEachPresent, lookupSlot, nextPresentPage, setSlot, treeHeightFor } from './page_list.js';
 import {
   cancelRequestLocked,
@@ -181,11 +180,11 @@ export function vmoRead(k: KernelState, r: number, vmo: number, dst: Uint8Array,
     if (kind === SlotKind.Page) {
       const src = slotFrame(slot) * PAGE_SIZE + inPage;
       dst.set(k.frames.subarray(src, src + n), done);
-    } else if (kind === SlotKind.Marker || !pagerBacked) {
+    } else if (kind === SlotKind.Marker || !pagerBacked || intervalAtLocked(k, vmo, page) >= 0) {
       dst.fill(0, done, done + n);
     } else {
       const lastPage = Math.floor((offset + len - 1) / PAGE_SIZE);
-      const runEnd = nextPresentPage(k, vmo, page, lastPage + 1);
+      const runEnd = absentRunEndLocked(k, vmo, page, lastPage + 1);
       status = populateRequestLocked(k, vmo, r, PageRequestType.Read, page, runEnd - page, true);
       if (status !== ZX_ERR_SHOULD_WAIT) break;
       k.unlockObject(vmo);
@@ -208,37 +207,83 @@ export function vmoRead(k: KernelState, r: number, vmo: number, dst: Uint8Array,
 
 // ---- Writes ----
 
+/** End of the run of absent pages (no slot, no zero interval) starting at `page`, at most `limit`. */
+export function absentRunEndLocked(k: KernelState, vmo: number, page: number, limit: number): number {
+  return Math.min(nextPresentPage(k, vmo, page, limit), nextIntervalStartLocked(k, vmo, page, limit));
+}
+
 /**
- * Makes the slot at `page` writable for a write and returns it, or returns a status: absent pager
- * pages need a READ request (ZX_ERR_SHOULD_WAIT after populating it), allocation can fail.
+ * End of the run of present, not-yet-Dirty content starting at `page` (Clean or AwaitingClean pages,
+ * zero markers, zero-interval pages): what one DIRTY request covers. Stops at a Dirty page, an absent
+ * page or `limit` (PrepareForWriteLocked).
  */
-function prepareWritePageLocked(k: KernelState, r: number, vmo: number, page: number, lastPage: number): number {
-  const slot = lookupSlot(k, vmo, page);
-  const kind = slotKind(slot);
-  const pagerBacked = isPagerBacked(k, vmo);
-  if (kind === SlotKind.Page) {
-    if (pagerBacked && slotDirtyState(slot) !== DirtyState.Dirty) {
-      const dirty = withDirtyState(slot, DirtyState.Dirty);
-      setSlot(k, vmo, page, dirty);
-      return dirty;
-    }
-    return slot;
+export function dirtyRequestRunEndLocked(k: KernelState, vmo: number, page: number, limit: number): number {
+  let p = page + 1;
+  while (p < limit) {
+    const slot = lookupSlot(k, vmo, p);
+    const kind = slotKind(slot);
+    if (kind === SlotKind.Page && slotDirtyState(slot) === DirtyState.Dirty) break;
+    if (kind === SlotKind.Empty && intervalAtLocked(k, vmo, p) < 0) break;
+    p++;
   }
-  if (kind === SlotKind.Empty && pagerBacked) {
-    const runEnd = nextPresentPage(k, vmo, page, Math.min(lastPage + 1, page + MAX_WRITE_WAIT_PAGES));
-    return populateRequestLocked(k, vmo, r, PageRequestType.Read, page, runEnd - page, false);
+  return p;
+}
+
+/**
+ * Turns the not-yet-Dirty content at `page` into a Dirty page (a write without trapping, or OP_DIRTY):
+ * a Clean or AwaitingClean page changes state; a zero marker or a zero-interval page gets a zeroed
+ * frame. Returns the new slot or ZX_ERR_NO_MEMORY.
+ */
+export function makeDirtyLocked(k: KernelState, vmo: number, page: number, slot: number, frame = -1): number {
+  if (slotKind(slot) === SlotKind.Page) {
+    const dirty = withDirtyState(slot, DirtyState.Dirty);
+    setSlot(k, vmo, page, dirty);
+    return dirty;
   }
-  // A zero marker (pager) or an untouched anonymous page: materialise a zeroed frame.
-  const frame = allocFrame(k, vmo, page);
+  const inInterval = slotKind(slot) === SlotKind.Empty;
+  if (inInterval && !removeRangeLocked(k, vmo, page, page + 1)) return ZX_ERR_NO_MEMORY;
+  return materializeLocked(k, vmo, page, DirtyState.Dirty, frame);
+}
+
+/** Puts a zeroed frame at `page` in `state` (a frame the caller pre-allocated, or a new one). */
+function materializeLocked(k: KernelState, vmo: number, page: number, state: DirtyState, preallocated = -1): number {
+  const frame = preallocated >= 0 ? preallocated : allocFrame(k, vmo, page);
   if (frame < 0) return ZX_ERR_NO_MEMORY;
+  setFrameOwner(k, frame, vmo, page);
   zeroFrame(k, frame);
-  const fresh = makePageSlot(frame, pagerBacked ? DirtyState.Dirty : DirtyState.Clean);
+  const fresh = makePageSlot(frame, state);
   if (!setSlot(k, vmo, page, fresh)) {
     freeFrame(k, frame);
     return ZX_ERR_NO_MEMORY;
   }
   k.w[k.obj(vmo) + V_COMMITTED_PAGES] = k.w[k.obj(vmo) + V_COMMITTED_PAGES]! + 1;
   return fresh;
+}
+
+export function isTrapDirty(k: KernelState, vmo: number): boolean {
+  return (k.w[k.obj(vmo) + V_OPTIONS]! & ZX_VMO_TRAP_DIRTY) !== 0;
+}
+
+/**
+ * Makes the page at `page` writable and returns its slot, or a status: ZX_ERR_SHOULD_WAIT after
+ * populating the thread's request (READ for an absent run, or DIRTY for a run of not-yet-Dirty
+ * content on a TRAP_DIRTY VMO, each within [page, page + 16) and the write), or a failure.
+ */
+function prepareWritePageLocked(k: KernelState, r: number, vmo: number, page: number, writeEndPage: number): number {
+  const slot = lookupSlot(k, vmo, page);
+  const kind = slotKind(slot);
+  if (!isPagerBacked(k, vmo)) return kind === SlotKind.Page ? slot : materializeLocked(k, vmo, page, DirtyState.Clean);
+  if (kind === SlotKind.Page && slotDirtyState(slot) === DirtyState.Dirty) return slot;
+  const windowEnd = Math.min(writeEndPage, page + MAX_WRITE_WAIT_PAGES);
+  if (kind === SlotKind.Empty && intervalAtLocked(k, vmo, page) < 0) {
+    const runEnd = absentRunEndLocked(k, vmo, page, windowEnd);
+    return populateRequestLocked(k, vmo, r, PageRequestType.Read, page, runEnd - page, false);
+  }
+  if (isTrapDirty(k, vmo)) {
+    const runEnd = dirtyRequestRunEndLocked(k, vmo, page, windowEnd);
+    return populateRequestLocked(k, vmo, r, PageRequestType.Dirty, page, runEnd - page, false);
+  }
+  return makeDirtyLocked(k, vmo, page, slot);
 }
 
 /** zx_vmo_write from src at byte `offset`. Sets the pager VMO's modified flag if a byte was written. */
@@ -259,7 +304,7 @@ export function vmoWrite(k: KernelState, r: number, vmo: number, src: Uint8Array
     const page = Math.floor(cur / PAGE_SIZE);
     const inPage = cur - page * PAGE_SIZE;
     const n = Math.min(PAGE_SIZE - inPage, len - done);
-    const slot = prepareWritePageLocked(k, r, vmo, page, Math.floor((offset + len - 1) / PAGE_SIZE));
+    const slot = prepareWritePageLocked(k, r, vmo, page, Math.floor((offset + len - 1) / PAGE_SIZE) + 1);
     if (slot === ZX_ERR_SHOULD_WAIT) {
       k.unlockObject(vmo);
       status = waitOnRequest(k, vmo, r);
@@ -286,6 +331,23 @@ export function vmoWrite(k: KernelState, r: number, vmo: number, src: Uint8Array
   return status;
 }
 
+/**
+ * Zeroes bytes [offset, offset + len) inside one page: nothing to do if the page already reads as zero
+ * (a zero marker or a zero interval); otherwise a write of zeros, with its READ/DIRTY requests.
+ */
+export function zeroPartialPage(k: KernelState, r: number, vmo: number, offset: number, len: number): number {
+  const page = Math.floor(offset / PAGE_SIZE);
+  k.lockObject(vmo);
+  const slot = lookupSlot(k, vmo, page);
+  const alreadyZero =
+    slotKind(slot) === SlotKind.Marker ||
+    (slotKind(slot) === SlotKind.Empty && (!isPagerBacked(k, vmo) || intervalAtLocked(k, vmo, page) >= 0));
+  k.unlockObject(vmo);
+  return alreadyZero ? ZX_OK : vmoWrite(k, r, vmo, ZERO_PAGE.subarray(0, len), offset);
+}
+
+const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
+
 // ---- Commit ----
 
 /**
@@ -307,9 +369,20 @@ export function vmoCommit(k: KernelState, r: number, vmo: number, startPage: num
       page++;
       continue;
     }
+    let request = -1;
+    let runEnd = page + 1;
     if (kind === SlotKind.Empty && pagerBacked) {
-      const runEnd = nextPresentPage(k, vmo, page, end);
-      status = populateRequestLocked(k, vmo, r, PageRequestType.Read, page, runEnd - page, false);
+      if (intervalAtLocked(k, vmo, page) < 0) {
+        request = PageRequestType.Read;
+        runEnd = absentRunEndLocked(k, vmo, page, end);
+      } else if (isTrapDirty(k, vmo)) {
+        // Committing a zero-interval page makes a Dirty page: trapping VMOs ask first.
+        request = PageRequestType.Dirty;
+        runEnd = dirtyRequestRunEndLocked(k, vmo, page, end);
+      }
+    }
+    if (request >= 0) {
+      status = populateRequestLocked(k, vmo, r, request, page, runEnd - page, false);
       if (status !== ZX_ERR_SHOULD_WAIT) break;
       k.unlockObject(vmo);
       status = waitOnRequest(k, vmo, r);
@@ -317,18 +390,15 @@ export function vmoCommit(k: KernelState, r: number, vmo: number, startPage: num
       if (status !== ZX_OK) break;
       continue;
     }
-    const frame = allocFrame(k, vmo, page);
-    if (frame < 0) {
-      status = ZX_ERR_NO_MEMORY;
+    // A zero marker becomes a clean zero page, a zero-interval page a Dirty one; anonymous: zeros.
+    const made =
+      kind === SlotKind.Empty && pagerBacked
+        ? makeDirtyLocked(k, vmo, page, slot)
+        : materializeLocked(k, vmo, page, DirtyState.Clean);
+    if (made < 0) {
+      status = made;
       break;
     }
-    zeroFrame(k, frame);
-    if (!setSlot(k, vmo, page, makePageSlot(frame, DirtyState.Clean))) {
-      freeFrame(k, frame);
-      status = ZX_ERR_NO_MEMORY;
-      break;
-    }
-    w[k.obj(vmo) + V_COMMITTED_PAGES] = w[k.obj(vmo) + V_COMMITTED_PAGES]! + 1;
     page++;
   }
   if (isRequestInitialized(k, r)) cancelRequestLocked(k, r);
@@ -414,7 +484,7 @@ function insertSuppliedLocked(k: KernelState, vmo: number, offsetPages: number, 
     let inserted = false;
     if (i < count) {
       const frame = scratch[i]!;
-      const present = slotKind(lookupSlot(k, vmo, page)) !== SlotKind.Empty || inZeroIntervalLocked(k, vmo, page);
+      const present = slotKind(lookupSlot(k, vmo, page)) !== SlotKind.Empty || intervalAtLocked(k, vmo, page) >= 0;
       if (present || status !== ZX_OK) {
         if (frame >= 0) freeFrame(k, frame);
       } else {
@@ -440,16 +510,6 @@ function insertSuppliedLocked(k: KernelState, vmo: number, offsetPages: number, 
   }
   Atomics.add(w, H_STAT_SUPPLIED_PAGES, filled);
   return status;
-}
-
-/** True if `page` lies in one of the VMO's zero intervals (none exist before dirty tracking lands). */
-export function inZeroIntervalLocked(k: KernelState, vmo: number, page: number): boolean {
-  const w = k.w;
-  for (let z = w[k.obj(vmo) + V_ZERO_HEAD]!; z >= 0; z = w[k.zint(z) + Z_NEXT]!) {
-    if (page < w[k.zint(z) + Z_START]!) return false;
-    if (page < w[k.zint(z) + Z_END]!) return true;
-  }
-  return false;
 }
 
 // ---- Fail, detach ----

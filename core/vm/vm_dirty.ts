@@ -1,0 +1,340 @@
+// Dirty tracking and writeback of pager VMOs (zircon vm_cow_pages.cc: DirtyPagesLocked,
+// WritebackBegin/EndLocked, EnumerateDirtyRangesLocked, Resize, ZeroPagesPreservingContentLocked).
+// The per-page states are Clean / Dirty / AwaitingClean (shared/page_slot.ts, whose transition table
+// asserts every change); dirty zero intervals live in zero_intervals.ts. The lost-write guarantee:
+// any change after WRITEBACK_BEGIN goes through a new dirty transition (AwaitingClean -> Dirty), and
+// WRITEBACK_END only cleans AwaitingClean pages. Every function takes the VMO lock.
+
+import { PAGE_SIZE, ZX_VMO_DIRTY_RANGE_IS_ZERO } from '../../shared/constants.js';
+import { V_COMMITTED_PAGES, V_FLAGS, V_SIZE_PAGES, VmoFlag } from '../../shared/layout.js';
+import { DirtyState, EMPTY_SLOT, SlotKind, slotDirtyState, slotFrame, slotKind, withDirtyState } from '../../shared/page_slot.js';
+import { ZX_ERR_BAD_STATE, ZX_ERR_NO_MEMORY, ZX_ERR_NOT_FOUND, ZX_ERR_OUT_OF_RANGE, ZX_OK } from '../../shared/status.js';
+import type { KernelState } from '../kernel_state.js';
+import type { DirtyRange } from '../sys_types.js';
+import { dirtyRunEnd, lookupSlot, nextDirtyPage, nextPresentPage, setSlot } from './page_list.js';
+import { onPagesDirtiedLocked, onPagesSuppliedLocked } from './page_source.js';
+import { allocFrame, freeFrame } from './pmm.js';
+import { isPagerBacked, makeDirtyLocked } from './vm_object.js';
+import {
+  addIntervalLocked,
+  beginIntervalsLocked,
+  endIntervalsLocked,
+  firstInterval,
+  intervalAtLocked,
+  intervalEnd,
+  intervalNext,
+  intervalStart,
+  removeRangeLocked,
+  truncateIntervalsLocked,
+} from './zero_intervals.js';
+
+function flags(k: KernelState, vmo: number): number {
+  return k.w[k.obj(vmo) + V_FLAGS]!;
+}
+
+function setModifiedLocked(k: KernelState, vmo: number): void {
+  k.w[k.obj(vmo) + V_FLAGS] = flags(k, vmo) | VmoFlag.Modified;
+}
+
+function adjustCommitted(k: KernelState, vmo: number, delta: number): void {
+  k.w[k.obj(vmo) + V_COMMITTED_PAGES] = k.w[k.obj(vmo) + V_COMMITTED_PAGES]! + delta;
+}
+
+/** First page in [from, limit) with no content at all (no slot and no zero interval), or `limit`. */
+function firstAbsentLocked(k: KernelState, vmo: number, from: number, limit: number): number {
+  let p = from;
+  while (p < limit) {
+    const np = nextPresentPage(k, vmo, p, limit);
+    if (np === p) {
+      p++;
+      continue;
+    }
+    const z = intervalAtLocked(k, vmo, p);
+    if (z < 0) return p;
+    p = Math.min(intervalEnd(k, z), limit);
+  }
+  return limit;
+}
+
+/**
+ * Calls fn for each maximal run in [from, to) of one kind: 'absent' (no content), 'clean' (present
+ * but not Dirty: Clean/AwaitingClean pages, markers, zero intervals) or 'dirty' (Dirty pages).
+ * O(pages present + intervals) in the range.
+ */
+function forEachRunLocked(k: KernelState, vmo: number, from: number, to: number, fn: (kind: 'absent' | 'clean' | 'dirty', start: number, end: number) => void): void {
+  let p = from;
+  let runKind: 'absent' | 'clean' | 'dirty' | null = null;
+  let runStart = from;
+  const emit = (kind: 'absent' | 'clean' | 'dirty', start: number, end: number): void => {
+    if (runKind === kind) return;
+    if (runKind !== null && start > runStart) fn(runKind, runStart, start);
+    runKind = kind;
+    runStart = start;
+    void end;
+  };
+  while (p < to) {
+    const slot = lookupSlot(k, vmo, p);
+    if (slotKind(slot) !== SlotKind.Empty) {
+      emit(slotKind(slot) === SlotKind.Page && slotDirtyState(slot) === DirtyState.Dirty ? 'dirty' : 'clean', p, p + 1);
+      p++;
+      continue;
+    }
+    const z = intervalAtLocked(k, vmo, p);
+    if (z >= 0) {
+      emit('clean', p, p + 1);
+      p = Math.min(intervalEnd(k, z), to, nextPresentPage(k, vmo, p, to));
+      continue;
+    }
+    emit('absent', p, p + 1);
+    p = Math.min(nextPresentPage(k, vmo, p, to), nextIntervalAfter(k, vmo, p, to));
+  }
+  if (runKind !== null && to > runStart) fn(runKind, runStart, to);
+}
+
+function nextIntervalAfter(k: KernelState, vmo: number, p: number, to: number): number {
+  for (let z = firstInterval(k, vmo); z >= 0; z = intervalNext(k, z)) {
+    if (intervalEnd(k, z) <= p) continue;
+    return Math.min(Math.max(intervalStart(k, z), p), to);
+  }
+  return to;
+}
+
+// ---- ZX_PAGER_OP_DIRTY ----
+
+/**
+ * OP_DIRTY over [start, start + len): every not-yet-Dirty page becomes Dirty (markers and zero-interval
+ * pages get zeroed frames), atomically, and DIRTY requests in range resolve. An absent page makes the
+ * whole op ZX_ERR_NOT_FOUND, still resolving the requests so their writers retry (READ, then DIRTY).
+ */
+export function dirtyPages(k: KernelState, vmo: number, start: number, len: number): number {
+  k.lockObject(vmo);
+  const status = dirtyPagesLocked(k, vmo, start, len);
+  k.unlockObject(vmo);
+  return status;
+}
+
+function dirtyPagesLocked(k: KernelState, vmo: number, start: number, len: number): number {
+  const size = k.w[k.obj(vmo) + V_SIZE_PAGES]!;
+  const end = start + len;
+  if (start > size) return ZX_ERR_OUT_OF_RANGE;
+  if ((flags(k, vmo) & VmoFlag.Detached) !== 0) return ZX_ERR_BAD_STATE;
+  const inEnd = Math.min(end, size);
+  if (end > size) {
+    if (inEnd > start) onPagesDirtiedLocked(k, vmo, start, inEnd - start);
+    return ZX_ERR_OUT_OF_RANGE;
+  }
+  if (len === 0) return ZX_OK;
+  if (firstAbsentLocked(k, vmo, start, end) < end) {
+    onPagesDirtiedLocked(k, vmo, start, len);
+    return ZX_ERR_NOT_FOUND;
+  }
+  // Frames for markers and zero-interval pages first, so the op is all or nothing.
+  const needFrames: number[] = [];
+  for (let p = start; p < end; p++) {
+    const kind = slotKind(lookupSlot(k, vmo, p));
+    if (kind !== SlotKind.Page) needFrames.push(p);
+  }
+  const frames: number[] = [];
+  for (const p of needFrames) {
+    const f = allocFrame(k, vmo, p);
+    if (f < 0) {
+      for (const g of frames) freeFrame(k, g);
+      return ZX_ERR_NO_MEMORY;
+    }
+    frames.push(f);
+  }
+  if (!removeRangeLocked(k, vmo, start, end)) {
+    for (const g of frames) freeFrame(k, g);
+    return ZX_ERR_NO_MEMORY;
+  }
+  let next = 0;
+  for (let p = start; p < end; p++) {
+    const slot = lookupSlot(k, vmo, p);
+    if (slotKind(slot) === SlotKind.Page) {
+      if (slotDirtyState(slot) !== DirtyState.Dirty) setSlot(k, vmo, p, withDirtyState(slot, DirtyState.Dirty));
+    } else {
+      makeDirtyLocked(k, vmo, p, slot, frames[next++]!);
+    }
+  }
+  onPagesDirtiedLocked(k, vmo, start, len);
+  return ZX_OK;
+}
+
+// ---- Writeback ----
+
+/**
+ * WRITEBACK_BEGIN: Dirty pages in range become AwaitingClean (not with IS_ZERO, which only begins zero
+ * intervals, so a page dirtied after the pager's query is never cleaned as zero); zero intervals that
+ * start in range begin awaiting clean.
+ */
+export function writebackBegin(k: KernelState, vmo: number, start: number, len: number, isZero: boolean): number {
+  k.lockObject(vmo);
+  const end = start + len;
+  let status: number = ZX_OK;
+  if (end > k.w[k.obj(vmo) + V_SIZE_PAGES]!) status = ZX_ERR_OUT_OF_RANGE;
+  else {
+    if (!isZero) {
+      for (let p = nextDirtyPage(k, vmo, start, end); p < end; p = nextDirtyPage(k, vmo, p + 1, end)) {
+        const slot = lookupSlot(k, vmo, p);
+        if (slotDirtyState(slot) === DirtyState.Dirty) setSlot(k, vmo, p, withDirtyState(slot, DirtyState.AwaitingClean));
+      }
+    }
+    beginIntervalsLocked(k, vmo, start, end);
+  }
+  k.unlockObject(vmo);
+  return status;
+}
+
+/**
+ * WRITEBACK_END: AwaitingClean pages become Clean (pages re-dirtied since BEGIN stay Dirty); begun zero
+ * intervals are deleted from their start, their offsets absent again. Pending DIRTY requests are not
+ * resolved: a writer waiting on one stays blocked until the pager acks it.
+ */
+export function writebackEnd(k: KernelState, vmo: number, start: number, len: number): number {
+  k.lockObject(vmo);
+  const end = start + len;
+  let status: number = ZX_OK;
+  if (end > k.w[k.obj(vmo) + V_SIZE_PAGES]!) status = ZX_ERR_OUT_OF_RANGE;
+  else {
+    for (let p = nextDirtyPage(k, vmo, start, end); p < end; p = nextDirtyPage(k, vmo, p + 1, end)) {
+      const slot = lookupSlot(k, vmo, p);
+      if (slotDirtyState(slot) === DirtyState.AwaitingClean) setSlot(k, vmo, p, withDirtyState(slot, DirtyState.Clean));
+    }
+    endIntervalsLocked(k, vmo, start, end);
+  }
+  k.unlockObject(vmo);
+  return status;
+}
+
+// ---- Queries ----
+
+/**
+ * zx_pager_query_dirty_ranges over pages [start, end): maximal runs of Dirty/AwaitingClean pages, and
+ * zero intervals as separate IS_ZERO runs, in offset order. Returns at most maxRanges of them plus the
+ * total count (avail). Cost: O(runs + dirty pages / NODE_FANOUT), independent of the VMO's size.
+ */
+export function queryDirtyRanges(k: KernelState, vmo: number, start: number, end: number, maxRanges: number, out: DirtyRange[]): number {
+  k.lockObject(vmo);
+  let avail = 0;
+  let p = start;
+  let z = firstInterval(k, vmo);
+  while (z >= 0 && intervalEnd(k, z) <= p) z = intervalNext(k, z);
+  for (;;) {
+    const dp = nextDirtyPage(k, vmo, p, end);
+    const zs = z >= 0 ? Math.min(Math.max(intervalStart(k, z), p), end) : end;
+    if (dp >= end && zs >= end) break;
+    let runStart: number;
+    let runEnd: number;
+    let options = 0;
+    if (zs < dp) {
+      runStart = zs;
+      runEnd = Math.min(intervalEnd(k, z), end);
+      options = ZX_VMO_DIRTY_RANGE_IS_ZERO;
+      z = intervalNext(k, z);
+    } else {
+      runStart = dp;
+      runEnd = dirtyRunEnd(k, vmo, dp, Math.min(end, zs));
+    }
+    if (avail < maxRanges) out.push({ offset: runStart * PAGE_SIZE, length: (runEnd - runStart) * PAGE_SIZE, options });
+    avail++;
+    p = runEnd;
+    while (z >= 0 && intervalEnd(k, z) <= p) z = intervalNext(k, z);
+  }
+  k.unlockObject(vmo);
+  return avail;
+}
+
+/** zx_pager_query_vmo_stats: the modified flag, cleared afterwards when `reset`. */
+export function queryVmoStats(k: KernelState, vmo: number, reset: boolean): boolean {
+  k.lockObject(vmo);
+  const modified = (flags(k, vmo) & VmoFlag.Modified) !== 0;
+  if (reset) k.w[k.obj(vmo) + V_FLAGS] = flags(k, vmo) & ~VmoFlag.Modified;
+  k.unlockObject(vmo);
+  return modified;
+}
+
+// ---- Resize and zero ----
+
+/**
+ * zx_vmo_set_size after the rights checks. Shrinking resolves READ requests for absent offsets and
+ * DIRTY requests for not-yet-Dirty offsets past the new end (their waiters retry into OUT_OF_RANGE;
+ * a page supplied and then cut off is not progress), frees every page there (dirty ones are simply
+ * discarded) and clips zero intervals. Growing makes the new tail a dirty zero interval.
+ */
+export function resizeVmo(k: KernelState, vmo: number, newPages: number): number {
+  k.lockObject(vmo);
+  const o = k.obj(vmo);
+  const old = k.w[o + V_SIZE_PAGES]!;
+  const pagerBacked = isPagerBacked(k, vmo);
+  let status: number = ZX_OK;
+  if (newPages < old) {
+    k.w[o + V_SIZE_PAGES] = newPages;
+    if (pagerBacked) {
+      forEachRunLocked(k, vmo, newPages, old, (kind, s, e) => {
+        if (kind === 'absent') onPagesSuppliedLocked(k, vmo, s, e - s);
+        else if (kind === 'clean') onPagesDirtiedLocked(k, vmo, s, e - s);
+      });
+    }
+    for (let p = nextPresentPage(k, vmo, newPages, old); p < old; p = nextPresentPage(k, vmo, p + 1, old)) {
+      const slot = lookupSlot(k, vmo, p);
+      if (slotKind(slot) === SlotKind.Page) {
+        freeFrame(k, slotFrame(slot));
+        adjustCommitted(k, vmo, -1);
+      }
+      setSlot(k, vmo, p, EMPTY_SLOT);
+    }
+    truncateIntervalsLocked(k, vmo, newPages);
+  } else if (newPages > old) {
+    if (pagerBacked && !addIntervalLocked(k, vmo, old, newPages)) status = ZX_ERR_NO_MEMORY;
+    else k.w[o + V_SIZE_PAGES] = newPages;
+  }
+  if (status === ZX_OK && pagerBacked) setModifiedLocked(k, vmo);
+  k.unlockObject(vmo);
+  return status;
+}
+
+/**
+ * The whole-page part of ZX_VMO_OP_ZERO over [start, end): pages (any state) are freed and, with the
+ * absent offsets, become dirty zero intervals; zero markers stay as they are (already clean zeros);
+ * READ requests over absent offsets resolve (the readers see zeros). No DIRTY request is needed.
+ * Anonymous VMOs simply lose the pages. Returns ZX_ERR_OUT_OF_RANGE if the VMO shrank below `end`.
+ */
+export function zeroPages(k: KernelState, vmo: number, start: number, end: number): number {
+  k.lockObject(vmo);
+  const status = zeroPagesLocked(k, vmo, start, end);
+  k.unlockObject(vmo);
+  return status;
+}
+
+function zeroPagesLocked(k: KernelState, vmo: number, start: number, end: number): number {
+  if (end > k.w[k.obj(vmo) + V_SIZE_PAGES]!) return ZX_ERR_OUT_OF_RANGE;
+  if (start >= end) return ZX_OK;
+  const pagerBacked = isPagerBacked(k, vmo);
+  let changed = false;
+  if (pagerBacked) {
+    forEachRunLocked(k, vmo, start, end, (kind, s, e) => {
+      if (kind === 'absent') {
+        onPagesSuppliedLocked(k, vmo, s, e - s);
+        changed = true;
+      }
+    });
+  }
+  for (let p = nextPresentPage(k, vmo, start, end); p < end; p = nextPresentPage(k, vmo, p + 1, end)) {
+    const slot = lookupSlot(k, vmo, p);
+    if (slotKind(slot) !== SlotKind.Page) continue;
+    freeFrame(k, slotFrame(slot));
+    adjustCommitted(k, vmo, -1);
+    setSlot(k, vmo, p, EMPTY_SLOT);
+    changed = true;
+  }
+  if (!pagerBacked) return ZX_OK;
+  // Everything in range except markers becomes one or more zero intervals.
+  let p = start;
+  while (p < end) {
+    const m = nextPresentPage(k, vmo, p, end);
+    if (m > p && !addIntervalLocked(k, vmo, p, m)) return ZX_ERR_NO_MEMORY;
+    p = m + 1;
+  }
+  if (changed) setModifiedLocked(k, vmo);
+  return ZX_OK;
+}

@@ -1,0 +1,196 @@
+// Dirty zero intervals of a pager VMO (Zircon's VmPageList interval sentinels): page-less runs of
+// zeros created by growing the VMO or by ZX_VMO_OP_ZERO, reported by query_dirty_ranges with
+// ZX_VMO_DIRTY_RANGE_IS_ZERO. Each interval carries an awaiting-clean length counted from its start
+// (WRITEBACK_BEGIN sets it, WRITEBACK_END deletes that much from the start, making it absent again).
+// Kept as a sorted, non-overlapping, merged singly linked list of records (shared/layout.ts Z_*);
+// every function requires the VMO lock. Costs are O(intervals), never O(pages).
+
+import { V_ZERO_HEAD, Z_AWAITING_CLEAN, Z_END, Z_NEXT, Z_START } from '../../shared/layout.js';
+import type { KernelState } from '../kernel_state.js';
+
+/** The interval containing `page`, or -1. */
+export function intervalAtLocked(k: KernelState, vmo: number, page: number): number {
+  const w = k.w;
+  for (let z = w[k.obj(vmo) + V_ZERO_HEAD]!; z >= 0; z = w[k.zint(z) + Z_NEXT]!) {
+    if (page < w[k.zint(z) + Z_START]!) return -1;
+    if (page < w[k.zint(z) + Z_END]!) return z;
+  }
+  return -1;
+}
+
+/** Start of the first interval that ends after `page` and starts before `limit`, else `limit`. */
+export function nextIntervalStartLocked(k: KernelState, vmo: number, page: number, limit: number): number {
+  const w = k.w;
+  for (let z = w[k.obj(vmo) + V_ZERO_HEAD]!; z >= 0; z = w[k.zint(z) + Z_NEXT]!) {
+    if (w[k.zint(z) + Z_END]! <= page) continue;
+    const s = Math.max(w[k.zint(z) + Z_START]!, page);
+    return s < limit ? s : limit;
+  }
+  return limit;
+}
+
+export function intervalStart(k: KernelState, z: number): number {
+  return k.w[k.zint(z) + Z_START]!;
+}
+export function intervalEnd(k: KernelState, z: number): number {
+  return k.w[k.zint(z) + Z_END]!;
+}
+export function intervalNext(k: KernelState, z: number): number {
+  return k.w[k.zint(z) + Z_NEXT]!;
+}
+export function firstInterval(k: KernelState, vmo: number): number {
+  return k.w[k.obj(vmo) + V_ZERO_HEAD]!;
+}
+
+/**
+ * Makes [start, end) a dirty zero interval, merging with intervals it touches or overlaps. The caller
+ * has removed every page and marker in the range. A merged interval restarts its awaiting-clean
+ * length at the new start (it was reshaped after any BEGIN, so that END must not clean it).
+ * Returns false if no interval record could be allocated.
+ */
+export function addIntervalLocked(k: KernelState, vmo: number, start: number, end: number): boolean {
+  const w = k.w;
+  const head = k.obj(vmo) + V_ZERO_HEAD;
+  let prev = -1;
+  let z = w[head]!;
+  while (z >= 0 && w[k.zint(z) + Z_END]! < start) {
+    prev = z;
+    z = w[k.zint(z) + Z_NEXT]!;
+  }
+  // z is the first interval that ends at or after `start`: it may touch or overlap the new one.
+  if (z >= 0 && w[k.zint(z) + Z_START]! <= end) {
+    const zs = w[k.zint(z) + Z_START]!;
+    let newEnd = Math.max(end, w[k.zint(z) + Z_END]!);
+    let next = w[k.zint(z) + Z_NEXT]!;
+    while (next >= 0 && w[k.zint(next) + Z_START]! <= newEnd) {
+      newEnd = Math.max(newEnd, w[k.zint(next) + Z_END]!);
+      const after = w[k.zint(next) + Z_NEXT]!;
+      k.freeInterval(next);
+      next = after;
+    }
+    w[k.zint(z) + Z_NEXT] = next;
+    if (start < zs) {
+      // Reshaped at its start after any BEGIN: that writeback must not clean it (OpZeroWriteback).
+      w[k.zint(z) + Z_START] = start;
+      w[k.zint(z) + Z_AWAITING_CLEAN] = 0;
+    }
+    w[k.zint(z) + Z_END] = newEnd;
+    return true;
+  }
+  const n = k.allocInterval();
+  if (n < 0) return false;
+  w[k.zint(n) + Z_START] = start;
+  w[k.zint(n) + Z_END] = end;
+  w[k.zint(n) + Z_AWAITING_CLEAN] = 0;
+  w[k.zint(n) + Z_NEXT] = z;
+  if (prev >= 0) w[k.zint(prev) + Z_NEXT] = n;
+  else w[head] = n;
+  return true;
+}
+
+/**
+ * Removes [start, end) from every interval (a write materialised pages there, or the VMO shrank).
+ * Pieces keep the part of their awaiting-clean range that they still contain, counted from their own
+ * start. Returns false if a split needed a record and none was left (the range is then untouched).
+ */
+export function removeRangeLocked(k: KernelState, vmo: number, start: number, end: number): boolean {
+  const w = k.w;
+  const head = k.obj(vmo) + V_ZERO_HEAD;
+  let prev = -1;
+  for (let z = w[head]!; z >= 0; ) {
+    const b = k.zint(z);
+    const zs = w[b + Z_START]!;
+    const ze = w[b + Z_END]!;
+    const next = w[b + Z_NEXT]!;
+    if (zs >= end) break;
+    if (ze <= start) {
+      prev = z;
+      z = next;
+      continue;
+    }
+    const awaitEnd = zs + w[b + Z_AWAITING_CLEAN]!;
+    const keepLeft = zs < start;
+    const keepRight = ze > end;
+    if (keepLeft && keepRight) {
+      const n = k.allocInterval();
+      if (n < 0) return false;
+      w[k.zint(n) + Z_START] = end;
+      w[k.zint(n) + Z_END] = ze;
+      w[k.zint(n) + Z_AWAITING_CLEAN] = Math.max(0, Math.min(ze, awaitEnd) - end);
+      w[k.zint(n) + Z_NEXT] = next;
+      w[b + Z_END] = start;
+      w[b + Z_AWAITING_CLEAN] = Math.max(0, Math.min(start, awaitEnd) - zs);
+      w[b + Z_NEXT] = n;
+      return true;
+    }
+    if (keepLeft) {
+      w[b + Z_END] = start;
+      w[b + Z_AWAITING_CLEAN] = Math.max(0, Math.min(start, awaitEnd) - zs);
+      prev = z;
+      z = next;
+      continue;
+    }
+    if (keepRight) {
+      w[b + Z_START] = end;
+      w[b + Z_AWAITING_CLEAN] = Math.max(0, awaitEnd - end);
+      return true;
+    }
+    // Entirely inside the removed range.
+    if (prev >= 0) w[k.zint(prev) + Z_NEXT] = next;
+    else w[head] = next;
+    k.freeInterval(z);
+    z = next;
+  }
+  return true;
+}
+
+/** WRITEBACK_BEGIN: intervals starting inside [start, end) await cleaning up to `end` (never less). */
+export function beginIntervalsLocked(k: KernelState, vmo: number, start: number, end: number): void {
+  const w = k.w;
+  for (let z = w[k.obj(vmo) + V_ZERO_HEAD]!; z >= 0; z = w[k.zint(z) + Z_NEXT]!) {
+    const b = k.zint(z);
+    const zs = w[b + Z_START]!;
+    if (zs >= end) return;
+    if (zs < start) continue; // a BEGIN that does not cover an interval's start has no effect on it
+    const len = Math.min(w[b + Z_END]!, end) - zs;
+    if (len > w[b + Z_AWAITING_CLEAN]!) w[b + Z_AWAITING_CLEAN] = len;
+  }
+}
+
+/**
+ * WRITEBACK_END: for intervals starting inside [start, end), delete the awaiting-clean part covered by
+ * the range from their start; those offsets become absent (the pager must supply them again).
+ */
+export function endIntervalsLocked(k: KernelState, vmo: number, start: number, end: number): void {
+  const w = k.w;
+  const head = k.obj(vmo) + V_ZERO_HEAD;
+  let prev = -1;
+  for (let z = w[head]!; z >= 0; ) {
+    const b = k.zint(z);
+    const zs = w[b + Z_START]!;
+    const next = w[b + Z_NEXT]!;
+    if (zs >= end) return;
+    const awaiting = w[b + Z_AWAITING_CLEAN]!;
+    if (zs < start || awaiting === 0) {
+      prev = z;
+      z = next;
+      continue;
+    }
+    const clean = Math.min(awaiting, end - zs);
+    if (zs + clean >= w[b + Z_END]!) {
+      if (prev >= 0) w[k.zint(prev) + Z_NEXT] = next;
+      else w[head] = next;
+      k.freeInterval(z);
+    } else {
+      w[b + Z_START] = zs + clean;
+      w[b + Z_AWAITING_CLEAN] = awaiting - clean;
+      prev = z;
+    }
+    z = next;
+  }
+}
+
+/** Clips every interval to the first `pages` pages (resize down). */
+export function truncateIntervalsLocked(k: KernelState, vmo: number, pages: number): void {
+  removeRangeLocked(k, vmo, pages, 2 ** 31); // never splits: no record needed
+}
