@@ -7,6 +7,7 @@
 
 import { assert } from '../../shared/assert.js';
 import {
+  NODE_WORDS,
   N_LEVEL,
   N_MASK_DIRTY,
   N_MASK_USED,
@@ -236,4 +237,97 @@ export function dirtyRunEnd(k: KernelState, vmo: number, from: number, limit: nu
     p = base + NODE_FANOUT;
   }
   return limit;
+}
+
+/**
+ * Calls fn(start, end) for every maximal run of Dirty/AwaitingClean pages in [from, limit), in order,
+ * with one in-order walk of the tree that descends only into subtrees whose dirty summary bit is set
+ * and takes whole runs of bits at a time in leaves: O(nodes on dirty paths + runs). This is the hot
+ * loop of query_dirty_ranges, so node addresses are computed inline.
+ */
+export function forEachDirtyRun(k: KernelState, vmo: number, from: number, limit: number, fn: (start: number, end: number) => void): void {
+  const w = k.w;
+  const o = k.obj(vmo);
+  const root = w[o + V_ROOT_NODE]!;
+  if (root < 0 || from >= limit) return;
+  const h = w[o + V_TREE_HEIGHT]!;
+  const nodeBase = k.layout.nodes;
+  const nodes = walkNodes;
+  const masks = walkMasks;
+  const bases = walkBases;
+  let depth = 0;
+  nodes[0] = root;
+  bases[0] = 0;
+  masks[0] = entryMask(w[nodeBase + root * NODE_WORDS + N_MASK_DIRTY]!, 0, h - 1, from, limit);
+  let runStart = -1;
+  let runEnd = -1;
+  while (depth >= 0) {
+    let mask = masks[depth]!;
+    if (mask === 0) {
+      depth--;
+      continue;
+    }
+    const level = h - 1 - depth;
+    const base = bases[depth]!;
+    if (level <= 1) {
+      // Leaves, reached directly (height 1) or through their parent, whose children are processed
+      // here without a stack push each: consume every run of set bits.
+      let leafMask = mask;
+      let leafBase = base;
+      let j = -1;
+      for (;;) {
+        if (level === 1) {
+          if (mask === 0) break;
+          j = 31 - Math.clz32(mask & -mask);
+          mask &= mask - 1;
+          const leaf = w[nodeBase + nodes[depth]! * NODE_WORDS + j]! - 1;
+          leafBase = base + j * NODE_FANOUT;
+          leafMask = w[nodeBase + leaf * NODE_WORDS + N_MASK_DIRTY]!;
+          if (leafBase < from || leafBase + NODE_FANOUT > limit) leafMask = entryMask(leafMask, leafBase, 0, from, limit);
+        }
+        while (leafMask !== 0) {
+          const s = 31 - Math.clz32(leafMask & -leafMask);
+          const rest = ~leafMask & (-1 << s);
+          const e = rest === 0 ? 32 : 31 - Math.clz32(rest & -rest);
+          if (leafBase + s === runEnd) runEnd = leafBase + e;
+          else {
+            if (runStart >= 0) fn(runStart, runEnd);
+            runStart = leafBase + s;
+            runEnd = leafBase + e;
+          }
+          leafMask = e === 32 ? 0 : leafMask & (-1 << e);
+        }
+        if (level === 0) break;
+      }
+      masks[depth] = 0;
+      continue;
+    }
+    const j = 31 - Math.clz32(mask & -mask);
+    masks[depth] = mask & (mask - 1);
+    const child = w[nodeBase + nodes[depth]! * NODE_WORDS + j]! - 1;
+    const childBase = base + j * SPANS[level]!;
+    const childMask = w[nodeBase + child * NODE_WORDS + N_MASK_DIRTY]!;
+    depth++;
+    nodes[depth] = child;
+    bases[depth] = childBase;
+    // Only the first and last child on the walk can straddle [from, limit).
+    masks[depth] = childBase >= from && childBase + SPANS[level]! <= limit ? childMask : entryMask(childMask, childBase, level - 1, from, limit);
+  }
+  if (runStart >= 0) fn(runStart, runEnd);
+}
+
+const SPANS = Array.from({ length: 8 }, (_, level) => span(level));
+const walkNodes = new Int32Array(16);
+const walkMasks = new Int32Array(16);
+const walkBases = new Float64Array(16);
+
+/** `mask` restricted to the entries of a node (at `level`, first page `base`) that meet [from, limit). */
+function entryMask(mask: number, base: number, level: number, from: number, limit: number): number {
+  const s = SPANS[level]!;
+  const first = from > base ? Math.floor((from - base) / s) : 0;
+  const lastExcl = Math.ceil((limit - base) / s);
+  if (first >= NODE_FANOUT || lastExcl <= 0) return 0;
+  let m = mask & (-1 << first);
+  if (lastExcl < NODE_FANOUT) m &= (1 << lastExcl) - 1;
+  return m;
 }

@@ -11,7 +11,7 @@ import { DirtyState, EMPTY_SLOT, SlotKind, slotDirtyState, slotFrame, slotKind, 
 import { ZX_ERR_BAD_STATE, ZX_ERR_NO_MEMORY, ZX_ERR_NOT_FOUND, ZX_ERR_OUT_OF_RANGE, ZX_OK } from '../../shared/status.js';
 import type { KernelState } from '../kernel_state.js';
 import type { DirtyRange } from '../sys_types.js';
-import { dirtyRunEnd, lookupSlot, nextDirtyPage, nextPresentPage, setSlot } from './page_list.js';
+import { forEachDirtyRun, lookupSlot, nextDirtyPage, nextPresentPage, setSlot } from './page_list.js';
 import { onPagesDirtiedLocked, onPagesSuppliedLocked } from './page_source.js';
 import { allocFrame, freeFrame } from './pmm.js';
 import { isPagerBacked, makeDirtyLocked } from './vm_object.js';
@@ -216,30 +216,31 @@ export function writebackEnd(k: KernelState, vmo: number, start: number, len: nu
 export function queryDirtyRanges(k: KernelState, vmo: number, start: number, end: number, maxRanges: number, out: DirtyRange[]): number {
   k.lockObject(vmo);
   let avail = 0;
-  let p = start;
-  let z = firstInterval(k, vmo);
-  while (z >= 0 && intervalEnd(k, z) <= p) z = intervalNext(k, z);
-  for (;;) {
-    const dp = nextDirtyPage(k, vmo, p, end);
-    const zs = z >= 0 ? Math.min(Math.max(intervalStart(k, z), p), end) : end;
-    if (dp >= end && zs >= end) break;
-    let runStart: number;
-    let runEnd: number;
-    let options = 0;
-    if (zs < dp) {
-      runStart = zs;
-      runEnd = Math.min(intervalEnd(k, z), end);
-      options = ZX_VMO_DIRTY_RANGE_IS_ZERO;
-      z = intervalNext(k, z);
-    } else {
-      runStart = dp;
-      runEnd = dirtyRunEnd(k, vmo, dp, Math.min(end, zs));
-    }
-    if (avail < maxRanges) out.push({ offset: runStart * PAGE_SIZE, length: (runEnd - runStart) * PAGE_SIZE, options });
+  const emit = (s: number, e: number, options: number): void => {
+    if (avail < maxRanges) out.push({ offset: s * PAGE_SIZE, length: (e - s) * PAGE_SIZE, options });
     avail++;
-    p = runEnd;
-    while (z >= 0 && intervalEnd(k, z) <= p) z = intervalNext(k, z);
+  };
+  // Zero intervals and dirty pages never overlap: interleave the two ordered streams.
+  let z = firstInterval(k, vmo);
+  while (z >= 0 && intervalEnd(k, z) <= start) z = intervalNext(k, z);
+  const flushIntervalsBefore = (page: number): void => {
+    while (z >= 0 && intervalStart(k, z) < page && intervalStart(k, z) < end) {
+      emit(Math.max(intervalStart(k, z), start), Math.min(intervalEnd(k, z), end), ZX_VMO_DIRTY_RANGE_IS_ZERO);
+      z = intervalNext(k, z);
+    }
+  };
+  if (z < 0 || intervalStart(k, z) >= end) {
+    // No zero interval in range (the common case): emit page runs directly.
+    forEachDirtyRun(k, vmo, start, end, (s, e) => {
+      if (avail++ < maxRanges) out.push({ offset: s * PAGE_SIZE, length: (e - s) * PAGE_SIZE, options: 0 });
+    });
+  } else {
+    forEachDirtyRun(k, vmo, start, end, (s, e) => {
+      flushIntervalsBefore(s);
+      emit(s, e, 0);
+    });
   }
+  flushIntervalsBefore(end);
   k.unlockObject(vmo);
   return avail;
 }
