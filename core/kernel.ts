@@ -10,6 +10,7 @@ import { MAX_FRAMES } from '../shared/page_slot.js';
 import { KernelState } from './kernel_state.js';
 import { allocThread, freeThread, threadState } from './object/handle_table.js';
 import { installLifecycle } from './object/lifecycle.js';
+import { installEvictor } from './vm/evictor.js';
 import { ThreadSys } from './sys.js';
 import type { Sys } from './sys_types.js';
 import { ZX_THREAD_STATE_RUNNING } from '../shared/constants.js';
@@ -32,6 +33,7 @@ export const KernelOptionsSchema = z
     maxPageListNodes: z.number().int().positive().optional(),
     maxPortPackets: z.number().int().positive().default(16384),
     maxZeroIntervals: z.number().int().positive().default(16384),
+    maxMappings: z.number().int().positive().default(4096),
     /** A fault that waited this long fails with ZX_ERR_TIMED_OUT (overtime_timeout_seconds); none by default. */
     pageRequestTimeoutMs: z.number().int().positive().optional(),
     /** Polls of a request's event before parking in Atomics.wait (a measured knob; see bench/). */
@@ -57,6 +59,7 @@ export class Kernel {
   private constructor(views: SharedViews) {
     this.state = new KernelState(views);
     installLifecycle(this.state);
+    installEvictor(this.state);
   }
 
   static create(options: KernelOptions = {}): Kernel {
@@ -75,6 +78,7 @@ export class Kernel {
       maxNodes: o.maxPageListNodes ?? frameCount * 2 + 4096,
       maxPortPackets: o.maxPortPackets,
       maxIntervals: o.maxZeroIntervals,
+      maxMappings: o.maxMappings,
     });
     views.w[H_REQUEST_TIMEOUT_MS] = o.pageRequestTimeoutMs ?? 0;
     views.w[H_WAIT_SPIN] = o.waitSpin;

@@ -9,6 +9,7 @@ import {
   H_FREE_NODE,
   H_HEAP_LOCK,
   INTERVAL_WORDS,
+  MAPPING_WORDS,
   N_NEXT_FREE,
   NODE_WORDS,
   O_LOCK,
@@ -30,6 +31,8 @@ export class KernelState {
   destroyObject: (obj: number) => void = () => {};
   /** Hook run when an object's last handle is closed (on_zero_handles). */
   onZeroHandles: (obj: number) => void = () => {};
+  /** Hook run by the frame allocator when the pool is empty (core/vm/evictor.ts); frees >= 0 frames. */
+  reclaim: (heldVmo: number) => number = () => 0;
 
   constructor(views: SharedViews) {
     this.views = views;
@@ -54,9 +57,18 @@ export class KernelState {
   node(slot: number): number {
     return this.layout.nodes + slot * NODE_WORDS;
   }
+  /** Word index of a mapping record. */
+  map(slot: number): number {
+    return this.layout.mappings + slot * MAPPING_WORDS;
+  }
   /** Word index of a zero interval record. */
   zint(slot: number): number {
     return this.layout.intervals + slot * INTERVAL_WORDS;
+  }
+
+  /** Takes an object's lock only if it is free right now; reclaim uses it so it can never deadlock. */
+  tryLockObject(obj: number): boolean {
+    return Atomics.compareExchange(this.w, this.obj(obj) + O_LOCK, 0, 1) === 0;
   }
 
   lockObject(obj: number): void {

@@ -30,16 +30,35 @@ import {
   ZX_RIGHT_RESIZE,
   ZX_RIGHT_WRITE,
   ZX_VMO_DISCARDABLE,
+  ZX_EXCP_FATAL_PAGE_FAULT,
+  ZX_RIGHT_EXECUTE,
+  ZX_RIGHT_MAP,
+  ZX_VM_ALLOW_FAULTS,
+  ZX_VM_MAP_RANGE,
+  ZX_VM_PERM_EXECUTE,
+  ZX_VM_PERM_READ,
+  ZX_VM_PERM_WRITE,
+  ZX_VMO_OP_ALWAYS_NEED,
+  ZX_VMO_OP_CACHE_CLEAN,
+  ZX_VMO_OP_CACHE_CLEAN_INVALIDATE,
+  ZX_VMO_OP_CACHE_INVALIDATE,
+  ZX_VMO_OP_CACHE_SYNC,
   ZX_VMO_OP_COMMIT,
   ZX_VMO_OP_DECOMMIT,
+  ZX_VMO_OP_DONT_NEED,
+  ZX_VMO_OP_LOCK,
+  ZX_VMO_OP_PREFETCH,
+  ZX_VMO_OP_TRY_LOCK,
+  ZX_VMO_OP_UNLOCK,
   ZX_VMO_OP_ZERO,
   ZX_VMO_DIRTY_RANGE_IS_ZERO,
   ZX_PAGER_RESET_VMO_STATS,
   ZX_VMO_RESIZABLE,
   ZX_VMO_TRAP_DIRTY,
 } from '../shared/constants.js';
-import { ObjType, V_PAGER, V_PAGER_KOID, V_PORT } from '../shared/layout.js';
+import { H_DEBUG_SYSCALLS, ObjType, V_PAGER, V_PAGER_KOID, V_PORT } from '../shared/layout.js';
 import {
+  ZX_ERR_ACCESS_DENIED,
   ZX_ERR_INVALID_ARGS,
   ZX_ERR_NO_MEMORY,
   ZX_ERR_NOT_SUPPORTED,
@@ -49,13 +68,14 @@ import {
   ZX_OK,
   isValidExternalFailureCode,
 } from '../shared/status.js';
-import { ZxError } from './errors.js';
+import { ZxError, ZxException } from './errors.js';
 import type { KernelState } from './kernel_state.js';
 import {
   addHandle,
   allocObject,
   closeHandle,
   duplicateHandle,
+  handleRights,
   lookupHandle,
   objectKoid,
   objectType,
@@ -65,21 +85,39 @@ import { initPager, pagerLinkVmo } from './object/pager_dispatcher.js';
 import { initPort, portQueueUser, portWait } from './object/port_dispatcher.js';
 import type { DirtyRange, DirtyRangesResult, LockState, PortPacket, Sys, VmoInfo } from './sys_types.js';
 import { dirtyPages, queryDirtyRanges, queryVmoStats, resizeVmo, writebackBegin, writebackEnd, zeroPages } from './vm/vm_dirty.js';
+import { memAccess, vmarMap, vmarUnmap, type AccessResult } from './vm/vmar.js';
 import {
+  Populate,
   committedPages,
+  decommitRange,
   detachVmo,
+  dontNeedRange,
+  isDiscardable,
   isTrapDirty,
+  lockDiscardable,
+  populateRange,
   zeroPartialPage,
   failPageRequests,
   initVmo,
   isPagerBacked,
   isResizable,
   supplyPages,
-  vmoCommit,
   vmoRead,
   vmoSizePages,
   vmoWrite,
 } from './vm/vm_object.js';
+
+/** The right each vmo_op_range op needs (zx_vmo_op_range's table; LOCK ops need READ or WRITE). */
+const OP_RIGHTS: ReadonlyMap<number, number> = new Map([
+  [ZX_VMO_OP_COMMIT, ZX_RIGHT_WRITE],
+  [ZX_VMO_OP_DECOMMIT, ZX_RIGHT_WRITE],
+  [ZX_VMO_OP_ZERO, ZX_RIGHT_WRITE],
+  [ZX_VMO_OP_CACHE_SYNC, ZX_RIGHT_READ],
+  [ZX_VMO_OP_CACHE_INVALIDATE, ZX_RIGHT_WRITE],
+  [ZX_VMO_OP_CACHE_CLEAN, ZX_RIGHT_READ],
+  [ZX_VMO_OP_CACHE_CLEAN_INVALIDATE, ZX_RIGHT_READ],
+  [ZX_VMO_OP_PREFETCH, ZX_RIGHT_READ],
+]);
 
 /** A byte offset or length argument: -1 if it is not a non-negative integer (INVALID_ARGS). */
 function u64(x: unknown): number {
@@ -434,41 +472,124 @@ export class ThreadSys implements Sys {
   vmoOpRange(vmo: number, op: number, offset: number, size: number): void | LockState {
     const k = this.#k;
     const name = 'zx_vmo_op_range';
+    const isLockOp = op === ZX_VMO_OP_LOCK || op === ZX_VMO_OP_TRY_LOCK || op === ZX_VMO_OP_UNLOCK;
+    const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, OP_RIGHTS.get(op) ?? 0, name);
     const off = u64(offset);
     const len = u64(size);
-    let status: number;
-    switch (op) {
-      case ZX_VMO_OP_COMMIT: {
-        const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, ZX_RIGHT_WRITE, name);
-        if (off < 0 || len < 0) status = ZX_ERR_INVALID_ARGS;
-        else if (off + len > vmoSizePages(k, v) * PAGE_SIZE) status = ZX_ERR_OUT_OF_RANGE;
-        else status = len === 0 ? ZX_OK : vmoCommit(k, this.threadSlot, v, Math.floor(off / PAGE_SIZE), Math.ceil((off + len) / PAGE_SIZE));
-        k.release(v);
-        break;
-      }
-      case ZX_VMO_OP_ZERO: {
-        const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, ZX_RIGHT_WRITE, name);
-        if (off < 0 || len < 0) status = ZX_ERR_INVALID_ARGS;
-        else if (off + len > vmoSizePages(k, v) * PAGE_SIZE) status = ZX_ERR_OUT_OF_RANGE;
-        else status = this.#zeroRange(v, off, len);
-        k.release(v);
-        break;
-      }
-      case ZX_VMO_OP_DECOMMIT: {
-        const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, ZX_RIGHT_WRITE, name);
-        // Pager VMOs cannot decommit (absence would not mean zero); anonymous decommit comes with
-        // the rest of vmo_op_range.
-        status = ZX_ERR_NOT_SUPPORTED;
-        k.release(v);
-        break;
-      }
-      default: {
-        const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, 0, name);
-        k.release(v);
-        status = ZX_ERR_INVALID_ARGS;
+    let status: number = ZX_OK;
+    let lockState: LockState | undefined;
+    const sizeBytes = vmoSizePages(k, v) * PAGE_SIZE;
+    const inRange = off >= 0 && len >= 0 && off + len <= sizeBytes;
+    const pagerBacked = isPagerBacked(k, v);
+    // Whole pages touched by [off, off + len), for the ops that round out.
+    const firstPage = Math.floor(off / PAGE_SIZE);
+    const endPage = Math.ceil((off + len) / PAGE_SIZE);
+    if (isLockOp && (handleRights(k, vmo) & (ZX_RIGHT_READ | ZX_RIGHT_WRITE)) === 0) status = ZX_ERR_ACCESS_DENIED;
+    else if (off < 0 || len < 0) status = ZX_ERR_INVALID_ARGS;
+    else {
+      switch (op) {
+        case ZX_VMO_OP_COMMIT:
+          if (!inRange) status = ZX_ERR_OUT_OF_RANGE;
+          else if (len > 0) status = populateRange(k, this.threadSlot, v, firstPage, endPage, Populate.Commit);
+          break;
+        case ZX_VMO_OP_DECOMMIT:
+          // Pager VMOs cannot decommit: absence would not read as zero, it would ask the pager.
+          if (pagerBacked) status = ZX_ERR_NOT_SUPPORTED;
+          else if (off % PAGE_SIZE !== 0 || len % PAGE_SIZE !== 0) status = ZX_ERR_INVALID_ARGS;
+          else if (!inRange) status = ZX_ERR_OUT_OF_RANGE;
+          else status = decommitRange(k, v, firstPage, endPage);
+          break;
+        case ZX_VMO_OP_ZERO:
+          status = inRange ? this.#zeroRange(v, off, len) : ZX_ERR_OUT_OF_RANGE;
+          break;
+        case ZX_VMO_OP_LOCK:
+        case ZX_VMO_OP_TRY_LOCK:
+        case ZX_VMO_OP_UNLOCK: {
+          // Discardable VMOs are locked and unlocked whole.
+          if (!isDiscardable(k, v)) status = ZX_ERR_NOT_SUPPORTED;
+          else if (off !== 0 || len !== sizeBytes) status = ZX_ERR_OUT_OF_RANGE;
+          else {
+            const out = { discardedPages: 0 };
+            status = lockDiscardable(k, v, op === ZX_VMO_OP_LOCK ? 'lock' : op === ZX_VMO_OP_TRY_LOCK ? 'try' : 'unlock', out);
+            if (op === ZX_VMO_OP_LOCK && status === ZX_OK) {
+              const discarded = out.discardedPages * PAGE_SIZE;
+              lockState = { offset: off, size: len, discardedOffset: 0, discardedSize: discarded };
+            }
+          }
+          break;
+        }
+        case ZX_VMO_OP_CACHE_SYNC:
+        case ZX_VMO_OP_CACHE_CLEAN:
+        case ZX_VMO_OP_CACHE_CLEAN_INVALIDATE:
+        case ZX_VMO_OP_CACHE_INVALIDATE:
+          // Caches are not modelled; the checks are Zircon's.
+          if (len === 0) status = ZX_ERR_INVALID_ARGS;
+          else if (op === ZX_VMO_OP_CACHE_INVALIDATE && k.w[H_DEBUG_SYSCALLS] !== 1) status = ZX_ERR_NOT_SUPPORTED;
+          else if (!inRange) status = ZX_ERR_OUT_OF_RANGE;
+          break;
+        case ZX_VMO_OP_DONT_NEED:
+        case ZX_VMO_OP_ALWAYS_NEED:
+        case ZX_VMO_OP_PREFETCH:
+          // Hints on anything but a pager VMO succeed before any range check (a documented quirk).
+          if (!pagerBacked) break;
+          if (endPage > sizeBytes / PAGE_SIZE) status = ZX_ERR_OUT_OF_RANGE;
+          else if (op === ZX_VMO_OP_DONT_NEED) dontNeedRange(k, v, firstPage, endPage);
+          else status = populateRange(k, this.threadSlot, v, firstPage, endPage, op === ZX_VMO_OP_PREFETCH ? Populate.Prefetch : Populate.AlwaysNeed);
+          break;
+        default:
+          status = ZX_ERR_INVALID_ARGS;
       }
     }
+    k.release(v);
     this.#check(status, name);
+    return lockState;
+  }
+
+  // ---- Mappings ----
+
+  vmarMap(options: number, vmoOffset: number, vmo: number, length: number): number {
+    const k = this.#k;
+    const name = 'zx_vmar_map';
+    const allowed = ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | ZX_VM_PERM_EXECUTE | ZX_VM_MAP_RANGE | ZX_VM_ALLOW_FAULTS;
+    if (typeof options !== 'number' || options < 0 || (options & ~allowed) !== 0) throw new ZxError(ZX_ERR_INVALID_ARGS, name);
+    const rights =
+      ZX_RIGHT_MAP |
+      (options & ZX_VM_PERM_READ ? ZX_RIGHT_READ : 0) |
+      (options & ZX_VM_PERM_WRITE ? ZX_RIGHT_WRITE : 0) |
+      (options & ZX_VM_PERM_EXECUTE ? ZX_RIGHT_EXECUTE : 0);
+    const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, rights, name);
+    const off = u64(vmoOffset);
+    const len = u64(length);
+    let result: number;
+    if (off < 0 || len <= 0 || off % PAGE_SIZE !== 0) result = ZX_ERR_INVALID_ARGS;
+    else if (off / PAGE_SIZE + Math.ceil(len / PAGE_SIZE) > MAX_VMO_PAGES) result = ZX_ERR_OUT_OF_RANGE;
+    else result = vmarMap(k, v, off / PAGE_SIZE, Math.ceil(len / PAGE_SIZE), options & (ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | ZX_VM_PERM_EXECUTE));
+    k.release(v);
+    if (result < 0) throw new ZxError(result, name);
+    return result;
+  }
+
+  vmarUnmap(address: number, length: number): void {
+    const addr = u64(address);
+    const len = u64(length);
+    this.#check(addr < 0 || len < 0 ? ZX_ERR_INVALID_ARGS : vmarUnmap(this.#k, addr, len), 'zx_vmar_unmap');
+  }
+
+  memRead(address: number, buffer: Uint8Array): void {
+    this.#memAccess(address, buffer, false);
+  }
+
+  memWrite(address: number, buffer: Uint8Array): void {
+    this.#memAccess(address, buffer, true);
+  }
+
+  /** A user-mode access: a fault that cannot be resolved is a fatal page fault, not a status. */
+  #memAccess(address: number, buffer: Uint8Array, write: boolean): void {
+    const addr = u64(address);
+    if (addr < 0 || !(buffer instanceof Uint8Array)) throw new ZxException(ZX_EXCP_FATAL_PAGE_FAULT, ZX_ERR_INVALID_ARGS, Number(address) || 0);
+    const result: AccessResult = { status: ZX_OK, address: addr };
+    memAccess(this.#k, this.threadSlot, addr, buffer, write, result);
+    if (result.status !== ZX_OK) throw new ZxException(ZX_EXCP_FATAL_PAGE_FAULT, result.status, result.address);
   }
 
   /**

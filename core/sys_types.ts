@@ -60,6 +60,11 @@ export interface Sys {
   vmoGetSize(vmo: number): number;
   vmoSetSize(vmo: number, size: number): void;
   vmoOpRange(vmo: number, op: number, offset: number, size: number): void | LockState;
+  vmarMap(options: number, vmoOffset: number, vmo: number, length: number): number;
+  vmarUnmap(address: number, length: number): void;
+  /** A user-mode read through mappings; a fatal fault throws ZxException. */
+  memRead(address: number, buffer: Uint8Array): void;
+  memWrite(address: number, buffer: Uint8Array): void;
   handleClose(handle: number): void;
   handleDuplicate(handle: number, rights: number): number;
   handleReplace(handle: number, rights: number): number;

@@ -70,6 +70,15 @@ export const ZX_VMO_OP_DONT_NEED = 12;
 export const ZX_VMO_OP_ALWAYS_NEED = 13;
 export const ZX_VMO_OP_PREFETCH = 14;
 
+// ---- zx_vmar_map options (zx_vm_option_t) ----
+export const ZX_VM_PERM_READ = 1 << 0;
+export const ZX_VM_PERM_WRITE = 1 << 1;
+export const ZX_VM_PERM_EXECUTE = 1 << 2;
+export const ZX_VM_SPECIFIC = 1 << 4;
+export const ZX_VM_SPECIFIC_OVERWRITE = 1 << 5;
+export const ZX_VM_MAP_RANGE = 1 << 10;
+export const ZX_VM_ALLOW_FAULTS = 1 << 12;
+
 // ---- zx_pager_op_range ops ----
 export const ZX_PAGER_OP_FAIL = 1;
 export const ZX_PAGER_OP_DIRTY = 2;

@@ -29,7 +29,7 @@ import { assert } from './assert.js';
 import { PAGE_SIZE } from './constants.js';
 
 export const LAYOUT_MAGIC = 0x5a58_5047; // "ZXPG"
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 
 // ---------------------------------------------------------------------------------------------
 // Header: named slots at the start of meta.
@@ -65,6 +65,13 @@ export const H_STAT_SUPPLIED_PAGES = 28;
 export const H_STAT_FAILED_REQUESTS = 29;
 export const H_STAT_TIMED_OUT = 30;
 export const H_STAT_EVICTIONS = 31;
+export const H_CLOCK_HAND = 32; // reclaim's clock hand over frames (Atomics)
+export const H_VMAR_LOCK = 33; // the address space's mapping table (a leaf lock)
+export const H_VMAR_NEXT_PAGE = 34; // next free page number of the address space
+export const H_MAX_MAPPINGS = 35;
+export const H_FREE_MAPPING = 36;
+export const H_STAT_DISCARDS = 37;
+export const H_DONT_NEED_PAGES = 38; // pages carrying the DONT_NEED hint (Atomics; reclaim skips a pass at 0)
 export const HEADER_WORDS = 64;
 
 // ---------------------------------------------------------------------------------------------
@@ -108,7 +115,8 @@ export const PX_COMPLETE_PENDING = 25; // complete_pending_
 export const PX_COMPLETE_IN_FIFO = 26; // COMPLETE waits behind the busy packet
 export const PX_PACKET = 27; // the VMO's one reusable port packet
 export const V_ZERO_HEAD = 28; // zero intervals, sorted (issue: dirty tracking)
-export const V_STAT_MODIFIED = 29;
+export const V_MAP_COUNT = 29; // mappings of this VMO (they keep its page source open, like handles)
+export const V_LOCK_COUNT = 30; // ZX_VMO_OP_LOCK count of a discardable VMO
 export const OBJ_WORDS = 32;
 // Pager fields (reuse the words after the common ones).
 export const P_VMO_HEAD = 6;
@@ -128,6 +136,7 @@ export const VmoFlag = {
   PagerClosed: 1 << 3, // PagerProxy::pager_dispatcher_closed_
   Modified: 1 << 4, // zx_pager_query_vmo_stats' modified flag
   ZeroHandled: 1 << 5, // on_zero_handles already ran
+  Discarded: 1 << 6, // a discardable VMO whose pages reclaim discarded (until the next LOCK)
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -208,6 +217,17 @@ export const Z_NEXT_FREE = 4;
 export const INTERVAL_WORDS = 8;
 
 // ---------------------------------------------------------------------------------------------
+// Mappings of the process's one address space (VmMapping), guarded by H_VMAR_LOCK.
+export const M_IN_USE = 0;
+export const M_BASE_PAGE = 1; // first page number of the mapping in the address space
+export const M_PAGES = 2;
+export const M_VMO = 3; // object slot (the mapping holds a reference)
+export const M_VMO_PAGE = 4; // first VMO page mapped
+export const M_PERMS = 5; // ZX_VM_PERM_* bits
+export const M_NEXT_FREE = 6;
+export const MAPPING_WORDS = 8;
+
+// ---------------------------------------------------------------------------------------------
 
 export interface LayoutConfig {
   frameCount: number;
@@ -217,6 +237,7 @@ export interface LayoutConfig {
   maxNodes: number;
   maxPortPackets: number;
   maxIntervals: number;
+  maxMappings: number;
 }
 
 export interface Layout extends LayoutConfig {
@@ -230,6 +251,7 @@ export interface Layout extends LayoutConfig {
   packets: number;
   nodes: number;
   intervals: number;
+  mappings: number;
   freeFrames: number; // stack of free frame indices
   frameOwnerVmo: number; // object slot owning each frame, -1 if free
   frameOwnerPage: number; // page index within the owner
@@ -259,6 +281,7 @@ export function planLayout(config: LayoutConfig): Readonly<Layout> {
     packets: region(config.maxPortPackets * PACKET_WORDS),
     nodes: region(config.maxNodes * NODE_WORDS),
     intervals: region(config.maxIntervals * INTERVAL_WORDS),
+    mappings: region(config.maxMappings * MAPPING_WORDS),
     freeFrames: region(config.frameCount),
     frameOwnerVmo: region(config.frameCount),
     frameOwnerPage: region(config.frameCount),
@@ -294,6 +317,8 @@ export function createShared(config: LayoutConfig): SharedViews {
   w[H_MAX_NODES] = config.maxNodes;
   w[H_MAX_PORT_PACKETS] = config.maxPortPackets;
   w[H_MAX_INTERVALS] = config.maxIntervals;
+  w[H_MAX_MAPPINGS] = config.maxMappings;
+  w[H_VMAR_NEXT_PAGE] = 0x10000; // user mappings start at 256 MiB, like a real address space's low guard
   w[H_NEXT_KOID] = 1024; // like Zircon, koids start past the reserved low values
   w[H_NEXT_TID] = 1;
   // Free lists are threaded through each table's next-free field, lowest slot first.
@@ -303,6 +328,7 @@ export function createShared(config: LayoutConfig): SharedViews {
   chainFreeList(w, H_FREE_NODE, layout.nodes + N_NEXT_FREE, NODE_WORDS, config.maxNodes);
   chainFreeList(w, H_FREE_PORT_PACKET, layout.packets + E_NEXT_FREE, PACKET_WORDS, config.maxPortPackets);
   chainFreeList(w, H_FREE_INTERVAL, layout.intervals + Z_NEXT_FREE, INTERVAL_WORDS, config.maxIntervals);
+  chainFreeList(w, H_FREE_MAPPING, layout.mappings + M_NEXT_FREE, MAPPING_WORDS, config.maxMappings);
   w.fill(-1, layout.handleObject, layout.handleObject + config.maxHandles);
   for (let f = 0; f < config.frameCount; f++) w[layout.freeFrames + f] = config.frameCount - 1 - f;
   w[H_FREE_FRAMES] = config.frameCount;
@@ -323,6 +349,7 @@ export function attachShared(meta: SharedArrayBuffer, frameBuffer: SharedArrayBu
     maxNodes: w[H_MAX_NODES]!,
     maxPortPackets: w[H_MAX_PORT_PACKETS]!,
     maxIntervals: w[H_MAX_INTERVALS]!,
+    maxMappings: w[H_MAX_MAPPINGS]!,
   });
   assert(layout.metaWords * 4 === meta.byteLength, 'attach: metadata buffer size does not match its plan');
   assert(layout.frameBytes === frameBuffer.byteLength, 'attach: frame buffer size does not match its plan');

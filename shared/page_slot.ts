@@ -4,7 +4,8 @@
 //   bits 0..1   SlotKind      Empty (absent) | Page (owns a frame) | Marker (clean zero page, no frame)
 //   bits 2..3   DirtyState    Clean | Dirty | AwaitingClean          (pager VMOs; anonymous: Clean)
 //   bit  4      ALWAYS_NEED   sticky hint (ZX_VMO_OP_ALWAYS_NEED)
-//   bit  5      ACCESSED      touched since it became an eviction candidate
+//   bit  5      ACCESSED      touched since it became an eviction candidate (clock second chance)
+//   bit  6      DONT_NEED     hinted by ZX_VMO_OP_DONT_NEED: reclaimed before normal aging
 //   bits 8..30  frame index   (Page only)
 //
 // DirtyState transitions (VmCowPages::DirtyState, zircon-semantics §3.10), checked by assertDirtyTransition:
@@ -26,6 +27,9 @@ export const DIRTY_SHIFT = KIND_BITS;
 export const DIRTY_BITS = 2;
 export const ALWAYS_NEED_BIT = 1 << (DIRTY_SHIFT + DIRTY_BITS);
 export const ACCESSED_BIT = ALWAYS_NEED_BIT << 1;
+export const DONT_NEED_BIT = ACCESSED_BIT << 1;
+/** Hint and aging flags: they never change a slot's kind, state or the page list's summary masks. */
+export const AGE_FLAGS = ALWAYS_NEED_BIT | ACCESSED_BIT | DONT_NEED_BIT;
 export const FRAME_SHIFT = 8;
 export const MAX_FRAMES = 1 << (31 - FRAME_SHIFT);
 
@@ -33,7 +37,7 @@ const KIND_MASK = (1 << KIND_BITS) - 1;
 const DIRTY_MASK = ((1 << DIRTY_BITS) - 1) << DIRTY_SHIFT;
 assert(Object.keys(SlotKind).length <= 1 << KIND_BITS, 'SlotKind must fit KIND_BITS');
 assert(Object.keys(DirtyState).length <= 1 << DIRTY_BITS, 'DirtyState must fit DIRTY_BITS');
-assert(ACCESSED_BIT < 1 << FRAME_SHIFT, 'flag bits must not overlap the frame index');
+assert(DONT_NEED_BIT < 1 << FRAME_SHIFT, 'flag bits must not overlap the frame index');
 
 export const EMPTY_SLOT = 0;
 

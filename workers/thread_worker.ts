@@ -20,6 +20,7 @@ function kernelFor(task: ThreadTask): Kernel {
 
 interface OpArgs {
   vmo: number;
+  address: number;
   offset: number;
   length: number;
   data: Uint8Array;
@@ -39,6 +40,14 @@ function runBuiltin(sys: Sys, op: string, a: OpArgs): unknown {
       return undefined;
     case 'vmoOpRange':
       return sys.vmoOpRange(a.vmo, a.op, a.offset, a.size);
+    case 'memRead': {
+      const buffer = new Uint8Array(a.length);
+      sys.memRead(a.address, buffer);
+      return buffer;
+    }
+    case 'memWrite':
+      sys.memWrite(a.address, a.data);
+      return undefined;
     default:
       throw new Error(`unknown built-in op ${op}`);
   }

@@ -17,6 +17,7 @@ import {
   HANDLE_GEN_MASK,
   O_HANDLES,
   O_KOID,
+  O_LOCK,
   O_NEXT_FREE,
   O_REFS,
   O_TYPE,
@@ -56,7 +57,10 @@ export function allocObject(k: KernelState, type: number): number {
   if (slot >= 0) {
     const o = k.obj(slot);
     w[H_FREE_OBJECT] = w[o + O_NEXT_FREE]!;
-    w.fill(0, o, o + OBJ_WORDS);
+    // Zero the record but never its lock word: reclaim may be holding a freed record's lock through
+    // a try-lock, and resetting it would let two threads in.
+    w.fill(0, o, o + O_LOCK);
+    w.fill(0, o + O_LOCK + 1, o + OBJ_WORDS);
     w[o + O_TYPE] = type;
     w[o + O_KOID] = w[H_NEXT_KOID]!;
     w[H_NEXT_KOID] = w[H_NEXT_KOID]! + 1;

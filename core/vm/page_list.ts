@@ -52,6 +52,16 @@ export function lookupSlot(k: KernelState, vmo: number, page: number): number {
 }
 
 /**
+ * Word index of the slot at `page` in the shared words, or -1 if its leaf does not exist. Lets a
+ * caller update AGE_FLAGS in place (they do not touch the summary masks); anything else goes through
+ * setSlot().
+ */
+export function slotIndex(k: KernelState, vmo: number, page: number): number {
+  const leaf = leafFor(k, vmo, page);
+  return leaf < 0 ? -1 : k.node(leaf) + (page & INDEX_MASK);
+}
+
+/**
  * Writes the slot at `page`, allocating nodes as needed, and keeps the summary masks exact.
  * Returns false only when a node could not be allocated (kernel heap exhausted → ZX_ERR_NO_MEMORY);
  * writing EMPTY_SLOT never allocates and frees nodes that become empty.

@@ -8,8 +8,19 @@ import { H_FREE_FRAMES, H_PMM_LOCK } from '../../shared/layout.js';
 import { PAGE_SIZE } from '../../shared/constants.js';
 import type { KernelState } from '../kernel_state.js';
 
-/** Takes a free frame, or returns -1 when the pool is exhausted. */
+/**
+ * Takes a free frame for page `ownerPage` of `ownerVmo`, whose lock the caller holds. When the pool is
+ * empty the calling thread reclaims (evicts clean pager pages, discards unlocked discardable VMOs)
+ * and retries; -1 only when nothing could be reclaimed (ZX_ERR_NO_MEMORY).
+ */
 export function allocFrame(k: KernelState, ownerVmo: number, ownerPage: number): number {
+  for (;;) {
+    const frame = popFreeFrame(k, ownerVmo, ownerPage);
+    if (frame >= 0 || k.reclaim(ownerVmo) === 0) return frame;
+  }
+}
+
+function popFreeFrame(k: KernelState, ownerVmo: number, ownerPage: number): number {
   const w = k.w;
   const L = k.layout;
   mutexLock(w, H_PMM_LOCK);

@@ -9,9 +9,10 @@
 // covers only a run of absent pages (it stops at the first present slot).
 
 import { assert } from '../../shared/assert.js';
-import { MAX_WRITE_WAIT_PAGES, PAGE_SIZE, ZX_VMO_RESIZABLE, ZX_VMO_TRAP_DIRTY } from '../../shared/constants.js';
+import { MAX_WRITE_WAIT_PAGES, PAGE_SIZE, ZX_VMO_DISCARDABLE, ZX_VMO_RESIZABLE, ZX_VMO_TRAP_DIRTY } from '../../shared/constants.js';
 import {
   E_VMO,
+  H_DONT_NEED_PAGES,
   H_STAT_SUPPLIED_PAGES,
   O_KOID,
   PacketKind,
@@ -24,6 +25,8 @@ import {
   V_FLAGS,
   V_KEY_HI,
   V_KEY_LO,
+  V_LOCK_COUNT,
+  V_MAP_COUNT,
   V_OPTIONS,
   V_OUT_DIRTY,
   V_OUT_READ,
@@ -40,6 +43,9 @@ import {
   Z_NEXT,
 } from '../../shared/layout.js';
 import {
+  ACCESSED_BIT,
+  ALWAYS_NEED_BIT,
+  DONT_NEED_BIT,
   DirtyState,
   EMPTY_SLOT,
   SlotKind,
@@ -52,6 +58,7 @@ import {
 } from '../../shared/page_slot.js';
 import {
   ZX_ERR_BAD_STATE,
+  ZX_ERR_UNAVAILABLE,
   ZX_ERR_NO_MEMORY,
   ZX_ERR_NOT_SUPPORTED,
   ZX_ERR_OUT_OF_RANGE,
@@ -61,7 +68,7 @@ import {
 import type { KernelState } from '../kernel_state.js';
 import { allocPacket, freePacket } from '../object/port_dispatcher.js';
 import { intervalAtLocked, nextIntervalStartLocked, removeRangeLocked } from './zero_intervals.js';
-import { forEachPresent, lookupSlot, nextPresentPage, setSlot, treeHeightFor } from './page_list.js';
+import { forEachPresent, lookupSlot, nextPresentPage, setSlot, slotIndex, treeHeightFor } from './page_list.js';
 import {
   cancelRequestLocked,
   closeSourceLocked,
@@ -73,6 +80,13 @@ import {
   waitOnRequest,
 } from './page_source.js';
 import { allocFrame, freeFrame, setFrameOwner, zeroFrame } from './pmm.js';
+
+/** Records an access for reclaim's clock: sets ACCESSED and drops a DONT_NEED hint, in place. */
+export function markAccessedLocked(k: KernelState, at: number, slot: number): void {
+  if ((slot & (ACCESSED_BIT | DONT_NEED_BIT)) === ACCESSED_BIT) return;
+  if ((slot & DONT_NEED_BIT) !== 0) Atomics.sub(k.w, H_DONT_NEED_PAGES, 1);
+  k.w[at] = (slot | ACCESSED_BIT) & ~DONT_NEED_BIT;
+}
 
 /** Pages between voluntary lock drops in long read/write loops (kPagesBetweenUnlocks). */
 const PAGES_BETWEEN_UNLOCKS = 16;
@@ -145,7 +159,8 @@ export function destroyVmoPages(k: KernelState, vmo: number): void {
 
 /** Last handle closed: a pager VMO's source closes (waiters retry into BAD_STATE; COMPLETE is sent). */
 export function vmoOnZeroHandles(k: KernelState, vmo: number): void {
-  if (!isPagerBacked(k, vmo)) return;
+  // Mappings keep the source open too; the last unmap closes it then (core/vm/vmar.ts).
+  if (!isPagerBacked(k, vmo) || Atomics.load(k.w, k.obj(vmo) + V_MAP_COUNT) > 0) return;
   k.lockObject(vmo);
   closeSourceLocked(k, vmo);
   k.unlockObject(vmo);
@@ -175,11 +190,13 @@ export function vmoRead(k: KernelState, r: number, vmo: number, dst: Uint8Array,
     const page = Math.floor(cur / PAGE_SIZE);
     const inPage = cur - page * PAGE_SIZE;
     const n = Math.min(PAGE_SIZE - inPage, len - done);
-    const slot = lookupSlot(k, vmo, page);
+    const at = slotIndex(k, vmo, page);
+    const slot = at < 0 ? EMPTY_SLOT : w[at]!;
     const kind = slotKind(slot);
     if (kind === SlotKind.Page) {
       const src = slotFrame(slot) * PAGE_SIZE + inPage;
       dst.set(k.frames.subarray(src, src + n), done);
+      markAccessedLocked(k, at, slot);
     } else if (kind === SlotKind.Marker || !pagerBacked || intervalAtLocked(k, vmo, page) >= 0) {
       dst.fill(0, done, done + n);
     } else {
@@ -258,6 +275,12 @@ function materializeLocked(k: KernelState, vmo: number, page: number, state: Dir
   }
   k.w[k.obj(vmo) + V_COMMITTED_PAGES] = k.w[k.obj(vmo) + V_COMMITTED_PAGES]! + 1;
   return fresh;
+}
+
+/** A zeroed Clean frame at an absent page of an anonymous VMO (a write fault or commit). */
+export function materializeZeroPageLocked(k: KernelState, vmo: number, page: number): number {
+  const made = materializeLocked(k, vmo, page, DirtyState.Clean);
+  return made < 0 ? made : ZX_OK;
 }
 
 export function isTrapDirty(k: KernelState, vmo: number): boolean {
@@ -350,11 +373,18 @@ const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
 
 // ---- Commit ----
 
+/** How populateRange treats the range: ZX_VMO_OP_COMMIT, ALWAYS_NEED or PREFETCH. */
+export const Populate = { Commit: 0, AlwaysNeed: 1, Prefetch: 2 } as const;
+export type Populate = (typeof Populate)[keyof typeof Populate];
+
 /**
- * ZX_VMO_OP_COMMIT over [startPage, endPage): absent runs raise READ requests for the rest of the
- * range (no early wake); zero markers become clean zero pages. A shrink while waiting trims the range.
+ * Brings [startPage, endPage) in: absent runs raise READ requests for the rest of the range (no early
+ * wake). COMMIT also materialises zero markers (clean zero pages) and zero-interval pages (Dirty; a
+ * TRAP_DIRTY VMO asks first); anonymous VMOs get zeroed frames. ALWAYS_NEED ignores failures (it moves
+ * past a page it cannot get) and marks every present page with the sticky ALWAYS_NEED bit; PREFETCH
+ * propagates failures. A shrink while waiting just trims the range.
  */
-export function vmoCommit(k: KernelState, r: number, vmo: number, startPage: number, endPage: number): number {
+export function populateRange(k: KernelState, r: number, vmo: number, startPage: number, endPage: number, mode: Populate): number {
   const w = k.w;
   const pagerBacked = isPagerBacked(k, vmo);
   let status: number = ZX_OK;
@@ -363,16 +393,24 @@ export function vmoCommit(k: KernelState, r: number, vmo: number, startPage: num
   for (;;) {
     const end = Math.min(endPage, w[k.obj(vmo) + V_SIZE_PAGES]!);
     if (page >= end) break;
-    const slot = lookupSlot(k, vmo, page);
+    const at = slotIndex(k, vmo, page);
+    const slot = at < 0 ? EMPTY_SLOT : w[at]!;
     const kind = slotKind(slot);
-    if (kind === SlotKind.Page) {
+    if (kind === SlotKind.Page || (kind === SlotKind.Marker && mode !== Populate.Commit)) {
+      if (mode === Populate.AlwaysNeed && kind === SlotKind.Page) w[at] = slot | ALWAYS_NEED_BIT;
       page++;
+      continue;
+    }
+    const inInterval = kind === SlotKind.Empty && pagerBacked && intervalAtLocked(k, vmo, page) >= 0;
+    if (!pagerBacked && mode !== Populate.Commit) break; // hints and prefetch never commit anonymous pages
+    if (inInterval && mode !== Populate.Commit) {
+      page = Math.min(end, nextPresentPage(k, vmo, page, end));
       continue;
     }
     let request = -1;
     let runEnd = page + 1;
     if (kind === SlotKind.Empty && pagerBacked) {
-      if (intervalAtLocked(k, vmo, page) < 0) {
+      if (!inInterval) {
         request = PageRequestType.Read;
         runEnd = absentRunEndLocked(k, vmo, page, end);
       } else if (isTrapDirty(k, vmo)) {
@@ -383,18 +421,19 @@ export function vmoCommit(k: KernelState, r: number, vmo: number, startPage: num
     }
     if (request >= 0) {
       status = populateRequestLocked(k, vmo, r, request, page, runEnd - page, false);
-      if (status !== ZX_ERR_SHOULD_WAIT) break;
-      k.unlockObject(vmo);
-      status = waitOnRequest(k, vmo, r);
-      k.lockObject(vmo);
-      if (status !== ZX_OK) break;
+      if (status === ZX_ERR_SHOULD_WAIT) {
+        k.unlockObject(vmo);
+        status = waitOnRequest(k, vmo, r);
+        k.lockObject(vmo);
+      }
+      if (status === ZX_OK) continue;
+      if (mode !== Populate.AlwaysNeed) break;
+      status = ZX_OK; // ALWAYS_NEED ignores errors: move past the page it could not get
+      page++;
       continue;
     }
     // A zero marker becomes a clean zero page, a zero-interval page a Dirty one; anonymous: zeros.
-    const made =
-      kind === SlotKind.Empty && pagerBacked
-        ? makeDirtyLocked(k, vmo, page, slot)
-        : materializeLocked(k, vmo, page, DirtyState.Clean);
+    const made = inInterval ? makeDirtyLocked(k, vmo, page, slot) : materializeLocked(k, vmo, page, DirtyState.Clean);
     if (made < 0) {
       status = made;
       break;
@@ -402,6 +441,66 @@ export function vmoCommit(k: KernelState, r: number, vmo: number, startPage: num
     page++;
   }
   if (isRequestInitialized(k, r)) cancelRequestLocked(k, r);
+  k.unlockObject(vmo);
+  return status;
+}
+
+/** ZX_VMO_OP_DONT_NEED on a pager VMO: present Clean pages go to reclaim's first pass. */
+export function dontNeedRange(k: KernelState, vmo: number, startPage: number, endPage: number): void {
+  const w = k.w;
+  k.lockObject(vmo);
+  const end = Math.min(endPage, w[k.obj(vmo) + V_SIZE_PAGES]!);
+  for (let p = nextPresentPage(k, vmo, startPage, end); p < end; p = nextPresentPage(k, vmo, p + 1, end)) {
+    const at = slotIndex(k, vmo, p);
+    const slot = w[at]!;
+    if (slotKind(slot) !== SlotKind.Page || slotDirtyState(slot) !== DirtyState.Clean || (slot & DONT_NEED_BIT) !== 0) continue;
+    w[at] = (slot | DONT_NEED_BIT) & ~ACCESSED_BIT;
+    Atomics.add(w, H_DONT_NEED_PAGES, 1);
+  }
+  k.unlockObject(vmo);
+}
+
+/** ZX_VMO_OP_DECOMMIT of an anonymous VMO: the pages go back to the pool (the range reads zero). */
+export function decommitRange(k: KernelState, vmo: number, startPage: number, endPage: number): number {
+  const w = k.w;
+  k.lockObject(vmo);
+  let status: number = ZX_OK;
+  if (endPage > w[k.obj(vmo) + V_SIZE_PAGES]!) status = ZX_ERR_OUT_OF_RANGE;
+  else {
+    forEachPresent(k, vmo, startPage, endPage, (page, slot) => {
+      if (slotKind(slot) === SlotKind.Page) {
+        freeFrame(k, slotFrame(slot));
+        w[k.obj(vmo) + V_COMMITTED_PAGES] = w[k.obj(vmo) + V_COMMITTED_PAGES]! - 1;
+      }
+      setSlot(k, vmo, page, EMPTY_SLOT);
+    });
+  }
+  k.unlockObject(vmo);
+  return status;
+}
+
+/**
+ * ZX_VMO_OP_LOCK / TRY_LOCK / UNLOCK of a discardable VMO (DiscardableVmoTracker): the whole VMO at
+ * once. LOCK reports whether reclaim discarded it meanwhile; TRY_LOCK refuses a discarded VMO with
+ * ZX_ERR_UNAVAILABLE; UNLOCK of an unlocked VMO is ZX_ERR_BAD_STATE. Returns a status, and for LOCK
+ * the discarded size in pages through `out`.
+ */
+export function lockDiscardable(k: KernelState, vmo: number, op: 'lock' | 'try' | 'unlock', out: { discardedPages: number }): number {
+  const w = k.w;
+  const o = k.obj(vmo);
+  k.lockObject(vmo);
+  let status: number = ZX_OK;
+  const discarded = (w[o + V_FLAGS]! & VmoFlag.Discarded) !== 0;
+  if (op === 'unlock') {
+    if (w[o + V_LOCK_COUNT] === 0) status = ZX_ERR_BAD_STATE;
+    else w[o + V_LOCK_COUNT] = w[o + V_LOCK_COUNT]! - 1;
+  } else if (op === 'try' && discarded) {
+    status = ZX_ERR_UNAVAILABLE;
+  } else {
+    out.discardedPages = discarded ? w[o + V_SIZE_PAGES]! : 0;
+    w[o + V_FLAGS] = w[o + V_FLAGS]! & ~VmoFlag.Discarded;
+    w[o + V_LOCK_COUNT] = w[o + V_LOCK_COUNT]! + 1;
+  }
   k.unlockObject(vmo);
   return status;
 }
@@ -488,7 +587,8 @@ function insertSuppliedLocked(k: KernelState, vmo: number, offsetPages: number, 
       if (present || status !== ZX_OK) {
         if (frame >= 0) freeFrame(k, frame);
       } else {
-        const slot = frame >= 0 ? makePageSlot(frame, DirtyState.Clean) : makeMarkerSlot();
+        // A fresh page starts young: reclaim's clock passes it once before it can be evicted.
+        const slot = frame >= 0 ? makePageSlot(frame, DirtyState.Clean) | ACCESSED_BIT : makeMarkerSlot();
         if (setSlot(k, vmo, page, slot)) {
           if (frame >= 0) {
             setFrameOwner(k, frame, vmo, page);
@@ -545,6 +645,10 @@ export function detachVmo(k: KernelState, vmo: number): void {
     });
   }
   k.unlockObject(vmo);
+}
+
+export function isDiscardable(k: KernelState, vmo: number): boolean {
+  return (k.w[k.obj(vmo) + V_OPTIONS]! & ZX_VMO_DISCARDABLE) !== 0;
 }
 
 export function isResizable(k: KernelState, vmo: number): boolean {

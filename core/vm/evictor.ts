@@ -1,0 +1,155 @@
+// Evictor: memory reclaim, run by whichever thread finds the frame pool empty (zircon vm/evictor.cc,
+// page_queues.cc, reduced to one clock over the frames). In order, until something is freed:
+//   1. clean pager pages hinted ZX_VMO_OP_DONT_NEED;
+//   2. unlocked discardable VMOs, discarded whole;
+//   3. clean pager pages by a clock with second chance: a page touched since the hand last passed
+//      (ACCESSED) loses the bit and is skipped; ALWAYS_NEED pages are skipped;
+//   4. near OOM: clean pager pages even if hinted ALWAYS_NEED.
+// Never Dirty or AwaitingClean pages (they await writeback), never zero markers or intervals, never
+// anonymous pages. An evicted offset becomes absent, so the next access raises a READ request again.
+//
+// Deadlock freedom: the allocating thread holds its own VMO's lock (heldVmo) and takes any other VMO's
+// lock only with a try-lock, so reclaim never waits for a lock. Everything read about a frame before
+// its owner's lock is taken is re-checked under that lock.
+
+import { ZX_VMO_DISCARDABLE } from '../../shared/constants.js';
+import {
+  H_CLOCK_HAND,
+  H_DONT_NEED_PAGES,
+  H_STAT_DISCARDS,
+  H_STAT_EVICTIONS,
+  O_TYPE,
+  ObjType,
+  V_COMMITTED_PAGES,
+  V_FLAGS,
+  V_LOCK_COUNT,
+  V_OPTIONS,
+  VmoFlag,
+} from '../../shared/layout.js';
+import {
+  ACCESSED_BIT,
+  ALWAYS_NEED_BIT,
+  DONT_NEED_BIT,
+  DirtyState,
+  EMPTY_SLOT,
+  SlotKind,
+  slotDirtyState,
+  slotFrame,
+  slotKind,
+} from '../../shared/page_slot.js';
+import type { KernelState } from '../kernel_state.js';
+import { forEachPresent, setSlot, slotIndex } from './page_list.js';
+import { freeFrame } from './pmm.js';
+
+/** Frames reclaim tries to free per call, so one scan serves several allocations. */
+const RECLAIM_BATCH = 16;
+
+const Pass = { DontNeed: 0, Clock: 1, Desperate: 2 } as const;
+type Pass = (typeof Pass)[keyof typeof Pass];
+
+export function installEvictor(k: KernelState): void {
+  k.reclaim = (heldVmo) => reclaim(k, heldVmo);
+}
+
+function reclaim(k: KernelState, heldVmo: number): number {
+  let freed = 0;
+  if (Atomics.load(k.w, H_DONT_NEED_PAGES) > 0) freed += scanFrames(k, heldVmo, Pass.DontNeed);
+  if (freed === 0) freed += discardOne(k, heldVmo);
+  if (freed === 0) freed += scanFrames(k, heldVmo, Pass.Clock);
+  if (freed === 0) freed += scanFrames(k, heldVmo, Pass.Desperate);
+  return freed;
+}
+
+/** One sweep of the clock over every frame (two for the clock pass: the second-chance round). */
+function scanFrames(k: KernelState, heldVmo: number, pass: Pass): number {
+  const n = k.layout.frameCount;
+  const rounds = pass === Pass.Clock ? 2 : 1;
+  const start = Atomics.add(k.w, H_CLOCK_HAND, 0) >>> 0;
+  let freed = 0;
+  let i = 0;
+  for (; i < n * rounds && freed < RECLAIM_BATCH; i++) {
+    if (tryEvictFrame(k, (start + i) % n, heldVmo, pass)) freed++;
+  }
+  Atomics.add(k.w, H_CLOCK_HAND, i);
+  return freed;
+}
+
+function tryEvictFrame(k: KernelState, frame: number, heldVmo: number, pass: Pass): boolean {
+  const w = k.w;
+  const L = k.layout;
+  const owner = Atomics.load(w, L.frameOwnerVmo + frame);
+  if (owner < 0) return false;
+  if (owner !== heldVmo && !k.tryLockObject(owner)) return false;
+  let evicted = false;
+  const o = k.obj(owner);
+  // Re-check under the owner's lock: the frame may have moved or been freed meanwhile.
+  if (w[o + O_TYPE] === ObjType.Vmo && (w[o + V_FLAGS]! & VmoFlag.PagerBacked) !== 0 && w[L.frameOwnerVmo + frame] === owner) {
+    const page = w[L.frameOwnerPage + frame]!;
+    const at = slotIndex(k, owner, page);
+    const slot = at < 0 ? EMPTY_SLOT : w[at]!;
+    if (slotKind(slot) === SlotKind.Page && slotFrame(slot) === frame && slotDirtyState(slot) === DirtyState.Clean) {
+      evicted = evictable(k, at, slot, pass);
+      if (evicted) {
+        if ((slot & DONT_NEED_BIT) !== 0) Atomics.sub(w, H_DONT_NEED_PAGES, 1);
+        setSlot(k, owner, page, EMPTY_SLOT);
+        w[o + V_COMMITTED_PAGES] = w[o + V_COMMITTED_PAGES]! - 1;
+        freeFrame(k, frame);
+        Atomics.add(w, H_STAT_EVICTIONS, 1);
+      }
+    }
+  }
+  if (owner !== heldVmo) k.unlockObject(owner);
+  return evicted;
+}
+
+function evictable(k: KernelState, at: number, slot: number, pass: Pass): boolean {
+  switch (pass) {
+    case Pass.DontNeed:
+      return (slot & DONT_NEED_BIT) !== 0 && (slot & ALWAYS_NEED_BIT) === 0;
+    case Pass.Clock:
+      if ((slot & ALWAYS_NEED_BIT) !== 0) return false;
+      if ((slot & ACCESSED_BIT) !== 0) {
+        k.w[at] = slot & ~ACCESSED_BIT; // second chance
+        return false;
+      }
+      return true;
+    default:
+      return true;
+  }
+}
+
+/** Discards one unlocked discardable VMO that holds pages; returns the frames freed. */
+function discardOne(k: KernelState, heldVmo: number): number {
+  const w = k.w;
+  for (let v = 0; v < k.layout.maxObjects; v++) {
+    const o = k.obj(v);
+    if (w[o + O_TYPE] !== ObjType.Vmo || (w[o + V_OPTIONS]! & ZX_VMO_DISCARDABLE) === 0) continue;
+    if (w[o + V_LOCK_COUNT] !== 0 || w[o + V_COMMITTED_PAGES] === 0) continue;
+    if (v === heldVmo || !k.tryLockObject(v)) continue; // never discard the VMO being allocated for
+    let freed = 0;
+    if (w[o + O_TYPE] === ObjType.Vmo && (w[o + V_OPTIONS]! & ZX_VMO_DISCARDABLE) !== 0 && w[o + V_LOCK_COUNT] === 0) {
+      freed = discardLocked(k, v);
+    }
+    k.unlockObject(v);
+    if (freed > 0) return freed;
+  }
+  return 0;
+}
+
+/** Frees every page of an unlocked discardable VMO and marks it discarded. */
+export function discardLocked(k: KernelState, vmo: number): number {
+  const w = k.w;
+  const o = k.obj(vmo);
+  let freed = 0;
+  forEachPresent(k, vmo, 0, 2 ** 31, (page, slot) => {
+    if (slotKind(slot) === SlotKind.Page) {
+      freeFrame(k, slotFrame(slot));
+      freed++;
+    }
+    setSlot(k, vmo, page, EMPTY_SLOT);
+  });
+  w[o + V_COMMITTED_PAGES] = 0;
+  w[o + V_FLAGS] = w[o + V_FLAGS]! | VmoFlag.Discarded;
+  Atomics.add(w, H_STAT_DISCARDS, 1);
+  return freed;
+}

@@ -1,0 +1,253 @@
+// The process's address space (VmAddressRegion / VmMapping, zircon vm_mapping.cc reduced to one flat
+// region): mappings of VMO ranges at page-aligned addresses, in a shared table guarded by
+// H_VMAR_LOCK (a leaf: it is dropped before any VMO lock is taken). memRead/memWrite are user-mode
+// accesses: they fault page by page, each fault asking for exactly one page (a READ request for an
+// absent page; for a store to a page that is not Dirty, the dirty path: a one-page DIRTY request on
+// a TRAP_DIRTY VMO). There are no hardware page tables: a store checks the page's dirty state on
+// every access, which is what a read-only PTE for every non-Dirty page (and write revocation at
+// WRITEBACK_BEGIN) gives in the real kernel. A fault that cannot be resolved is fatal: the access
+// reports its status and address, and the syscall layer throws ZxException(ZX_EXCP_FATAL_PAGE_FAULT).
+
+import { mutexLock, mutexUnlock } from '../../shared/futex.js';
+import { PAGE_SIZE, ZX_VM_PERM_READ, ZX_VM_PERM_WRITE } from '../../shared/constants.js';
+import {
+  H_FREE_MAPPING,
+  H_VMAR_LOCK,
+  H_VMAR_NEXT_PAGE,
+  M_BASE_PAGE,
+  M_IN_USE,
+  M_NEXT_FREE,
+  M_PAGES,
+  M_PERMS,
+  M_VMO,
+  M_VMO_PAGE,
+  MAPPING_WORDS,
+  O_HANDLES,
+  PageRequestType,
+  V_FLAGS,
+  V_MAP_COUNT,
+  V_SIZE_PAGES,
+  VmoFlag,
+} from '../../shared/layout.js';
+import { DirtyState, EMPTY_SLOT, SlotKind, slotDirtyState, slotFrame, slotKind } from '../../shared/page_slot.js';
+import {
+  ZX_ERR_ACCESS_DENIED,
+  ZX_ERR_INVALID_ARGS,
+  ZX_ERR_NO_RESOURCES,
+  ZX_ERR_NOT_FOUND,
+  ZX_ERR_OUT_OF_RANGE,
+  ZX_ERR_SHOULD_WAIT,
+  ZX_OK,
+} from '../../shared/status.js';
+import type { KernelState } from '../kernel_state.js';
+import { slotIndex } from './page_list.js';
+import { cancelRequestLocked, closeSourceLocked, isRequestInitialized, populateRequestLocked, waitOnRequest } from './page_source.js';
+import {
+  isPagerBacked,
+  isTrapDirty,
+  makeDirtyLocked,
+  markAccessedLocked,
+  materializeZeroPageLocked,
+} from './vm_object.js';
+import { intervalAtLocked } from './zero_intervals.js';
+
+/** Maps `pages` pages of `vmo` from `vmoPage` with `perms`; returns the address or a status. */
+export function vmarMap(k: KernelState, vmo: number, vmoPage: number, pages: number, perms: number): number {
+  const w = k.w;
+  mutexLock(w, H_VMAR_LOCK);
+  const m = w[H_FREE_MAPPING]!;
+  let base = -1;
+  if (m >= 0) {
+    const r = k.map(m);
+    w[H_FREE_MAPPING] = w[r + M_NEXT_FREE]!;
+    base = w[H_VMAR_NEXT_PAGE]!;
+    w[H_VMAR_NEXT_PAGE] = base + pages + 1; // one guard page between mappings
+    w[r + M_IN_USE] = 1;
+    w[r + M_BASE_PAGE] = base;
+    w[r + M_PAGES] = pages;
+    w[r + M_VMO] = vmo;
+    w[r + M_VMO_PAGE] = vmoPage;
+    w[r + M_PERMS] = perms;
+    k.addRef(vmo); // the mapping's reference
+    Atomics.add(w, k.obj(vmo) + V_MAP_COUNT, 1);
+  }
+  mutexUnlock(w, H_VMAR_LOCK);
+  return base < 0 ? ZX_ERR_NO_RESOURCES : base * PAGE_SIZE;
+}
+
+/**
+ * Unmaps [address, address + length): whole mappings go, mappings cut at an edge shrink, a mapping
+ * cut in the middle is split in two. A VMO whose last mapping and last handle are gone closes its page
+ * source, as when its last reference goes in Zircon.
+ */
+export function vmarUnmap(k: KernelState, address: number, length: number): number {
+  const w = k.w;
+  if (address % PAGE_SIZE !== 0 || length === 0) return ZX_ERR_INVALID_ARGS;
+  const first = address / PAGE_SIZE;
+  const end = first + Math.ceil(length / PAGE_SIZE);
+  const released: number[] = [];
+  let status: number = ZX_OK;
+  mutexLock(w, H_VMAR_LOCK);
+  for (let m = 0; m < k.layout.maxMappings; m++) {
+    const r = k.map(m);
+    if (w[r + M_IN_USE] !== 1) continue;
+    const mb = w[r + M_BASE_PAGE]!;
+    const me = mb + w[r + M_PAGES]!;
+    if (me <= first || mb >= end) continue;
+    const vmo = w[r + M_VMO]!;
+    if (first <= mb && end >= me) {
+      w[r + M_IN_USE] = 0;
+      w[r + M_NEXT_FREE] = w[H_FREE_MAPPING]!;
+      w[H_FREE_MAPPING] = m;
+      released.push(vmo);
+    } else if (first <= mb) {
+      w[r + M_VMO_PAGE] = w[r + M_VMO_PAGE]! + (end - mb);
+      w[r + M_BASE_PAGE] = end;
+      w[r + M_PAGES] = me - end;
+    } else if (end >= me) {
+      w[r + M_PAGES] = first - mb;
+    } else {
+      const n = w[H_FREE_MAPPING]!;
+      if (n < 0) {
+        status = ZX_ERR_NO_RESOURCES;
+        continue;
+      }
+      const nr = k.map(n);
+      w[H_FREE_MAPPING] = w[nr + M_NEXT_FREE]!;
+      w.copyWithin(nr, r, r + MAPPING_WORDS);
+      w[nr + M_BASE_PAGE] = end;
+      w[nr + M_PAGES] = me - end;
+      w[nr + M_VMO_PAGE] = w[r + M_VMO_PAGE]! + (end - mb);
+      w[r + M_PAGES] = first - mb;
+      k.addRef(vmo);
+      Atomics.add(w, k.obj(vmo) + V_MAP_COUNT, 1);
+    }
+  }
+  mutexUnlock(w, H_VMAR_LOCK);
+  for (const vmo of released) {
+    const last = Atomics.sub(w, k.obj(vmo) + V_MAP_COUNT, 1) === 1;
+    if (last && Atomics.load(w, k.obj(vmo) + O_HANDLES) === 0 && isPagerBacked(k, vmo)) {
+      k.lockObject(vmo);
+      closeSourceLocked(k, vmo);
+      k.unlockObject(vmo);
+    }
+    k.release(vmo);
+  }
+  return status;
+}
+
+/** Result of a user-mode access: ZX_OK, or a fatal page fault's status and faulting address. */
+export interface AccessResult {
+  status: number;
+  address: number;
+}
+
+/**
+ * Finds the mapping of `page` (an address-space page number) and takes a reference on its VMO.
+ * Returns the VMO slot and fills `out` with the VMO page and perms, or a status.
+ */
+function resolveLocked(k: KernelState, page: number, out: { vmoPage: number; perms: number }): number {
+  const w = k.w;
+  for (let m = 0; m < k.layout.maxMappings; m++) {
+    const r = k.map(m);
+    if (w[r + M_IN_USE] !== 1) continue;
+    const mb = w[r + M_BASE_PAGE]!;
+    if (page < mb || page >= mb + w[r + M_PAGES]!) continue;
+    out.vmoPage = w[r + M_VMO_PAGE]! + (page - mb);
+    out.perms = w[r + M_PERMS]!;
+    const vmo = w[r + M_VMO]!;
+    k.addRef(vmo);
+    return vmo;
+  }
+  return ZX_ERR_NOT_FOUND;
+}
+
+const resolved = { vmoPage: 0, perms: 0 };
+
+/**
+ * memRead / memWrite: copies between `buffer` and the address space, faulting page by page. Each page
+ * is re-resolved after every wait (the mapping may be gone or replaced), as a retried fault would be.
+ */
+export function memAccess(k: KernelState, r: number, address: number, buffer: Uint8Array, write: boolean, result: AccessResult): void {
+  const w = k.w;
+  let done = 0;
+  result.status = ZX_OK;
+  while (done < buffer.length) {
+    const cur = address + done;
+    const page = Math.floor(cur / PAGE_SIZE);
+    const inPage = cur - page * PAGE_SIZE;
+    const n = Math.min(PAGE_SIZE - inPage, buffer.length - done);
+    mutexLock(w, H_VMAR_LOCK);
+    const vmo = resolveLocked(k, page, resolved);
+    mutexUnlock(w, H_VMAR_LOCK);
+    if (vmo < 0) return fatal(result, vmo, cur);
+    const { vmoPage, perms } = resolved;
+    if ((perms & (write ? ZX_VM_PERM_WRITE : ZX_VM_PERM_READ)) === 0) {
+      k.release(vmo);
+      return fatal(result, ZX_ERR_ACCESS_DENIED, cur);
+    }
+    k.lockObject(vmo);
+    let status = faultPageLocked(k, r, vmo, vmoPage, write);
+    if (status === ZX_OK) {
+      const at = slotIndex(k, vmo, vmoPage);
+      const slot = at < 0 ? EMPTY_SLOT : w[at]!;
+      if (slotKind(slot) === SlotKind.Page) {
+        const frameOffset = slotFrame(slot) * PAGE_SIZE + inPage;
+        if (write) k.frames.set(buffer.subarray(done, done + n), frameOffset);
+        else buffer.set(k.frames.subarray(frameOffset, frameOffset + n), done);
+        markAccessedLocked(k, at, slot);
+      } else {
+        buffer.fill(0, done, done + n); // a read of zeros: marker, zero interval or anonymous hole
+      }
+      if (write) w[k.obj(vmo) + V_FLAGS] = w[k.obj(vmo) + V_FLAGS]! | VmoFlag.Modified;
+    }
+    if (status !== ZX_ERR_SHOULD_WAIT && isRequestInitialized(k, r)) cancelRequestLocked(k, r);
+    k.unlockObject(vmo);
+    if (status === ZX_ERR_SHOULD_WAIT) {
+      status = waitOnRequest(k, vmo, r);
+      if (isRequestInitialized(k, r)) {
+        k.lockObject(vmo);
+        cancelRequestLocked(k, r);
+        k.unlockObject(vmo);
+      }
+      k.release(vmo);
+      if (status !== ZX_OK) return fatal(result, status, cur);
+      continue; // retry the fault from the mapping lookup
+    }
+    k.release(vmo);
+    if (status !== ZX_OK) return fatal(result, status, cur);
+    done += n;
+  }
+}
+
+function fatal(result: AccessResult, status: number, address: number): void {
+  result.status = status;
+  result.address = address;
+}
+
+/**
+ * Makes one page accessible for a user-mode read or write (PageFaultLocked): ZX_OK when the access can
+ * proceed, ZX_ERR_SHOULD_WAIT after populating a one-page request, or a fatal status.
+ */
+function faultPageLocked(k: KernelState, r: number, vmo: number, page: number, write: boolean): number {
+  const w = k.w;
+  if (page >= w[k.obj(vmo) + V_SIZE_PAGES]!) return ZX_ERR_OUT_OF_RANGE;
+  const at = slotIndex(k, vmo, page);
+  const slot = at < 0 ? EMPTY_SLOT : w[at]!;
+  const kind = slotKind(slot);
+  const pagerBacked = isPagerBacked(k, vmo);
+  if (!pagerBacked) {
+    if (!write || kind === SlotKind.Page) return ZX_OK;
+    return materializeZeroPageLocked(k, vmo, page);
+  }
+  if (kind === SlotKind.Empty && intervalAtLocked(k, vmo, page) < 0) {
+    // Absent: one page, whatever the access (hardware faults never batch).
+    return populateRequestLocked(k, vmo, r, PageRequestType.Read, page, 1, false);
+  }
+  if (!write || (kind === SlotKind.Page && slotDirtyState(slot) === DirtyState.Dirty)) return ZX_OK;
+  if (isTrapDirty(k, vmo)) {
+    return populateRequestLocked(k, vmo, r, PageRequestType.Dirty, page, 1, false);
+  }
+  const made = makeDirtyLocked(k, vmo, page, slot);
+  return made < 0 ? made : ZX_OK;
+}
