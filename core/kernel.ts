@@ -5,7 +5,7 @@
 
 import { z } from 'zod';
 import { PAGE_SIZE } from '../shared/constants.js';
-import { H_DEBUG_SYSCALLS, H_INSTANCE, H_REQUEST_TIMEOUT_MS, H_WAIT_SPIN, T_STATE, attachShared, createShared, type SharedViews } from '../shared/layout.js';
+import { H_BUGS, H_DEBUG_SYSCALLS, H_INSTANCE, H_REQUEST_TIMEOUT_MS, H_WAIT_SPIN, T_STATE, attachShared, createShared, type SharedViews } from '../shared/layout.js';
 import { MAX_FRAMES } from '../shared/page_slot.js';
 import { KernelState } from './kernel_state.js';
 import { allocThread, freeThread, threadState } from './object/handle_table.js';
@@ -34,6 +34,10 @@ export const KernelOptionsSchema = z
     maxPortPackets: z.number().int().positive().default(16384),
     maxZeroIntervals: z.number().int().positive().default(16384),
     maxMappings: z.number().int().positive().default(4096),
+    /** Kernel trace ring capacity in events (0 = off): requests, packets, waits, supplies, fails. */
+    traceEvents: z.number().int().min(0).max(50_000_000).default(0),
+    /** Deliberate kernel bugs (stress --inject-bug): a bitmask of core/bugs.ts Bug values. */
+    injectBugs: z.number().int().min(0).default(0),
     /** A fault that waited this long fails with ZX_ERR_TIMED_OUT (overtime_timeout_seconds); none by default. */
     pageRequestTimeoutMs: z.number().int().positive().optional(),
     /** Polls of a request's event before parking in Atomics.wait (a measured knob; see bench/). */
@@ -79,7 +83,9 @@ export class Kernel {
       maxPortPackets: o.maxPortPackets,
       maxIntervals: o.maxZeroIntervals,
       maxMappings: o.maxMappings,
+      traceCapacity: o.traceEvents,
     });
+    views.w[H_BUGS] = o.injectBugs;
     views.w[H_REQUEST_TIMEOUT_MS] = o.pageRequestTimeoutMs ?? 0;
     views.w[H_WAIT_SPIN] = o.waitSpin;
     views.w[H_DEBUG_SYSCALLS] = o.enableDebuggingSyscalls ? 1 : 0;

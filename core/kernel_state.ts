@@ -5,6 +5,8 @@
 import { assert } from '../shared/assert.js';
 import { mutexLock, mutexUnlock } from '../shared/futex.js';
 import {
+  H_BUGS,
+  TRACE_EVENT_WORDS,
   H_FREE_INTERVAL,
   H_FREE_NODE,
   H_HEAP_LOCK,
@@ -34,11 +36,27 @@ export class KernelState {
   /** Hook run by the frame allocator when the pool is empty (core/vm/evictor.ts); frees >= 0 frames. */
   reclaim: (heldVmo: number) => number = () => 0;
 
+  /**
+   * The kernel thread this JS thread is acting as, recorded in trace events. A JS thread runs one
+   * kernel thread at a time (a pool worker runs one task at a time), so ThreadSys sets it on creation.
+   */
+  actor = -1;
+  /** Injected bugs (core/bugs.ts), read once: 0 in every normal run. */
+  readonly bugs: number;
+  /** Trace ring capacity; 0 = tracing off (core/trace.ts). */
+  readonly traceCapacity: number;
+  readonly tracing: boolean;
+  readonly traceF64: Float64Array | null;
+
   constructor(views: SharedViews) {
     this.views = views;
     this.layout = views.layout;
     this.w = views.w;
     this.frames = views.frames;
+    this.bugs = views.w[H_BUGS]!;
+    this.traceCapacity = views.layout.traceCapacity;
+    this.tracing = this.traceCapacity > 0;
+    this.traceF64 = this.tracing ? new Float64Array(views.meta, views.layout.trace * 4, this.traceCapacity * (TRACE_EVENT_WORDS / 2)) : null;
   }
 
   /** Word index of an object record. */

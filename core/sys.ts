@@ -168,6 +168,7 @@ export class ThreadSys implements Sys {
   constructor(k: KernelState, threadSlot: number) {
     this.#k = k;
     this.threadSlot = threadSlot;
+    k.actor = threadSlot;
   }
 
   #check(status: number, syscall: string): void {
@@ -382,7 +383,7 @@ export class ThreadSys implements Sys {
     if (typeof deadline !== 'bigint') throw new ZxError(ZX_ERR_INVALID_ARGS, name, 'deadline must be a bigint');
     const pt = this.#lookup(port, ZX_OBJ_TYPE_PORT, ZX_RIGHT_READ, name);
     const out: { packet: PortPacket | null } = { packet: null };
-    const status = portWait(k, pt, deadline, out);
+    const status = portWait(k, pt, deadline, out, this.threadSlot);
     k.release(pt);
     this.#check(status, name);
     return out.packet!;

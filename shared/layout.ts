@@ -27,9 +27,13 @@
 
 import { assert } from './assert.js';
 import { PAGE_SIZE } from './constants.js';
+import { HISTOGRAM_WORDS } from './histogram.js';
+
+/** A trace event: [type, a0..a5, time ns] as float64, i.e. 16 Int32 words (core/trace.ts). */
+export const TRACE_EVENT_WORDS = 16;
 
 export const LAYOUT_MAGIC = 0x5a58_5047; // "ZXPG"
-export const LAYOUT_VERSION = 2;
+export const LAYOUT_VERSION = 3;
 
 // ---------------------------------------------------------------------------------------------
 // Header: named slots at the start of meta.
@@ -72,6 +76,13 @@ export const H_MAX_MAPPINGS = 35;
 export const H_FREE_MAPPING = 36;
 export const H_STAT_DISCARDS = 37;
 export const H_DONT_NEED_PAGES = 38; // pages carrying the DONT_NEED hint (Atomics; reclaim skips a pass at 0)
+export const H_BUGS = 39; // deliberate kernel bugs switched on (stress --inject-bug), read once at attach
+export const H_TRACE_HEAD = 40; // events appended to the trace ring (Atomics; may exceed its capacity)
+export const H_TRACE_CAPACITY = 41; // 0 = tracing off
+export const H_STAT_FIFO_DROPPED = 42; // requests taken back while still queued in a proxy FIFO
+export const H_STAT_DEQUEUED = 43; // page-request packets read by pagers
+export const H_STAT_PORT_DROPPED = 44; // pager packets dropped by a port whose last handle closed
+export const H_BUG_LATCH = 45; // one-shot latch of injected bugs that fire once
 export const HEADER_WORDS = 64;
 
 // ---------------------------------------------------------------------------------------------
@@ -238,6 +249,8 @@ export interface LayoutConfig {
   maxPortPackets: number;
   maxIntervals: number;
   maxMappings: number;
+  /** Trace events the ring holds (8 float64 each); 0 turns tracing off. */
+  traceCapacity: number;
 }
 
 export interface Layout extends LayoutConfig {
@@ -252,6 +265,8 @@ export interface Layout extends LayoutConfig {
   nodes: number;
   intervals: number;
   mappings: number;
+  waitHistogram: number; // shared/histogram.ts: page-request wait latency, ns
+  trace: number; // word offset of the trace ring (a Float64 view; 8-byte aligned)
   freeFrames: number; // stack of free frame indices
   frameOwnerVmo: number; // object slot owning each frame, -1 if free
   frameOwnerPage: number; // page index within the owner
@@ -261,7 +276,7 @@ export interface Layout extends LayoutConfig {
 
 export function planLayout(config: LayoutConfig): Readonly<Layout> {
   for (const [name, value] of Object.entries(config)) {
-    assert(Number.isInteger(value) && value > 0, `layout: ${name} must be a positive integer`);
+    assert(Number.isInteger(value) && (value > 0 || name === 'traceCapacity'), `layout: ${name} must be a positive integer`);
   }
   let cursor = HEADER_WORDS;
   const region = (words: number): number => {
@@ -282,6 +297,8 @@ export function planLayout(config: LayoutConfig): Readonly<Layout> {
     nodes: region(config.maxNodes * NODE_WORDS),
     intervals: region(config.maxIntervals * INTERVAL_WORDS),
     mappings: region(config.maxMappings * MAPPING_WORDS),
+    waitHistogram: region(HISTOGRAM_WORDS),
+    trace: region(config.traceCapacity * TRACE_EVENT_WORDS),
     freeFrames: region(config.frameCount),
     frameOwnerVmo: region(config.frameCount),
     frameOwnerPage: region(config.frameCount),
@@ -318,6 +335,7 @@ export function createShared(config: LayoutConfig): SharedViews {
   w[H_MAX_PORT_PACKETS] = config.maxPortPackets;
   w[H_MAX_INTERVALS] = config.maxIntervals;
   w[H_MAX_MAPPINGS] = config.maxMappings;
+  w[H_TRACE_CAPACITY] = config.traceCapacity;
   w[H_VMAR_NEXT_PAGE] = 0x10000; // user mappings start at 256 MiB, like a real address space's low guard
   w[H_NEXT_KOID] = 1024; // like Zircon, koids start past the reserved low values
   w[H_NEXT_TID] = 1;
@@ -350,6 +368,7 @@ export function attachShared(meta: SharedArrayBuffer, frameBuffer: SharedArrayBu
     maxPortPackets: w[H_MAX_PORT_PACKETS]!,
     maxIntervals: w[H_MAX_INTERVALS]!,
     maxMappings: w[H_MAX_MAPPINGS]!,
+    traceCapacity: w[H_TRACE_CAPACITY]!,
   });
   assert(layout.metaWords * 4 === meta.byteLength, 'attach: metadata buffer size does not match its plan');
   assert(layout.frameBytes === frameBuffer.byteLength, 'attach: frame buffer size does not match its plan');

@@ -47,6 +47,9 @@ import {
 } from '../../shared/constants.js';
 import { ZX_OK } from '../../shared/status.js';
 import type { KernelState } from '../kernel_state.js';
+import { TraceEvent, traceEvent } from '../trace.js';
+import { requestIdOf } from './request_id.js';
+import { H_STAT_FIFO_DROPPED, O_KOID } from '../../shared/layout.js';
 import { portCancelQueuedLocked, portQueuePagerPacketLocked } from './port_dispatcher.js';
 
 export const ACTIVE_NONE = -1;
@@ -88,6 +91,7 @@ function queuePacketLocked(k: KernelState, vmo: number, r: number): void {
     k.addRef(vmo); // the packet's reference, dropped when it leaves the port
     Atomics.add(w, H_STAT_PACKETS, 1);
   }
+  if (k.tracing) traceEvent(k, TraceEvent.PktPost, w[o + O_KOID]!, r === ACTIVE_COMPLETE ? -2 : requestIdOf(k, r), w[e + E_CMD]!, w[e + E_OFFSET]!, w[e + E_LENGTH]!);
 }
 
 function fifoAppendLocked(k: KernelState, vmo: number, r: number): void {
@@ -119,11 +123,12 @@ function fifoRemoveLocked(k: KernelState, vmo: number, r: number): void {
 }
 
 /** Withdraws the packet from the port if unread; true if it was (the pager never saw it). */
-function withdrawPacketLocked(k: KernelState, vmo: number): boolean {
+function withdrawPacketLocked(k: KernelState, vmo: number, reqId: number): boolean {
   const o = k.obj(vmo);
   if (!portCancelQueuedLocked(k, k.w[o + V_PORT]!, k.w[o + PX_PACKET]!)) return false;
   k.releaseNotLast(vmo);
   Atomics.add(k.w, H_STAT_WITHDRAWN, 1);
+  if (k.tracing) traceEvent(k, TraceEvent.PktWithdraw, k.w[o + O_KOID]!, reqId);
   return true;
 }
 
@@ -134,9 +139,11 @@ export function proxyClearAsyncRequestLocked(k: KernelState, vmo: number, r: num
   if (w[o + PX_ACTIVE] === r) {
     w[o + PX_ACTIVE] = ACTIVE_NONE;
     // If the pager already dequeued it, proxyFreeLocked() runs soon and posts the next one.
-    if (withdrawPacketLocked(k, vmo)) onPacketFreedLocked(k, vmo);
+    if (withdrawPacketLocked(k, vmo, requestIdOf(k, r))) onPacketFreedLocked(k, vmo);
   } else if (w[k.thr(r) + R_IN_FIFO] === 1) {
     fifoRemoveLocked(k, vmo, r);
+    Atomics.add(w, H_STAT_FIFO_DROPPED, 1);
+    if (k.tracing) traceEvent(k, TraceEvent.FifoDrop, w[o + O_KOID]!, requestIdOf(k, r));
   }
 }
 
@@ -188,7 +195,7 @@ export function proxyOnDispatcherCloseLocked(k: KernelState, vmo: number, closeS
     if (w[o + PX_COMPLETE_IN_FIFO] === 1) {
       w[o + PX_COMPLETE_IN_FIFO] = 0;
       w[o + PX_COMPLETE_PENDING] = 0;
-    } else if (w[o + PX_ACTIVE] === ACTIVE_COMPLETE && withdrawPacketLocked(k, vmo)) {
+    } else if (w[o + PX_ACTIVE] === ACTIVE_COMPLETE && withdrawPacketLocked(k, vmo, -2)) {
       w[o + PX_COMPLETE_PENDING] = 0;
       w[o + PX_ACTIVE] = ACTIVE_NONE;
       w[o + PX_BUSY] = 0;

@@ -36,6 +36,8 @@ import { MAX_PORT_USER_PACKETS, PAGE_SIZE, ZX_PKT_TYPE_PAGE_REQUEST, ZX_PKT_TYPE
 import { ZX_ERR_NO_MEMORY, ZX_ERR_SHOULD_WAIT, ZX_ERR_TIMED_OUT, ZX_OK } from '../../shared/status.js';
 import type { PortPacket } from '../sys_types.js';
 import type { KernelState } from '../kernel_state.js';
+import { TraceEvent, traceEvent } from '../trace.js';
+import { H_STAT_DEQUEUED, H_STAT_PORT_DROPPED, O_KOID } from '../../shared/layout.js';
 import { proxyFreeLocked } from './pager_proxy.js';
 
 export function initPort(k: KernelState, port: number): void {
@@ -151,7 +153,7 @@ export function keyOf(lo: number, hi: number): bigint {
  * zx_port_wait: returns the first packet, waiting until `deadline` (ZX_ERR_TIMED_OUT). Dequeuing a
  * pager packet lets its VMO post its next request at once (PagerProxy::Free).
  */
-export function portWait(k: KernelState, port: number, deadline: bigint, out: { packet: PortPacket | null }): number {
+export function portWait(k: KernelState, port: number, deadline: bigint, out: { packet: PortPacket | null }, actor = -1): number {
   const w = k.w;
   const o = k.obj(port);
   for (;;) {
@@ -178,6 +180,8 @@ export function portWait(k: KernelState, port: number, deadline: bigint, out: { 
         };
         vmo = w[pe + E_VMO]!;
         k.unlockObject(port);
+        Atomics.add(w, H_STAT_DEQUEUED, 1);
+        if (k.tracing) traceEvent(k, TraceEvent.PktDequeue, w[k.obj(vmo) + O_KOID]!, w[pe + E_CMD]!, w[pe + E_OFFSET]!, w[pe + E_LENGTH]!, actor);
       }
       if (vmo >= 0) {
         k.lockObject(vmo);
@@ -218,7 +222,10 @@ export function portOnZeroHandles(k: KernelState, port: number): void {
     if (kind === PacketKind.User) w[o + PT_USER_COUNT] = w[o + PT_USER_COUNT]! - 1;
     k.unlockObject(port);
     if (kind === PacketKind.User) freePacket(k, e);
-    else if (vmo >= 0) k.release(vmo);
+    else if (vmo >= 0) {
+      Atomics.add(w, H_STAT_PORT_DROPPED, 1);
+      k.release(vmo);
+    }
   }
 }
 

@@ -38,6 +38,9 @@ import {
   slotKind,
 } from '../../shared/page_slot.js';
 import type { KernelState } from '../kernel_state.js';
+import { Bug } from '../bugs.js';
+import { TraceEvent, traceEvent } from '../trace.js';
+import { O_KOID } from '../../shared/layout.js';
 import { forEachPresent, setSlot, slotIndex } from './page_list.js';
 import { freeFrame } from './pmm.js';
 
@@ -87,7 +90,8 @@ function tryEvictFrame(k: KernelState, frame: number, heldVmo: number, pass: Pas
     const page = w[L.frameOwnerPage + frame]!;
     const at = slotIndex(k, owner, page);
     const slot = at < 0 ? EMPTY_SLOT : w[at]!;
-    if (slotKind(slot) === SlotKind.Page && slotFrame(slot) === frame && slotDirtyState(slot) === DirtyState.Clean) {
+    const evictDirty = (k.bugs & Bug.EvictDirty) !== 0 && pass !== Pass.DontNeed;
+    if (slotKind(slot) === SlotKind.Page && slotFrame(slot) === frame && (slotDirtyState(slot) === DirtyState.Clean || evictDirty)) {
       evicted = evictable(k, at, slot, pass);
       if (evicted) {
         if ((slot & DONT_NEED_BIT) !== 0) Atomics.sub(w, H_DONT_NEED_PAGES, 1);
@@ -95,6 +99,7 @@ function tryEvictFrame(k: KernelState, frame: number, heldVmo: number, pass: Pas
         w[o + V_COMMITTED_PAGES] = w[o + V_COMMITTED_PAGES]! - 1;
         freeFrame(k, frame);
         Atomics.add(w, H_STAT_EVICTIONS, 1);
+        if (k.tracing) traceEvent(k, TraceEvent.Evict, w[o + O_KOID]!, page);
       }
     }
   }

@@ -65,6 +65,11 @@ import {
   isValidInternalFailureCode,
 } from '../../shared/status.js';
 import type { KernelState } from '../kernel_state.js';
+import { Bug } from '../bugs.js';
+import { requestIdOf } from '../object/request_id.js';
+import { TraceEvent, traceEvent } from '../trace.js';
+import { histogramRecord } from '../../shared/histogram.js';
+import { H_BUG_LATCH, O_KOID } from '../../shared/layout.js';
 import {
   proxyClearAsyncRequestLocked,
   proxyOnCloseLocked,
@@ -164,9 +169,17 @@ function removeFollowerLocked(k: KernelState, leader: number, f: number): void {
   w[ft + R_LEADER] = -1;
 }
 
+const requestId = requestIdOf;
+
+function koidOf(k: KernelState, vmo: number): number {
+  return k.w[k.obj(vmo) + O_KOID]!;
+}
+
 /** Signals a request's auto-reset event with `status` (Event::Signal). */
 function signalLocked(k: KernelState, r: number, status: number): void {
   const t = k.thr(r);
+  if (k.bugs & Bug.DropOneWake && Atomics.compareExchange(k.w, H_BUG_LATCH, 0, 1) === 0) return;
+  if (k.tracing) traceEvent(k, TraceEvent.Signal, koidOf(k, k.w[t + R_VMO]!), requestId(k, r), status, r);
   k.w[t + R_EVENT_STATUS] = status;
   Atomics.store(k.w, t + R_EVENT, 1);
   Atomics.notify(k.w, t + R_EVENT);
@@ -217,6 +230,7 @@ export function populateRequestLocked(
     if (w[t + R_TYPE] === type && offset >= off && offset < off + w[t + R_LEN]!) {
       // ContinuationType::SameRequest: wait again for the next missing offset.
       w[t + R_WAKE_OFFSET] = offset - off;
+      if (k.tracing) traceEvent(k, TraceEvent.WaitBegin, koidOf(k, vmo), requestId(k, r), offset, off + w[t + R_LEN]! - offset, r);
       return ZX_ERR_SHOULD_WAIT;
     }
     cancelRequestLocked(k, r); // ContinuationType::SameSource
@@ -239,6 +253,12 @@ export function populateRequestLocked(
   }
   w[t + R_LEN] = length;
   sendRequestToProviderLocked(k, vmo, r);
+  if (k.tracing) {
+    const koid = koidOf(k, vmo);
+    if (w[t + R_STATE] === RequestState.Leader) traceEvent(k, TraceEvent.ReqNew, koid, requestId(k, r), type, offset, length);
+    else traceEvent(k, TraceEvent.ReqFollow, koid, requestId(k, r), requestId(k, w[t + R_LEADER]!), offset, length);
+    traceEvent(k, TraceEvent.WaitBegin, koid, requestId(k, r), offset, length, r);
+  }
   return ZX_ERR_SHOULD_WAIT;
 }
 
@@ -343,6 +363,8 @@ function completeRequestLocked(k: KernelState, vmo: number, r: number): void {
   const w = k.w;
   const t = k.thr(r);
   proxyClearAsyncRequestLocked(k, vmo, r);
+  if (k.tracing) traceEvent(k, TraceEvent.ReqDone, koidOf(k, vmo), requestId(k, r), w[t + R_STATUS]!);
+  const wakeFollowers = !(k.bugs & Bug.FailWakesNoFollowers) || w[t + R_STATUS] === ZX_OK;
   for (let f = w[t + R_FOL_HEAD]!; f >= 0; ) {
     const next = w[k.thr(f) + R_FOL_NEXT]!;
     const ft = k.thr(f);
@@ -350,7 +372,7 @@ function completeRequestLocked(k: KernelState, vmo: number, r: number): void {
     w[ft + R_FOL_NEXT] = -1;
     w[ft + R_LEADER] = -1;
     w[ft + R_STATE] = RequestState.None;
-    signalLocked(k, f, w[ft + R_STATUS]!);
+    if (wakeFollowers) signalLocked(k, f, w[ft + R_STATUS]!);
     f = next;
   }
   w[t + R_FOL_HEAD] = -1;
@@ -384,6 +406,7 @@ export function cancelRequestLocked(k: KernelState, r: number): void {
     w[nt + R_STATE] = RequestState.Leader;
     replaceOutstandingLocked(k, vmo, r, nw);
     proxySwapAsyncRequestLocked(k, vmo, r, nw);
+    if (k.tracing) traceEvent(k, TraceEvent.Handover, koidOf(k, vmo), requestId(k, r), requestId(k, nw));
   } else {
     eraseOutstandingLocked(k, vmo, r);
     proxyClearAsyncRequestLocked(k, vmo, r);
@@ -426,6 +449,7 @@ export function waitOnRequest(k: KernelState, vmo: number, r: number): number {
   const timeoutMs = w[H_REQUEST_TIMEOUT_MS]!;
   const deadline = timeoutMs > 0 ? monotonicNow() + BigInt(timeoutMs) * 1_000_000n : -1n;
   const spin = w[H_WAIT_SPIN]!;
+  const began = process.hrtime.bigint();
   w[t + T_BLOCKED_VMO] = vmo;
   Atomics.store(w, t + T_STATE, ZX_THREAD_STATE_BLOCKED_PAGER);
   let status: number;
@@ -448,6 +472,9 @@ export function waitOnRequest(k: KernelState, vmo: number, r: number): number {
   }
   Atomics.store(w, t + T_STATE, ZX_THREAD_STATE_RUNNING);
   w[t + T_BLOCKED_VMO] = -1;
+  const waitedNs = Number(process.hrtime.bigint() - began);
+  histogramRecord(w, k.layout.waitHistogram, waitedNs);
+  if (k.tracing) traceEvent(k, TraceEvent.WaitEnd, r, status, waitedNs);
   if (status !== ZX_OK && !isValidInternalFailureCode(status)) {
     k.lockObject(vmo);
     cancelRequestLocked(k, r);

@@ -10,6 +10,9 @@ import { V_COMMITTED_PAGES, V_FLAGS, V_SIZE_PAGES, VmoFlag } from '../../shared/
 import { DirtyState, EMPTY_SLOT, SlotKind, slotDirtyState, slotFrame, slotKind, withDirtyState } from '../../shared/page_slot.js';
 import { ZX_ERR_BAD_STATE, ZX_ERR_NO_MEMORY, ZX_ERR_NOT_FOUND, ZX_ERR_OUT_OF_RANGE, ZX_OK } from '../../shared/status.js';
 import type { KernelState } from '../kernel_state.js';
+import { Bug } from '../bugs.js';
+import { TraceEvent, traceEvent } from '../trace.js';
+import { O_KOID } from '../../shared/layout.js';
 import type { DirtyRange } from '../sys_types.js';
 import { forEachDirtyRun, lookupSlot, nextDirtyPage, nextPresentPage, setSlot } from './page_list.js';
 import { onPagesDirtiedLocked, onPagesSuppliedLocked } from './page_source.js';
@@ -156,6 +159,7 @@ function dirtyPagesLocked(k: KernelState, vmo: number, start: number, len: numbe
       makeDirtyLocked(k, vmo, p, slot, frames[next++]!);
     }
   }
+  if (k.tracing) traceEvent(k, TraceEvent.Dirty, k.w[k.obj(vmo) + O_KOID]!, start, len);
   onPagesDirtiedLocked(k, vmo, start, len);
   return ZX_OK;
 }
@@ -180,6 +184,7 @@ export function writebackBegin(k: KernelState, vmo: number, start: number, len: 
       }
     }
     beginIntervalsLocked(k, vmo, start, end);
+    if (k.tracing) traceEvent(k, TraceEvent.WritebackBegin, k.w[k.obj(vmo) + O_KOID]!, start, len);
   }
   k.unlockObject(vmo);
   return status;
@@ -199,8 +204,10 @@ export function writebackEnd(k: KernelState, vmo: number, start: number, len: nu
     for (let p = nextDirtyPage(k, vmo, start, end); p < end; p = nextDirtyPage(k, vmo, p + 1, end)) {
       const slot = lookupSlot(k, vmo, p);
       if (slotDirtyState(slot) === DirtyState.AwaitingClean) setSlot(k, vmo, p, withDirtyState(slot, DirtyState.Clean));
+      else if (k.bugs & Bug.EndCleansRedirtied) setSlot(k, vmo, p, withDirtyState(withDirtyState(slot, DirtyState.AwaitingClean), DirtyState.Clean));
     }
     endIntervalsLocked(k, vmo, start, end);
+    if (k.tracing) traceEvent(k, TraceEvent.WritebackEnd, k.w[k.obj(vmo) + O_KOID]!, start, len);
   }
   k.unlockObject(vmo);
   return status;

@@ -66,6 +66,9 @@ import {
   ZX_OK,
 } from '../../shared/status.js';
 import type { KernelState } from '../kernel_state.js';
+import { Bug } from '../bugs.js';
+import { TraceEvent, traceEvent } from '../trace.js';
+import { O_KOID as KOID } from '../../shared/layout.js';
 import { allocPacket, freePacket } from '../object/port_dispatcher.js';
 import { intervalAtLocked, nextIntervalStartLocked, removeRangeLocked } from './zero_intervals.js';
 import { forEachPresent, lookupSlot, nextPresentPage, setSlot, slotIndex, treeHeightFor } from './page_list.js';
@@ -583,7 +586,11 @@ function insertSuppliedLocked(k: KernelState, vmo: number, offsetPages: number, 
     let inserted = false;
     if (i < count) {
       const frame = scratch[i]!;
-      const present = slotKind(lookupSlot(k, vmo, page)) !== SlotKind.Empty || intervalAtLocked(k, vmo, page) >= 0;
+      const existing = lookupSlot(k, vmo, page);
+      const present = slotKind(existing) !== SlotKind.Empty || intervalAtLocked(k, vmo, page) >= 0;
+      if (k.bugs & Bug.SupplyOverwritesDirty && frame >= 0 && slotKind(existing) === SlotKind.Page && slotDirtyState(existing) !== DirtyState.Clean) {
+        k.frames.copyWithin(slotFrame(existing) * PAGE_SIZE, frame * PAGE_SIZE, (frame + 1) * PAGE_SIZE);
+      }
       if (present || status !== ZX_OK) {
         if (frame >= 0) freeFrame(k, frame);
       } else {
@@ -604,6 +611,7 @@ function insertSuppliedLocked(k: KernelState, vmo: number, offsetPages: number, 
     }
     if (inserted && runStart < 0) runStart = page;
     if (!inserted && runStart >= 0) {
+      if (k.tracing) traceEvent(k, TraceEvent.Supply, w[k.obj(vmo) + KOID]!, runStart, page - runStart);
       onPagesSuppliedLocked(k, vmo, runStart, page - runStart);
       runStart = -1;
     }
@@ -621,7 +629,10 @@ export function failPageRequests(k: KernelState, vmo: number, offsetPages: numbe
   let status: number = ZX_OK;
   if (offsetPages + lenPages > w[k.obj(vmo) + V_SIZE_PAGES]!) status = ZX_ERR_OUT_OF_RANGE;
   else if ((w[k.obj(vmo) + V_FLAGS]! & VmoFlag.Detached) !== 0) status = ZX_ERR_BAD_STATE;
-  else if (lenPages > 0) onPagesFailedLocked(k, vmo, offsetPages, lenPages, error);
+  else if (lenPages > 0) {
+    if (k.tracing) traceEvent(k, TraceEvent.Fail, w[k.obj(vmo) + KOID]!, offsetPages, lenPages, error);
+    onPagesFailedLocked(k, vmo, offsetPages, lenPages, error);
+  }
   k.unlockObject(vmo);
   return status;
 }
@@ -634,6 +645,7 @@ export function detachVmo(k: KernelState, vmo: number): void {
   const w = k.w;
   k.lockObject(vmo);
   if ((w[k.obj(vmo) + V_FLAGS]! & VmoFlag.Detached) === 0) {
+    if (k.tracing) traceEvent(k, TraceEvent.Detach, w[k.obj(vmo) + KOID]!);
     detachSourceLocked(k, vmo);
     forEachPresent(k, vmo, 0, w[k.obj(vmo) + V_SIZE_PAGES]!, (page, slot) => {
       if (slotKind(slot) === SlotKind.Page && slotDirtyState(slot) !== DirtyState.Clean) return;
