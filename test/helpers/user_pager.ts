@@ -1,0 +1,398 @@
+// UserPager: Zircon's userpager.h/.cc for pagersim (zircon-pager-tests.md §1.1–1.5). One pager, one
+// port, one kernel and one thread pool per test. Helper APIs take pages; syscalls get bytes.
+//
+// Runs on the main thread only and is not thread-safe (it needs no lock: JS runs one callback at a
+// time). Port waits are async: a long zx_port_wait would block the event loop that piscina needs to
+// dispatch spawned threads and deliver their results, so waits poll the port in 2 ms slices and
+// yield between slices until their own timeout. A deadline of 0 polls once and never yields.
+//
+// Packets that a wait reads but does not want are stashed; every later wait searches the stash
+// first (§1.2), so tests never depend on the order of packets for different ranges.
+
+import {
+  Kernel,
+  PAGE_SIZE,
+  ThreadPool,
+  ZxError,
+  ZX_ERR_IO,
+  ZX_ERR_TIMED_OUT,
+  ZX_OK,
+  ZX_PAGER_OP_FAIL,
+  ZX_PAGER_VMO_COMPLETE,
+  ZX_PAGER_VMO_READ,
+  ZX_PKT_TYPE_PAGE_REQUEST,
+  ZX_VMO_OP_COMMIT,
+  deadlineAfter,
+} from '../../core/index.js';
+import type { PortPacket, Sys } from '../../core/index.js';
+import { statusName } from '../../shared/status.js';
+import { bytesEqual, fillExpected } from './content.js';
+import { DEFAULT_TIMEOUT_MS, TestThread, fixture, withTimeout } from './test_thread.js';
+import type { ThreadOp } from './test_thread.js';
+
+export { checkContent, expectedContent, firstMismatch, isZero, bytesEqual } from './content.js';
+
+const PHYSICAL_MEMORY_BYTES = 64 * 2 ** 20;
+const DEFAULT_MAX_THREADS = 64;
+/** One blocking slice of a port wait; the event loop runs between slices. */
+const PORT_SLICE_NS = 2_000_000;
+const POOL_CLOSE_TIMEOUT_MS = 15_000;
+const DATA_POLL_MS = 10;
+
+/** A pager VMO of the harness: its only handle, its port key and its size. */
+export interface Vmo {
+  readonly handle: number;
+  readonly key: bigint;
+  readonly size: number;
+  readonly pageCount: number;
+}
+
+/** A request range in pages. */
+export interface PageRange {
+  offset: number;
+  length: number;
+}
+
+export interface UserPagerOptions {
+  /** Upper bound on simultaneously live simulated threads (ThreadPool maxThreads). */
+  maxThreads?: number;
+  physicalMemory?: number;
+}
+
+/** Lets queued callbacks, I/O and worker messages run before the next port slice. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A Uint8Array over a fresh SharedArrayBuffer: a reader fixture fills it in place. */
+export function sharedBytes(length: number): Uint8Array {
+  return new Uint8Array(new SharedArrayBuffer(length));
+}
+
+/**
+ * Polls (every 10 ms) until `buffer[byteOffset …]` equals `expected`: the early-wake tests'
+ * WaitForData, which watches a reader's buffer while its zx_vmo_read is still blocked.
+ */
+export async function waitForData(buffer: Uint8Array, byteOffset: number, expected: Uint8Array, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<boolean> {
+  const end = performance.now() + timeoutMs;
+  for (;;) {
+    if (bytesEqual(buffer.subarray(byteOffset, byteOffset + expected.length), expected)) return true;
+    if (performance.now() >= end) return false;
+    await new Promise((resolve) => setTimeout(resolve, DATA_POLL_MS));
+  }
+}
+
+/** The status `fn` ends with: ZX_OK, or the status of the ZxError it throws. Other errors propagate. */
+export function statusOf(fn: () => unknown): number {
+  try {
+    fn();
+    return ZX_OK;
+  } catch (error) {
+    if (error instanceof ZxError) return error.status;
+    throw error;
+  }
+}
+
+/** statusOf as a name ('ZX_ERR_IO'), which makes tap's diffs readable. */
+export function statusNameOf(fn: () => unknown): string {
+  return statusName(statusOf(fn));
+}
+
+export function describePacket(packet: PortPacket): string {
+  const request = packet.pageRequest;
+  if (packet.type !== ZX_PKT_TYPE_PAGE_REQUEST || request === undefined) return `packet{key=${packet.key}, type=${packet.type}}`;
+  const command = request.command === ZX_PAGER_VMO_READ ? 'READ' : request.command === ZX_PAGER_VMO_COMPLETE ? 'COMPLETE' : `command ${request.command}`;
+  return `${command}{key=${packet.key}, offset=${request.offset / PAGE_SIZE}p, length=${request.length / PAGE_SIZE}p, flags=${request.flags}}`;
+}
+
+function isPageRequest(packet: PortPacket, key: bigint, command: number): boolean {
+  return packet.key === key && packet.type === ZX_PKT_TYPE_PAGE_REQUEST && packet.pageRequest?.command === command;
+}
+
+export class UserPager {
+  readonly kernel: Kernel;
+  readonly sys: Sys;
+  readonly pool: ThreadPool;
+  readonly pager: number;
+  readonly port: number;
+
+  #nextKey = 2n;
+  readonly #vmos = new Map<bigint, Vmo>();
+  readonly #stash: PortPacket[] = [];
+  #closed = false;
+
+  // The tagged page-fault handler (§1.5): an async loop on this thread.
+  #handlerLoop: Promise<void> | null = null;
+  #handlerRunning = false;
+  readonly #supplyLimits = new Map<bigint, number>();
+  readonly #handledRequests = new Map<bigint, PageRange[]>();
+  /** Errors the handler hit while supplying; tests that use the handler expect none. */
+  readonly handlerErrors: unknown[] = [];
+
+  private constructor(kernel: Kernel, pool: ThreadPool) {
+    this.kernel = kernel;
+    this.sys = kernel.sys;
+    this.pool = pool;
+    this.pager = this.sys.pagerCreate(0);
+    this.port = this.sys.portCreate(0);
+  }
+
+  static async create(options: UserPagerOptions = {}): Promise<UserPager> {
+    const kernel = Kernel.create({ physicalMemory: options.physicalMemory ?? PHYSICAL_MEMORY_BYTES });
+    const pool = new ThreadPool(kernel, { maxThreads: options.maxThreads ?? DEFAULT_MAX_THREADS });
+    return new UserPager(kernel, pool);
+  }
+
+  // ---- VMOs ----
+
+  /** zx_pager_create_vmo with the next key; keys advance by size/8 + 1 as in Zircon, from 2. */
+  createVmo(pageCount: number, options = 0): Vmo {
+    const size = pageCount * PAGE_SIZE;
+    const key = this.#nextKey;
+    const handle = this.sys.pagerCreateVmo(this.pager, options, this.port, key, size);
+    this.#nextKey += BigInt(size / 8) + 1n;
+    const vmo: Vmo = { handle, key, size, pageCount };
+    this.#vmos.set(key, vmo);
+    return vmo;
+  }
+
+  /** Closes the VMO's only handle, which destroys it (and queues a COMPLETE packet). */
+  releaseVmo(vmo: Vmo): void {
+    this.#vmos.delete(vmo.key);
+    this.sys.handleClose(vmo.handle);
+  }
+
+  detachVmo(vmo: Vmo): void {
+    this.sys.pagerDetachVmo(this.pager, vmo.handle);
+  }
+
+  /**
+   * Supplies [pageOffset, pageOffset + pageCount) with the standard content, from a fresh anonymous
+   * aux VMO holding that content at aux page srcPageOffset (§1.1 SupplyPages).
+   */
+  supplyPages(vmo: Vmo, pageOffset: number, pageCount: number, srcPageOffset = 0): void {
+    const aux = this.sys.vmoCreate((pageCount + srcPageOffset) * PAGE_SIZE, 0);
+    try {
+      const data = new Uint8Array(pageCount * PAGE_SIZE);
+      fillExpected(data, vmo.key, pageOffset);
+      this.sys.vmoWrite(aux, data, srcPageOffset * PAGE_SIZE);
+      this.supplyPagesFrom(vmo, pageOffset, pageCount, aux, srcPageOffset);
+    } finally {
+      this.sys.handleClose(aux);
+    }
+  }
+
+  /** Supplies [pageOffset, pageOffset + pageCount) from a caller-provided aux VMO. */
+  supplyPagesFrom(vmo: Vmo, pageOffset: number, pageCount: number, aux: number, auxPageOffset = 0): void {
+    this.sys.pagerSupplyPages(this.pager, vmo.handle, pageOffset * PAGE_SIZE, pageCount * PAGE_SIZE, aux, auxPageOffset * PAGE_SIZE);
+  }
+
+  /** ZX_PAGER_OP_FAIL over the range with `status` (default ZX_ERR_IO). */
+  failPages(vmo: Vmo, pageOffset: number, pageCount: number, status = ZX_ERR_IO): void {
+    this.sys.pagerOpRange(this.pager, ZX_PAGER_OP_FAIL, vmo.handle, pageOffset * PAGE_SIZE, pageCount * PAGE_SIZE, status);
+  }
+
+  /** Closes the harness's only pager handle, which destroys the pager. */
+  closePagerHandle(): void {
+    this.sys.handleClose(this.pager);
+  }
+
+  /** Closes the harness's only port handle: later requests are lost (packet waits then fail). */
+  closePortHandle(): void {
+    this.sys.handleClose(this.port);
+  }
+
+  // ---- Waiting for packets (§1.2) ----
+
+  /**
+   * Waits for READ exactly [pageOffset, pageOffset + pageCount) on `vmo`'s key. With timeoutMs 0 it
+   * polls once: false means no such packet is queued right now.
+   */
+  async waitForPageRead(vmo: Vmo, pageOffset: number, pageCount: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<boolean> {
+    const offset = pageOffset * PAGE_SIZE;
+    const length = pageCount * PAGE_SIZE;
+    const match = (p: PortPacket): boolean =>
+      isPageRequest(p, vmo.key, ZX_PAGER_VMO_READ) && p.pageRequest!.offset === offset && p.pageRequest!.length === length && p.pageRequest!.flags === 0;
+    return (await this.#waitForPacket(match, timeoutMs)) !== null;
+  }
+
+  /** Waits for the COMPLETE packet (offset 0, length 0, flags 0) of the VMO with `key`. */
+  async waitForPageComplete(key: bigint, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<boolean> {
+    const match = (p: PortPacket): boolean =>
+      isPageRequest(p, key, ZX_PAGER_VMO_COMPLETE) && p.pageRequest!.offset === 0 && p.pageRequest!.length === 0 && p.pageRequest!.flags === 0;
+    return (await this.#waitForPacket(match, timeoutMs)) !== null;
+  }
+
+  /** The first READ request for `vmo`, whatever its range, in pages; null at the deadline. */
+  async getPageReadRequest(vmo: Vmo, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<PageRange | null> {
+    const packet = await this.#waitForPacket((p) => isPageRequest(p, vmo.key, ZX_PAGER_VMO_READ), timeoutMs);
+    if (packet === null) return null;
+    return { offset: packet.pageRequest!.offset / PAGE_SIZE, length: packet.pageRequest!.length / PAGE_SIZE };
+  }
+
+  /**
+   * Deadline-0 check: true if no READ packet for `vmo` is stashed or queued right now. Unlike
+   * getPageReadRequest it leaves a packet it finds in the stash, for the failure message.
+   */
+  noRequest(vmo: Vmo): boolean {
+    return !this.#peekForPacket((p) => isPageRequest(p, vmo.key, ZX_PAGER_VMO_READ));
+  }
+
+  /** The stashed packets, for failure messages. */
+  describeStash(): string {
+    return this.#stash.length === 0 ? '(no stashed packets)' : this.#stash.map(describePacket).join(', ');
+  }
+
+  // ---- Tagged page-fault handler (§1.5) ----
+
+  /**
+   * Starts draining the port: every READ for a known VMO is supplied with the standard content,
+   * clipped to the VMO's supply limit (requests beyond it are dropped). No VMO may be created or
+   * released while it runs, and tests must not wait for packets themselves meanwhile.
+   */
+  startTaggedPageFaultHandler(): void {
+    if (this.#handlerRunning) throw new Error('page-fault handler already running');
+    this.#handlerRunning = true;
+    this.#handlerLoop = this.#runHandler();
+  }
+
+  /** Limits what the handler supplies for `vmo` to pages [0, pages). Without a limit it supplies all. */
+  setPageFaultSupplyLimit(vmo: Vmo, pages: number): void {
+    this.#supplyLimits.set(vmo.key, pages);
+  }
+
+  /** Every READ range (pages) the handler has dequeued for `vmo`, supplied or dropped. */
+  handledRequests(vmo: Vmo): PageRange[] {
+    return [...(this.#handledRequests.get(vmo.key) ?? [])];
+  }
+
+  async stopPageFaultHandler(): Promise<void> {
+    this.#handlerRunning = false;
+    const loop = this.#handlerLoop;
+    this.#handlerLoop = null;
+    if (loop !== null) await loop;
+  }
+
+  // ---- Threads ----
+
+  startThread(op: ThreadOp, args: object): TestThread {
+    return new TestThread(this.pool).start(op, args);
+  }
+
+  /** A thread doing one zx_vmo_read of the pages; its result is the bytes read. */
+  startRead(vmo: Vmo, pageOffset: number, pageCount: number): TestThread {
+    return this.startThread('vmoRead', { vmo: vmo.handle, offset: pageOffset * PAGE_SIZE, length: pageCount * PAGE_SIZE });
+  }
+
+  /** A thread doing ZX_VMO_OP_COMMIT over the pages. */
+  startCommit(vmo: Vmo, pageOffset: number, pageCount: number): TestThread {
+    return this.startThread('vmoOpRange', { vmo: vmo.handle, op: ZX_VMO_OP_COMMIT, offset: pageOffset * PAGE_SIZE, size: pageCount * PAGE_SIZE });
+  }
+
+  /** A thread reading pages [pageOffset, …) into `buffer` (over a SharedArrayBuffer) in one zx_vmo_read. */
+  startReadInto(vmo: Vmo, pageOffset: number, buffer: Uint8Array): TestThread {
+    return this.startThread(fixture('readInto'), { vmo: vmo.handle, offset: pageOffset * PAGE_SIZE, buffer });
+  }
+
+  /** Zircon's CheckVmo thread: reads the pages and returns whether they hold the standard content. */
+  startReadAndCheck(vmo: Vmo, pageOffset: number, pageCount: number): TestThread {
+    return this.startThread(fixture('readAndCheck'), { vmo: vmo.handle, key: vmo.key, pageOffset, pageCount, pageSize: PAGE_SIZE });
+  }
+
+  // ---- Teardown ----
+
+  /** Stops the handler, joins or terminates the threads, and releases the kernel. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.stopPageFaultHandler();
+      const closed = await withTimeout(this.pool.close().then(() => true), POOL_CLOSE_TIMEOUT_MS, false);
+      if (!closed) throw new Error(`ThreadPool.close did not finish within ${POOL_CLOSE_TIMEOUT_MS} ms`);
+    } finally {
+      this.kernel.close();
+    }
+  }
+
+  // ---- Private helpers ----
+
+  /** One zx_port_wait with `deadline`; null when it times out. */
+  #portWait(deadline: bigint): PortPacket | null {
+    try {
+      return this.sys.portWait(this.port, deadline);
+    } catch (error) {
+      if (error instanceof ZxError && error.status === ZX_ERR_TIMED_OUT) return null;
+      throw error;
+    }
+  }
+
+  #takeFromStash(match: (p: PortPacket) => boolean): PortPacket | null {
+    const index = this.#stash.findIndex(match);
+    if (index < 0) return null;
+    return this.#stash.splice(index, 1)[0]!;
+  }
+
+  /** Deadline 0: the stash, then everything queued on the port right now, stashing non-matches. */
+  #pollForPacket(match: (p: PortPacket) => boolean): PortPacket | null {
+    const stashed = this.#takeFromStash(match);
+    if (stashed !== null) return stashed;
+    for (;;) {
+      const packet = this.#portWait(0n);
+      if (packet === null) return null;
+      if (match(packet)) return packet;
+      this.#stash.push(packet);
+    }
+  }
+
+  /** #pollForPacket that puts a packet it finds back at the front of the stash. */
+  #peekForPacket(match: (p: PortPacket) => boolean): boolean {
+    const packet = this.#pollForPacket(match);
+    if (packet === null) return false;
+    this.#stash.unshift(packet);
+    return true;
+  }
+
+  async #waitForPacket(match: (p: PortPacket) => boolean, timeoutMs: number): Promise<PortPacket | null> {
+    if (this.#handlerRunning) throw new Error('waiting for packets while the page-fault handler drains the port');
+    const polled = this.#pollForPacket(match);
+    if (polled !== null || timeoutMs <= 0) return polled;
+    const end = performance.now() + timeoutMs;
+    for (;;) {
+      const packet = this.#portWait(deadlineAfter(PORT_SLICE_NS));
+      if (packet !== null) {
+        if (match(packet)) return packet;
+        this.#stash.push(packet);
+        continue;
+      }
+      if (performance.now() >= end) return null;
+      await yieldToEventLoop();
+    }
+  }
+
+  async #runHandler(): Promise<void> {
+    while (this.#handlerRunning) {
+      const packet = this.#portWait(deadlineAfter(PORT_SLICE_NS));
+      if (packet !== null) this.#handlePacket(packet);
+      await yieldToEventLoop();
+    }
+  }
+
+  #handlePacket(packet: PortPacket): void {
+    const request = packet.pageRequest;
+    if (packet.type !== ZX_PKT_TYPE_PAGE_REQUEST || request === undefined || request.command !== ZX_PAGER_VMO_READ) return;
+    const vmo = this.#vmos.get(packet.key);
+    if (vmo === undefined) return;
+    const first = request.offset / PAGE_SIZE;
+    const end = first + request.length / PAGE_SIZE;
+    const handled = this.#handledRequests.get(vmo.key) ?? [];
+    handled.push({ offset: first, length: end - first });
+    this.#handledRequests.set(vmo.key, handled);
+    const limit = Math.min(end, this.#supplyLimits.get(vmo.key) ?? end);
+    if (limit <= first) return;
+    try {
+      this.supplyPages(vmo, first, limit - first);
+    } catch (error) {
+      this.handlerErrors.push(error);
+    }
+  }
+}
