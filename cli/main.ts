@@ -1,12 +1,22 @@
 #!/usr/bin/env node
-// pagersim's command line. `pagersim demo`: a pager service worker serving faulting threads; the
-// stress checker (`pagersim stress`) and benchmarks (`pagersim bench`) build on the same pieces.
-// Flags are validated with zod and rejected with a message that names the flag.
+// pagersim's command line: `pagersim stress` (the main job: concurrent faults against writeback
+// with a checker), `pagersim demo` (a pager worker serving faulting threads). Flags and scenario
+// files are validated with zod and rejected with a message that names the field.
 
 import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
 import { Kernel, ThreadPool, PAGE_SIZE, ZX_INFO_VMO } from '../core/index.js';
 import { STOP_KEY, type PagerServiceConfig } from '../workers/pager_service.js';
+import { parseStressArgs, stressMain } from './stress/command.js';
+
+async function stress(argv: string[]): Promise<number> {
+  const parsed = parseStressArgs(argv);
+  if (typeof parsed === 'string') {
+    console.error(`pagersim stress: ${parsed}`);
+    return 2;
+  }
+  return stressMain(parsed);
+}
 
 const DemoFlags = z
   .object({
@@ -70,12 +80,14 @@ async function demo(argv: string[]): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  const [command = 'demo', ...rest] = process.argv.slice(2);
+  const [command = 'stress', ...rest] = process.argv.slice(2);
   switch (command) {
+    case 'stress':
+      return stress(rest);
     case 'demo':
       return demo(rest);
     default:
-      console.error(`pagersim: unknown command '${command}' (available: demo)`);
+      console.error(`pagersim: unknown command '${command}' (available: stress, demo)`);
       return 2;
   }
 }

@@ -1,7 +1,10 @@
 // pagersim's public entry: everything API.md names, and nothing else.
 
 export { Kernel, KernelOptionsSchema } from './kernel.js';
-export type { KernelOptions, KernelShare } from './kernel.js';
+export type { KernelOptions, KernelShare, KernelStats, DebugRequest } from './kernel.js';
+export type { HistogramSummary } from '../shared/histogram.js';
+export type { TraceRecord } from './trace.js';
+export { TraceEvent } from './trace.js';
 export { ThreadPool, SimThread } from './thread_pool.js';
 export type { ThreadPoolOptions, ThreadOp } from './thread_pool.js';
 export { ZxError, ZxException } from './errors.js';

@@ -5,10 +5,45 @@
 
 import { z } from 'zod';
 import { PAGE_SIZE } from '../shared/constants.js';
+import {
+  E_QUEUED,
+  H_FREE_FRAMES,
+  H_STAT_COMPLETES,
+  H_STAT_DEQUEUED,
+  H_STAT_DISCARDS,
+  H_STAT_EVICTIONS,
+  H_STAT_FIFO_DROPPED,
+  H_STAT_PACKETS,
+  H_STAT_PORT_DROPPED,
+  H_STAT_REQUESTS,
+  H_STAT_SUPPLIED_PAGES,
+  H_STAT_TIMED_OUT,
+  H_STAT_WITHDRAWN,
+  O_KOID,
+  O_TYPE,
+  ObjType,
+  PX_ACTIVE,
+  PX_FIFO_HEAD,
+  PX_PACKET,
+  R_FIFO_NEXT,
+  R_IN_FIFO,
+  R_LEADER,
+  R_LEN,
+  R_OFFSET,
+  R_OUT_NEXT,
+  R_STATE,
+  R_TYPE,
+  R_VMO,
+  RequestState,
+  V_OUT_DIRTY,
+  V_OUT_READ,
+} from '../shared/layout.js';
+import { histogramSummary, type HistogramSummary } from '../shared/histogram.js';
+import { readTrace, type TraceRecord } from './trace.js';
 import { H_BUGS, H_DEBUG_SYSCALLS, H_INSTANCE, H_REQUEST_TIMEOUT_MS, H_WAIT_SPIN, T_STATE, attachShared, createShared, type SharedViews } from '../shared/layout.js';
 import { MAX_FRAMES } from '../shared/page_slot.js';
 import { KernelState } from './kernel_state.js';
-import { allocThread, freeThread, threadState } from './object/handle_table.js';
+import { allocThread, freeThread, threadSlotOf, threadState } from './object/handle_table.js';
 import { installLifecycle } from './object/lifecycle.js';
 import { installEvictor } from './vm/evictor.js';
 import { ThreadSys } from './sys.js';
@@ -53,6 +88,31 @@ export type KernelOptions = z.input<typeof KernelOptionsSchema>;
 export interface KernelShare {
   readonly meta: SharedArrayBuffer;
   readonly frames: SharedArrayBuffer;
+}
+
+export interface KernelStats {
+  requests: number;
+  packets: number;
+  completes: number;
+  dequeued: number;
+  withdrawn: number;
+  fifoDropped: number;
+  portDropped: number;
+  suppliedPages: number;
+  timedOut: number;
+  evictions: number;
+  discards: number;
+  freeFrames: number;
+  frames: number;
+}
+
+export interface DebugRequest {
+  vmoKoid: number;
+  command: 'READ' | 'DIRTY';
+  offset: number;
+  length: number;
+  role: 'leader' | 'follower';
+  packet: 'queued in port, unread' | 'delivered to the pager' | 'waiting in the VMO FIFO' | 'none';
 }
 
 export class Kernel {
@@ -126,6 +186,85 @@ export class Kernel {
   /** ZX_THREAD_STATE_* of a kernel thread id; DEAD once it finished. */
   threadState(tid: number): number {
     return threadState(this.state, tid);
+  }
+
+  /** The kernel thread `sys` acts as (allocated on first use of `sys`). */
+  get sysThreadSlot(): number {
+    void this.sys;
+    return this.#ownThreadSlot;
+  }
+
+  /** Counters of the kernel's page-request machinery (dispatcher.pager.* and friends). */
+  stats(): KernelStats {
+    const w = this.state.w;
+    const get = (i: number): number => Atomics.load(w, i);
+    return {
+      requests: get(H_STAT_REQUESTS),
+      packets: get(H_STAT_PACKETS),
+      completes: get(H_STAT_COMPLETES),
+      dequeued: get(H_STAT_DEQUEUED),
+      withdrawn: get(H_STAT_WITHDRAWN),
+      fifoDropped: get(H_STAT_FIFO_DROPPED),
+      portDropped: get(H_STAT_PORT_DROPPED),
+      suppliedPages: get(H_STAT_SUPPLIED_PAGES),
+      timedOut: get(H_STAT_TIMED_OUT),
+      evictions: get(H_STAT_EVICTIONS),
+      discards: get(H_STAT_DISCARDS),
+      freeFrames: get(H_FREE_FRAMES),
+      frames: this.state.layout.frameCount,
+    };
+  }
+
+  /** Percentiles (ns) of how long threads waited on page requests. */
+  waitLatency(): HistogramSummary {
+    return histogramSummary(this.state.w, this.state.layout.waitHistogram);
+  }
+
+  /** The recorded trace (traceEvents > 0), in append order; read once the run is quiet. */
+  readTrace(): { events: TraceRecord[]; dropped: number } {
+    return readTrace(this.state);
+  }
+
+  /**
+   * debug: the page request kernel thread `tid` waits on, and where its packet is. Racy by nature
+   * (no lock is taken), meant for hang reports.
+   */
+  debugThreadRequest(tid: number): DebugRequest | null {
+    const k = this.state;
+    const w = k.w;
+    const slot = threadSlotOf(k, tid);
+    if (slot < 0) return null;
+    const t = k.thr(slot);
+    const role = w[t + R_STATE]!;
+    if (role === RequestState.None) return null;
+    const vmo = w[t + R_VMO]!;
+    const o = k.obj(vmo);
+    const leader = role === RequestState.Leader ? slot : w[t + R_LEADER]!;
+    let packet: DebugRequest['packet'] = 'none';
+    if (leader >= 0 && w[o + PX_ACTIVE] === leader) packet = w[k.pkt(w[o + PX_PACKET]!) + E_QUEUED] === 1 ? 'queued in port, unread' : 'delivered to the pager';
+    else if (leader >= 0 && w[k.thr(leader) + R_IN_FIFO] === 1) packet = 'waiting in the VMO FIFO';
+    return {
+      vmoKoid: w[o + O_KOID]!,
+      command: w[t + R_TYPE] === 0 ? 'READ' : 'DIRTY',
+      offset: w[t + R_OFFSET]! * PAGE_SIZE,
+      length: w[t + R_LEN]! * PAGE_SIZE,
+      role: role === RequestState.Leader ? 'leader' : 'follower',
+      packet,
+    };
+  }
+
+  /** debug: outstanding leader requests and queued FIFO entries of every VMO (should be 0 when quiet). */
+  debugOutstandingRequests(): number {
+    const k = this.state;
+    const w = k.w;
+    let n = 0;
+    for (let v = 0; v < k.layout.maxObjects; v++) {
+      const o = k.obj(v);
+      if (w[o + O_TYPE] !== ObjType.Vmo) continue;
+      for (const head of [V_OUT_READ, V_OUT_DIRTY]) for (let r = w[o + head]!; r >= 0; r = w[k.thr(r) + R_OUT_NEXT]!) n++;
+      for (let r = w[o + PX_FIFO_HEAD]!; r >= 0; r = w[k.thr(r) + R_FIFO_NEXT]!) n++;
+    }
+    return n;
   }
 
   /** Releases this JS thread's kernel thread. Other attachments are unaffected. */

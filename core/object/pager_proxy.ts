@@ -49,7 +49,7 @@ import { ZX_OK } from '../../shared/status.js';
 import type { KernelState } from '../kernel_state.js';
 import { TraceEvent, traceEvent } from '../trace.js';
 import { requestIdOf } from './request_id.js';
-import { H_STAT_FIFO_DROPPED, O_KOID } from '../../shared/layout.js';
+import { H_STAT_COMPLETES, H_STAT_FIFO_DROPPED, O_KOID } from '../../shared/layout.js';
 import { portCancelQueuedLocked, portQueuePagerPacketLocked } from './port_dispatcher.js';
 
 export const ACTIVE_NONE = -1;
@@ -90,6 +90,7 @@ function queuePacketLocked(k: KernelState, vmo: number, r: number): void {
   if (portQueuePagerPacketLocked(k, w[o + V_PORT]!, w[o + PX_PACKET]!)) {
     k.addRef(vmo); // the packet's reference, dropped when it leaves the port
     Atomics.add(w, H_STAT_PACKETS, 1);
+    if (r === ACTIVE_COMPLETE) Atomics.add(w, H_STAT_COMPLETES, 1);
   }
   if (k.tracing) traceEvent(k, TraceEvent.PktPost, w[o + O_KOID]!, r === ACTIVE_COMPLETE ? -2 : requestIdOf(k, r), w[e + E_CMD]!, w[e + E_OFFSET]!, w[e + E_LENGTH]!);
 }

@@ -265,7 +265,7 @@ export function queryVmoStats(k: KernelState, vmo: number, reset: boolean): bool
 
 /**
  * zx_vmo_set_size after the rights checks. Shrinking resolves READ requests for absent offsets and
- * DIRTY requests for not-yet-Dirty offsets past the new end (their waiters retry into OUT_OF_RANGE;
+ * DIRTY requests for every not-Dirty offset past the new end (their waiters retry into OUT_OF_RANGE;
  * a page supplied and then cut off is not progress), frees every page there (dirty ones are simply
  * discarded) and clips zero intervals. Growing makes the new tail a dirty zero interval.
  */
@@ -278,9 +278,13 @@ export function resizeVmo(k: KernelState, vmo: number, newPages: number): number
   if (newPages < old) {
     k.w[o + V_SIZE_PAGES] = newPages;
     if (pagerBacked) {
+      // READ requests are resolved over absent offsets only (a page supplied and then cut off is
+      // not progress: ResizeCommitTest); DIRTY requests over every offset that is not Dirty, gaps
+      // included, since a page a DIRTY request covered may have become absent meanwhile
+      // (ResizeWritebackWithOutstandingDirtyRequests).
       forEachRunLocked(k, vmo, newPages, old, (kind, s, e) => {
         if (kind === 'absent') onPagesSuppliedLocked(k, vmo, s, e - s);
-        else if (kind === 'clean') onPagesDirtiedLocked(k, vmo, s, e - s);
+        if (kind !== 'dirty') onPagesDirtiedLocked(k, vmo, s, e - s);
       });
     }
     for (let p = nextPresentPage(k, vmo, newPages, old); p < old; p = nextPresentPage(k, vmo, p + 1, old)) {

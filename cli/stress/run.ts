@@ -1,0 +1,408 @@
+// The stress run: one kernel, one pager with its port, `vmos` pager VMOs; faulting threads in a
+// ThreadPool; a pager service and a writeback worker, each in its own Worker. The main thread
+// starts them, shows progress, fires the optional mid-run events, watches for hangs (a thread blocked
+// past hangTimeout while the pager is idle), then stops everything, flushes a final writeback and
+// runs the checker (checker.ts) over the histories, the backing store and the kernel trace.
+
+import fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import {
+  Kernel,
+  PAGE_SIZE,
+  ThreadPool,
+  ZX_ERR_TIMED_OUT,
+  ZX_THREAD_STATE_BLOCKED_PAGER,
+  ZX_VMO_TRAP_DIRTY,
+  ZxError,
+  statusName,
+  type HistogramSummary,
+  type KernelStats,
+  type SimThread,
+  type TraceRecord,
+} from '../../core/index.js';
+import { BUG_NAMES } from '../../core/bugs.js';
+import { STOP_KEY } from '../../workers/pager_service.js';
+import type { ServiceConfig } from '../../workers/stress_services.js';
+import type { StressThreadArgs } from '../../workers/stress_thread.js';
+import {
+  C_COMPLETE,
+  C_DIRTY_ACKED,
+  C_FAILED,
+  C_FAILED_BY_CODE,
+  C_OPS,
+  C_PAGER_BUSY,
+  C_PAGER_IDLE_SINCE_MS,
+  C_PAGES_SUPPLIED,
+  C_READS_SERVED,
+  C_RECORDED,
+  C_SERVICE_ERRORS,
+  C_STOP_SERVICES,
+  C_STOP_THREADS,
+  C_WB_FLUSH_ACK,
+  C_WB_FLUSH_REQ,
+  C_WB_PAGES,
+  C_WB_PASSES,
+  CONTROL_WORDS,
+  FAIL_CODES,
+  HISTORY_F64,
+  HISTORY_I32,
+  SPAN_F64,
+  monotonicMs,
+} from '../../workers/stress_protocol.js';
+import { checkFailWakeups, checkHistory, type Op, type Violation, type ViolationKind } from './checker.js';
+import { fillPage, pageTag, readStamp, WORDS } from './content.js';
+import type { Scenario } from './scenario.js';
+
+export interface Progress {
+  elapsedMs: number;
+  durationMs: number;
+  ops: number;
+  faults: number;
+  writebacks: number;
+  evictions: number;
+  violations: number;
+}
+
+export interface StressResult {
+  scenario: Scenario;
+  seed: number;
+  startNs: number;
+  durationMs: number;
+  ops: { total: number; reads: number; writes: number; failedByStatus: Record<string, number>; recorded: number };
+  kernel: KernelStats;
+  pager: { readsServed: number; pagesSupplied: number; dirtyAcked: number; failed: number; failedByCode: Record<string, number>; completes: number; errors: number };
+  writeback: { passes: number; pages: number };
+  faultLatencyNs: HistogramSummary;
+  wakeStatuses: Record<string, number>;
+  violations: Violation[];
+  violationCounts: Partial<Record<ViolationKind, number>>;
+  checksSkipped: string[];
+  trace: { events: TraceRecord[]; dropped: number; spans: Float64Array[]; threadNames: Map<number, string> } | null;
+  clean: boolean;
+}
+
+const HISTORY_CAPACITY_MAX = 1 << 18;
+
+export async function runStress(s: Scenario, onProgress?: (p: Progress) => void): Promise<StressResult> {
+  const seed = s.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const frames = Math.ceil(s.physicalMemory / PAGE_SIZE);
+  const kernel = Kernel.create({
+    physicalMemory: frames * PAGE_SIZE,
+    maxThreads: s.threads + 16,
+    traceEvents: s.traceEvents,
+    injectBugs: s.injectBug ? BUG_NAMES[s.injectBug]! : 0,
+  });
+  const sys = kernel.sys;
+  const pager = sys.pagerCreate(0);
+  const port = sys.portCreate(0);
+  const vmos: number[] = [];
+  const keys: bigint[] = [];
+  for (let v = 0; v < s.vmos; v++) {
+    keys.push(BigInt(0x100 + v));
+    vmos.push(sys.pagerCreateVmo(pager, s.trapDirty ? ZX_VMO_TRAP_DIRTY : 0, port, keys[v]!, s.vmoPages * PAGE_SIZE));
+  }
+
+  // The backing store starts with every page at stamp 0 (tagged with its own page).
+  const backingBytes = s.vmos * s.vmoPages * PAGE_SIZE;
+  const initial = new Uint32Array(WORDS);
+  let memory: SharedArrayBuffer | undefined;
+  if (s.backing) {
+    const fd = fs.openSync(s.backing, 'w+');
+    for (let v = 0; v < s.vmos; v++) {
+      for (let p = 0; p < s.vmoPages; p++) {
+        fillPage(initial, 0, pageTag(v, p));
+        fs.writeSync(fd, new Uint8Array(initial.buffer), 0, PAGE_SIZE, (v * s.vmoPages + p) * PAGE_SIZE);
+      }
+    }
+    fs.closeSync(fd);
+  } else {
+    memory = new SharedArrayBuffer(backingBytes);
+    const all = new Uint32Array(memory);
+    for (let v = 0; v < s.vmos; v++) {
+      for (let p = 0; p < s.vmoPages; p++) {
+        fillPage(initial, 0, pageTag(v, p));
+        all.set(initial, ((v * s.vmoPages + p) * PAGE_SIZE) / 4);
+      }
+    }
+  }
+  const backing = { memory, path: s.backing, vmoPages: s.vmoPages };
+
+  const controlBuffer = new SharedArrayBuffer(CONTROL_WORDS * 4);
+  const control = new Int32Array(controlBuffer);
+  const spanBuffers = [new SharedArrayBuffer(65536 * SPAN_F64 * 8), new SharedArrayBuffer(65536 * SPAN_F64 * 8)];
+  const serviceBase: Omit<ServiceConfig, 'role' | 'spans'> = {
+    share: kernel.shareable(),
+    pager,
+    port,
+    vmos,
+    keys,
+    vmoPages: s.vmoPages,
+    backing,
+    control: controlBuffer,
+    failRate: s.failRate,
+    failCodes: s.failCodes.map((n) => FAIL_CODES[['ZX_ERR_IO', 'ZX_ERR_IO_DATA_INTEGRITY', 'ZX_ERR_BAD_STATE', 'ZX_ERR_NO_SPACE', 'ZX_ERR_BUFFER_TOO_SMALL'].indexOf(n)]!),
+    readahead: s.readahead,
+    writebackIntervalMs: s.writebackInterval,
+    writebackLatencyUs: s.writebackLatencyUs,
+    seed: seed ^ 0x5bd1e995,
+  };
+  const serviceUrl = new URL('../../workers/stress_services.js', import.meta.url);
+  const pagerWorker = new Worker(serviceUrl, { workerData: { stressService: { ...serviceBase, role: 'pager', spans: spanBuffers[0] } }, execArgv: [] });
+  const writebackWorker = new Worker(serviceUrl, { workerData: { stressService: { ...serviceBase, role: 'writeback', spans: spanBuffers[1] } }, execArgv: [] });
+  const workerErrors: string[] = [];
+  for (const w of [pagerWorker, writebackWorker]) w.on('error', (e) => workerErrors.push(e.message));
+
+  const pool = new ThreadPool(kernel, { maxThreads: s.threads });
+  const capacity = Math.min(HISTORY_CAPACITY_MAX, s.ops ?? HISTORY_CAPACITY_MAX);
+  const histories = Array.from({ length: s.threads }, () => ({
+    i32: new SharedArrayBuffer(capacity * HISTORY_I32 * 4),
+    f64: new SharedArrayBuffer(capacity * HISTORY_F64 * 8),
+  }));
+  const startNs = Number(process.hrtime.bigint());
+  const started = performance.now();
+  const threadUrl = new URL('../../workers/stress_thread.js', import.meta.url);
+  const threads: SimThread[] = histories.map((h, i) => {
+    const args: StressThreadArgs = {
+      threadIndex: i,
+      vmos,
+      vmoPages: s.vmoPages,
+      ops: s.ops ?? Number.MAX_SAFE_INTEGER,
+      deadlineNs: startNs + s.duration * 1e6,
+      readRatio: s.readRatio,
+      pattern: s.pattern,
+      hotFraction: s.hotFraction,
+      hotProbability: s.hotProbability,
+      seed: (seed * 31 + i * 0x9e3779b9) >>> 0,
+      control: controlBuffer,
+      historyI32: h.i32,
+      historyF64: h.f64,
+    };
+    return pool.spawn({ module: threadUrl, export: 'stressThread' }, args);
+  });
+
+  // ---- Watch: progress, mid-run events, hangs ----
+  const violations: Violation[] = [];
+  const counts: Partial<Record<ViolationKind, number>> = {};
+  const addViolation = (v: Violation): void => {
+    counts[v.kind] = (counts[v.kind] ?? 0) + 1;
+    violations.push(v);
+  };
+  const blockedSince = new Map<number, number>();
+  let detached = false;
+  let pagerClosed = false;
+  let hung = false;
+  const checksSkipped: string[] = [];
+  while (!threads.every((t) => t.finished)) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = performance.now();
+    const elapsed = now - started;
+    if (s.detachAt !== undefined && !detached && elapsed >= s.detachAt) {
+      detached = true;
+      sys.pagerDetachVmo(pager, vmos[0]!);
+    }
+    if (s.closePagerAt !== undefined && !pagerClosed && elapsed >= s.closePagerAt) {
+      pagerClosed = true;
+      sys.handleClose(pager);
+    }
+    // Time since the pager last finished a packet: idle if it is waiting on its port, stuck if not.
+    const pagerQuietMs = (monotonicMs() - Atomics.load(control, C_PAGER_IDLE_SINCE_MS)) & 0x7fffffff;
+    const pagerBusy = Atomics.load(control, C_PAGER_BUSY) !== 0;
+    for (const t of threads) {
+      if (kernel.threadState(t.tid) !== ZX_THREAD_STATE_BLOCKED_PAGER) {
+        blockedSince.delete(t.tid);
+        continue;
+      }
+      const since = blockedSince.get(t.tid) ?? now;
+      blockedSince.set(t.tid, since);
+      // A hang: blocked past the bound while the pager idles, or while the pager itself is stuck.
+      const pagerState = pagerBusy ? `the pager stuck on one packet for ${pagerQuietMs} ms` : 'the pager idle';
+      if (now - since > s.hangTimeout && (pagerBusy ? pagerQuietMs > s.hangTimeout : pagerQuietMs > Math.min(250, s.hangTimeout))) {
+        const r = kernel.debugThreadRequest(t.tid);
+        const where = r
+          ? `${r.command} request [0x${r.offset.toString(16)}, +0x${r.length.toString(16)}) of VMO koid ${r.vmoKoid} as ${r.role}; its packet: ${r.packet}`
+          : 'its request already completed: the wake-up was lost';
+        addViolation({
+          kind: 'hang',
+          atNs: startNs + (since + s.hangTimeout - started) * 1e6,
+          detail: `thread ${threads.indexOf(t)} (tid ${t.tid}) blocked ${(now - since).toFixed(0)} ms with ${pagerState}: ${where}`,
+        });
+        hung = true;
+      }
+    }
+    onProgress?.({
+      elapsedMs: elapsed,
+      durationMs: s.duration,
+      ops: sumOps(control, s.threads),
+      faults: kernel.stats().requests,
+      writebacks: Atomics.load(control, C_WB_PASSES),
+      evictions: kernel.stats().evictions,
+      violations: violations.length,
+    });
+    if (hung) break;
+  }
+  Atomics.store(control, C_STOP_THREADS, 1);
+
+  // ---- Stop: threads (terminated if hung), final writeback, services ----
+  if (hung) await pool.close();
+  else await Promise.allSettled(threads.map((t) => t.join()));
+  const threadErrors = (await Promise.allSettled(threads.map((t) => t.join()))).filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason));
+  let flushed = false;
+  if (!pagerClosed && !hung) {
+    const ticket = Atomics.add(control, C_WB_FLUSH_REQ, 1) + 1;
+    Atomics.notify(control, C_STOP_SERVICES);
+    const until = performance.now() + 20_000;
+    while (Atomics.load(control, C_WB_FLUSH_ACK) < ticket && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
+    flushed = Atomics.load(control, C_WB_FLUSH_ACK) >= ticket;
+  }
+  if (!flushed) checksSkipped.push(pagerClosed ? 'lost-write (the pager was closed mid-run: nothing more can be written back)' : 'lost-write (no final writeback)');
+  Atomics.store(control, C_STOP_SERVICES, 1);
+  Atomics.notify(control, C_STOP_SERVICES);
+  try {
+    sys.portQueue(port, { key: STOP_KEY });
+  } catch {
+    // the port handle is gone: the pager exits on its own
+  }
+  await Promise.all([pagerWorker, writebackWorker].map((w) => exitWithin(w, 5000)));
+  await pool.close();
+  // Whatever is still queued (a COMPLETE after detach) is read now, so the bookkeeping balances.
+  for (;;) {
+    try {
+      sys.portWait(port, 0n);
+    } catch (e) {
+      if (e instanceof ZxError && e.status === ZX_ERR_TIMED_OUT) break;
+      throw e;
+    }
+  }
+  const durationMs = performance.now() - started;
+
+  // ---- Check ----
+  const ops = collectOps(histories, control, s.threads);
+  const finalStamp = flushed
+    ? (() => {
+        const words = new Uint32Array(WORDS);
+        const bytes = new Uint8Array(words.buffer);
+        const fd = s.backing ? fs.openSync(s.backing, 'r') : -1;
+        const all = memory ? new Uint8Array(memory) : null;
+        const read = (v: number, p: number): number => {
+          const at = (v * s.vmoPages + p) * PAGE_SIZE;
+          if (all) bytes.set(all.subarray(at, at + PAGE_SIZE));
+          else fs.readSync(fd, bytes, 0, PAGE_SIZE, at);
+          return readStamp(words, pageTag(v, p));
+        };
+        return read;
+      })()
+    : null;
+  const history = checkHistory(ops, s.vmos, s.vmoPages, finalStamp);
+  for (const v of history.violations) violations.push(v);
+  for (const [k, n] of Object.entries(history.counts)) counts[k as ViolationKind] = (counts[k as ViolationKind] ?? 0) + n!;
+  const trace = kernel.readTrace();
+  let wakeStatuses = new Map<number, number>();
+  if (s.traceEvents > 0 && trace.dropped === 0) {
+    const fails = checkFailWakeups(trace.events);
+    wakeStatuses = fails.wakeStatuses;
+    for (const v of fails.violations) violations.push(v);
+    for (const [k, n] of Object.entries(fails.counts)) counts[k as ViolationKind] = (counts[k as ViolationKind] ?? 0) + n!;
+  } else {
+    checksSkipped.push(s.traceEvents === 0 ? 'FAIL wakeups (tracing off)' : `FAIL wakeups (trace ring full: ${trace.dropped} events dropped; raise --trace-events)`);
+  }
+  const stats = kernel.stats();
+  if (!hung) {
+    const outstanding = kernel.debugOutstandingRequests();
+    const requestPackets = stats.packets - stats.completes;
+    const balance = [
+      [stats.packets, stats.dequeued + stats.withdrawn + stats.portDropped, 'packets posted = read + withdrawn + dropped by a closed port'],
+      [stats.requests, requestPackets + stats.fifoDropped, 'requests created = posted + withdrawn from the FIFO before posting'],
+      [outstanding, 0, 'requests still outstanding after the run'],
+    ] as const;
+    for (const [a, b, what] of balance) {
+      if (a !== b) addViolation({ kind: 'bookkeeping', atNs: Number(process.hrtime.bigint()), detail: `${what}: ${a} != ${b}` });
+    }
+  }
+  // After a hang the pool was terminated on purpose: those threads' errors are not findings.
+  for (const e of [...workerErrors, ...(hung ? [] : threadErrors)]) addViolation({ kind: 'bookkeeping', atNs: Number(process.hrtime.bigint()), detail: `worker error: ${e}` });
+
+  const failedByStatus: Record<string, number> = {};
+  let reads = 0;
+  for (const op of ops) {
+    if (!op.write) reads++;
+    if (op.status !== 0) failedByStatus[statusName(op.status)] = (failedByStatus[statusName(op.status)] ?? 0) + 1;
+  }
+  const failedByCode: Record<string, number> = {};
+  FAIL_CODES.forEach((code, i) => {
+    const n = Atomics.load(control, C_FAILED_BY_CODE + i);
+    if (n > 0) failedByCode[statusName(code)] = n;
+  });
+  const result: StressResult = {
+    scenario: s,
+    seed,
+    startNs,
+    durationMs,
+    ops: { total: sumOps(control, s.threads), reads, writes: ops.length - reads, failedByStatus, recorded: ops.length },
+    kernel: stats,
+    pager: {
+      readsServed: Atomics.load(control, C_READS_SERVED),
+      pagesSupplied: Atomics.load(control, C_PAGES_SUPPLIED),
+      dirtyAcked: Atomics.load(control, C_DIRTY_ACKED),
+      failed: Atomics.load(control, C_FAILED),
+      failedByCode,
+      completes: Atomics.load(control, C_COMPLETE),
+      errors: Atomics.load(control, C_SERVICE_ERRORS),
+    },
+    writeback: { passes: Atomics.load(control, C_WB_PASSES), pages: Atomics.load(control, C_WB_PAGES) },
+    faultLatencyNs: kernel.waitLatency(),
+    wakeStatuses: Object.fromEntries([...wakeStatuses].map(([st, n]) => [statusName(st), n])),
+    violations: violations.sort((a, b) => a.atNs - b.atNs),
+    violationCounts: counts,
+    checksSkipped,
+    trace: s.trace
+      ? {
+          events: trace.events,
+          dropped: trace.dropped,
+          spans: spanBuffers.map((b) => new Float64Array(b)),
+          threadNames: new Map(threads.map((t, i) => [t.tid % 65536, `faulting thread ${i}`])),
+        }
+      : null,
+    clean: Object.keys(counts).length === 0,
+  };
+  kernel.close();
+  return result;
+}
+
+function sumOps(control: Int32Array, threads: number): number {
+  let n = 0;
+  for (let i = 0; i < threads; i++) n += Atomics.load(control, C_OPS + i);
+  return n;
+}
+
+function collectOps(histories: ReadonlyArray<{ i32: SharedArrayBuffer; f64: SharedArrayBuffer }>, control: Int32Array, threads: number): Op[] {
+  const ops: Op[] = [];
+  for (let t = 0; t < threads; t++) {
+    const hi = new Int32Array(histories[t]!.i32);
+    const hf = new Float64Array(histories[t]!.f64);
+    const n = Atomics.load(control, C_RECORDED + t);
+    for (let i = 0; i < n; i++) {
+      const b = i * HISTORY_I32;
+      ops.push({
+        thread: t,
+        write: (hi[b]! & 1) === 1,
+        vmo: hi[b]! >> 1,
+        page: hi[b + 1]!,
+        stamp: hi[b + 2]! < 0 && hi[b + 2]! >= -2 ? hi[b + 2]! : hi[b + 2]! >>> 0,
+        status: hi[b + 3]!,
+        t0: hf[i * HISTORY_F64]!,
+        t1: hf[i * HISTORY_F64 + 1]!,
+      });
+    }
+  }
+  return ops;
+}
+
+function exitWithin(worker: Worker, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => void worker.terminate().then(() => resolve()), ms);
+    worker.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,48 @@
+// The shared control block of a stress run: named Int32 slots that the orchestrator (main thread),
+// the faulting threads, the pager service and the writeback worker read and write with Atomics.
+
+export const C_STOP_THREADS = 0; // faulting threads stop issuing operations
+export const C_STOP_SERVICES = 1; // pager and writeback workers exit
+export const C_PAGER_BUSY = 2; // the pager is handling a packet (1) or waiting on its port (0)
+export const C_READS_SERVED = 3;
+export const C_PAGES_SUPPLIED = 4;
+export const C_DIRTY_ACKED = 5;
+export const C_FAILED = 6; // requests the pager failed
+export const C_FAILED_BY_CODE = 7; // 5 slots, in FAIL_CODES order
+export const C_COMPLETE = 12;
+export const C_WB_PASSES = 13;
+export const C_WB_PAGES = 14;
+export const C_WB_FLUSH_REQ = 15; // orchestrator bumps it to ask for a full writeback
+export const C_WB_FLUSH_ACK = 16; // the writeback worker copies it when the VMOs had nothing dirty
+export const C_SERVICE_ERRORS = 17; // unexpected syscall errors in the services
+export const C_PAGER_IDLE_SINCE_MS = 18; // monotonicMs() when the pager last went idle
+/**
+ * Futex serializing the backing store between the services, as a filesystem must: the pager holds it
+ * from reading pages until they are supplied, writeback from writing pages until WRITEBACK_END. Without
+ * it, read-ahead can read a page, writeback store a newer version, clean it, reclaim evict it, and the
+ * pager then fill the absent page with its stale copy (the kernel accepts any supply of an absent page).
+ */
+export const C_BACKING_LOCK = 19;
+export const C_OPS = 24; // + thread index: operations completed
+export const C_RECORDED = 24 + 64; // + thread index: operations recorded in the history
+export const CONTROL_WORDS = 24 + 128;
+
+export const HISTORY_I32 = 4; // kind | vmo << 1, page, stamp, status
+export const HISTORY_F64 = 2; // start ns, end ns
+export const SPAN_F64 = 4; // kind, start ns, end ns, pages
+
+export const SpanKind = { Read: 1, Dirty: 2, Fail: 3, Writeback: 4 } as const;
+
+export const FAIL_CODES = [-40, -42, -20, -54, -15]; // IO, IO_DATA_INTEGRITY, BAD_STATE, NO_SPACE, BUFFER_TOO_SMALL
+
+/** Milliseconds of the monotonic clock every thread shares, truncated to 31 bits (for Int32 slots). */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint() / 1_000_000n) & 0x7fffffff;
+}
+
+export interface BackingConfig {
+  /** In-memory store (vmos * vmoPages pages), or a file path. */
+  memory?: SharedArrayBuffer;
+  path?: string;
+  vmoPages: number;
+}

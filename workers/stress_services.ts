@@ -1,0 +1,237 @@
+// The two service workers of `pagersim stress`, each in its own Worker (never in the ThreadPool):
+//   pager     - reads packets from the port: READ requests are supplied from the backing store in
+//               whole aligned clusters (read-ahead), DIRTY requests are acknowledged, and a chosen
+//               share of both is failed with chosen codes instead;
+//   writeback - loops query_dirty_ranges -> WRITEBACK_BEGIN -> copy to the backing store ->
+//               WRITEBACK_END, and on request flushes until nothing is dirty.
+// Both record spans for the trace and tally what they did in the shared control block.
+
+import { workerData } from 'node:worker_threads';
+import { Kernel, type KernelShare } from '../core/kernel.js';
+import { ZxError } from '../core/errors.js';
+import {
+  PAGE_SIZE,
+  ZX_PAGER_OP_DIRTY,
+  ZX_PAGER_OP_FAIL,
+  ZX_PAGER_OP_WRITEBACK_BEGIN,
+  ZX_PAGER_OP_WRITEBACK_END,
+  ZX_PAGER_VMO_COMPLETE,
+  ZX_PAGER_VMO_DIRTY,
+  ZX_PAGER_VMO_READ,
+  ZX_PKT_TYPE_USER,
+  ZX_VMO_DIRTY_RANGE_IS_ZERO,
+  ZX_VMO_OP_DECOMMIT,
+} from '../shared/constants.js';
+import { deadlineAfter, mutexLock, mutexUnlock } from '../shared/futex.js';
+import { ZX_ERR_NO_MEMORY, ZX_ERR_TIMED_OUT } from '../shared/status.js';
+import { openBacking } from './stress_backing.js';
+import {
+  C_BACKING_LOCK,
+  C_COMPLETE,
+  C_DIRTY_ACKED,
+  C_FAILED,
+  C_FAILED_BY_CODE,
+  C_PAGER_BUSY,
+  C_PAGER_IDLE_SINCE_MS,
+  C_PAGES_SUPPLIED,
+  C_READS_SERVED,
+  C_SERVICE_ERRORS,
+  C_STOP_SERVICES,
+  C_WB_FLUSH_ACK,
+  C_WB_FLUSH_REQ,
+  C_WB_PAGES,
+  C_WB_PASSES,
+  FAIL_CODES,
+  SPAN_F64,
+  SpanKind,
+  monotonicMs,
+  type BackingConfig,
+} from './stress_protocol.js';
+
+export interface ServiceConfig {
+  role: 'pager' | 'writeback';
+  share: KernelShare;
+  pager: number;
+  port: number;
+  vmos: number[];
+  keys: bigint[];
+  vmoPages: number;
+  backing: BackingConfig;
+  control: SharedArrayBuffer;
+  spans: SharedArrayBuffer;
+  failRate: number;
+  failCodes: number[];
+  readahead: number;
+  writebackIntervalMs: number;
+  /** Simulated storage latency per page written back. */
+  writebackLatencyUs: number;
+  seed: number;
+}
+
+function expected(e: unknown): number {
+  if (e instanceof ZxError) return e.status;
+  throw e;
+}
+
+function runPager(c: ServiceConfig): void {
+  const sys = Kernel.attach(c.share).sys;
+  const control = new Int32Array(c.control);
+  const spans = new Float64Array(c.spans);
+  const backing = openBacking(c.backing);
+  const byKey = new Map(c.keys.map((k, i) => [k, i] as const));
+  const clusterBytes = c.readahead * PAGE_SIZE;
+  const aux = sys.vmoCreate(clusterBytes, 0);
+  const scratch = new Uint8Array(clusterBytes);
+  let nspans = 0;
+  let x = c.seed >>> 0 || 1;
+  const rand = (): number => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+  const span = (kind: number, t0: number, pages: number): void => {
+    if ((nspans + 1) * SPAN_F64 > spans.length) return;
+    spans.set([kind, t0, Number(process.hrtime.bigint()), pages], nspans++ * SPAN_F64);
+  };
+  /** Clusters that could not be supplied for lack of memory (only dirty pages left): retried. */
+  const retry: Array<[number, number, number]> = [];
+  const supplyCluster = (v: number, off: number, len: number): boolean => {
+    mutexLock(control, C_BACKING_LOCK);
+    try {
+      for (let p = 0; p < len / PAGE_SIZE; p++) backing.read(v, off / PAGE_SIZE + p, scratch.subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE));
+      try {
+        sys.vmoWrite(aux, scratch.subarray(0, len), 0);
+      } catch (e) {
+        if (expected(e) === ZX_ERR_NO_MEMORY) return false;
+        throw e;
+      }
+      try {
+        sys.pagerSupplyPages(c.pager, c.vmos[v]!, off, len, aux, 0);
+        Atomics.add(control, C_PAGES_SUPPLIED, len / PAGE_SIZE);
+      } catch (e) {
+        expected(e); // the VMO was detached or the pager closed: its waiters were already woken
+        sys.vmoOpRange(aux, ZX_VMO_OP_DECOMMIT, 0, clusterBytes);
+      }
+      return true;
+    } finally {
+      mutexUnlock(control, C_BACKING_LOCK);
+    }
+  };
+  Atomics.store(control, C_PAGER_IDLE_SINCE_MS, monotonicMs());
+  while (Atomics.load(control, C_STOP_SERVICES) === 0) {
+    if (retry.length > 0) {
+      const [v, off, len] = retry[0]!;
+      if (supplyCluster(v, off, len)) retry.shift();
+    }
+    let packet;
+    try {
+      packet = sys.portWait(c.port, deadlineAfter(retry.length > 0 ? 1_000_000 : 20_000_000));
+    } catch (e) {
+      if (expected(e) === ZX_ERR_TIMED_OUT) continue;
+      Atomics.add(control, C_SERVICE_ERRORS, 1);
+      break; // the port or pager handle is gone
+    }
+    if (packet.type === ZX_PKT_TYPE_USER) continue;
+    Atomics.store(control, C_PAGER_BUSY, 1);
+    const t0 = Number(process.hrtime.bigint());
+    const req = packet.pageRequest!;
+    const v = byKey.get(packet.key);
+    if (req.command === ZX_PAGER_VMO_COMPLETE) Atomics.add(control, C_COMPLETE, 1);
+    else if (v !== undefined && c.failRate > 0 && rand() < c.failRate) {
+      const which = Math.floor(rand() * c.failCodes.length);
+      const code = c.failCodes[which]!;
+      try {
+        sys.pagerOpRange(c.pager, ZX_PAGER_OP_FAIL, c.vmos[v]!, req.offset, req.length, code);
+        Atomics.add(control, C_FAILED, 1);
+        Atomics.add(control, C_FAILED_BY_CODE + FAIL_CODES.indexOf(code), 1);
+      } catch (e) {
+        expected(e);
+      }
+      span(SpanKind.Fail, t0, req.length / PAGE_SIZE);
+    } else if (v !== undefined && req.command === ZX_PAGER_VMO_READ) {
+      // Supply whole aligned clusters covering the request (read-ahead, as real pagers do).
+      const first = Math.floor(req.offset / clusterBytes) * clusterBytes;
+      const end = Math.min(Math.ceil((req.offset + req.length) / clusterBytes) * clusterBytes, c.vmoPages * PAGE_SIZE);
+      for (let off = first; off < end; off += clusterBytes) {
+        if (!supplyCluster(v, off, Math.min(clusterBytes, end - off))) retry.push([v, off, Math.min(clusterBytes, end - off)]);
+      }
+      Atomics.add(control, C_READS_SERVED, 1);
+      span(SpanKind.Read, t0, req.length / PAGE_SIZE);
+    } else if (v !== undefined && req.command === ZX_PAGER_VMO_DIRTY) {
+      try {
+        sys.pagerOpRange(c.pager, ZX_PAGER_OP_DIRTY, c.vmos[v]!, req.offset, req.length, 0);
+      } catch (e) {
+        expected(e); // NOT_FOUND: a page was evicted meanwhile; the writer retries with READ
+      }
+      Atomics.add(control, C_DIRTY_ACKED, 1);
+      span(SpanKind.Dirty, t0, req.length / PAGE_SIZE);
+    }
+    Atomics.store(control, C_PAGER_IDLE_SINCE_MS, monotonicMs());
+    Atomics.store(control, C_PAGER_BUSY, 0);
+  }
+  backing.close();
+}
+
+function runWriteback(c: ServiceConfig): void {
+  const sys = Kernel.attach(c.share).sys;
+  const control = new Int32Array(c.control);
+  const spans = new Float64Array(c.spans);
+  const backing = openBacking(c.backing);
+  let copy = new Uint8Array(PAGE_SIZE);
+  let nspans = 0;
+  const size = c.vmoPages * PAGE_SIZE;
+  while (Atomics.load(control, C_STOP_SERVICES) === 0) {
+    const flushTicket = Atomics.load(control, C_WB_FLUSH_REQ);
+    let dirtyPages = 0;
+    const t0 = Number(process.hrtime.bigint());
+    try {
+      for (let v = 0; v < c.vmos.length; v++) {
+        let start = 0;
+        for (;;) {
+          const q = sys.pagerQueryDirtyRanges(c.pager, c.vmos[v]!, start, size - start, 64);
+          for (const r of q.ranges) {
+            const isZero = (r.options & ZX_VMO_DIRTY_RANGE_IS_ZERO) !== 0;
+            const pages = r.length / PAGE_SIZE;
+            if (copy.length < r.length) copy = new Uint8Array(r.length);
+            sys.pagerOpRange(c.pager, ZX_PAGER_OP_WRITEBACK_BEGIN, c.vmos[v]!, r.offset, r.length, isZero ? ZX_VMO_DIRTY_RANGE_IS_ZERO : 0);
+            if (isZero) copy.fill(0, 0, r.length);
+            else sys.vmoRead(c.vmos[v]!, copy.subarray(0, r.length), r.offset);
+            // The write to storage takes time; writes to the range meanwhile must survive END.
+            if (c.writebackLatencyUs > 0) Atomics.wait(control, C_STOP_SERVICES, 0, (c.writebackLatencyUs * pages) / 1000);
+            mutexLock(control, C_BACKING_LOCK);
+            try {
+              for (let p = 0; p < pages; p++) backing.write(v, r.offset / PAGE_SIZE + p, copy.subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE));
+              sys.pagerOpRange(c.pager, ZX_PAGER_OP_WRITEBACK_END, c.vmos[v]!, r.offset, r.length, 0);
+            } finally {
+              mutexUnlock(control, C_BACKING_LOCK);
+            }
+            dirtyPages += pages;
+          }
+          if (q.actual === q.avail || q.ranges.length === 0) break;
+          const last = q.ranges[q.ranges.length - 1]!;
+          start = last.offset + last.length;
+        }
+      }
+    } catch (e) {
+      expected(e);
+      Atomics.add(control, C_SERVICE_ERRORS, 1);
+      break; // the pager handle is gone (closed mid-run): nothing more can be written back
+    }
+    if (dirtyPages > 0) {
+      Atomics.add(control, C_WB_PASSES, 1);
+      Atomics.add(control, C_WB_PAGES, dirtyPages);
+      if ((nspans + 1) * SPAN_F64 <= spans.length) spans.set([SpanKind.Writeback, t0, Number(process.hrtime.bigint()), dirtyPages], nspans++ * SPAN_F64);
+    } else {
+      Atomics.store(control, C_WB_FLUSH_ACK, flushTicket); // a pass found nothing dirty
+    }
+    Atomics.wait(control, C_STOP_SERVICES, 0, dirtyPages > 0 ? 0 : c.writebackIntervalMs);
+  }
+  backing.close();
+}
+
+const config = (workerData as { stressService?: ServiceConfig } | null)?.stressService;
+if (config) {
+  if (config.role === 'pager') runPager(config);
+  else runWriteback(config);
+}
