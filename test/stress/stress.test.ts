@@ -53,7 +53,9 @@ t.test('validation names the field', async (t) => {
 
 // A short default-shaped run is clean; its report follows the schema and its trace is well formed.
 t.test('a short clean run, its report and its trace', async (t) => {
-  const { scenario } = parsed(['--duration', '1500ms', '--threads', '3', '--vmo-pages', '64', '--seed', '7', '--trace', path.join(tmp, 'trace.json')]);
+  // Bounded by operations, not time, and sequential: each thread sweeps both VMOs (128 pages) through
+  // 96 frames whatever the machine's speed, so eviction must happen.
+  const { scenario } = parsed(['--ops', '400', '--duration', '60s', '--pattern', 'sequential', '--threads', '3', '--vmo-pages', '64', '--seed', '7', '--trace', path.join(tmp, 'trace.json')]);
   const result = await runStress(scenario);
   t.equal(result.clean, true, `no violations: ${result.violations.map((v) => v.detail).join('; ')}`);
   t.ok(result.ops.total > 0 && result.kernel.requests > 0, 'the run faulted');
