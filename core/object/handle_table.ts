@@ -239,12 +239,11 @@ export function replaceHandle(k: KernelState, value: number, rights: number): nu
   if (newRights >= 0) {
     // Swap rights in place and re-issue the value under a new generation: same object, no gap in
     // which the handle count could reach zero.
-    const obj = w[L.handleObject + slot]!;
     w[L.handleRights + slot] = newRights;
     w[L.handleGen + slot] = (w[L.handleGen + slot]! + 1) & HANDLE_GEN_MASK;
+    const value = encodeHandle(slot, w[L.handleGen + slot]!);
     mutexUnlock(w, H_HANDLE_LOCK);
-    void obj;
-    return encodeHandle(slot, w[L.handleGen + slot]!);
+    return value;
   }
   const { obj, lastHandle } = takeHandleLocked(k, slot);
   mutexUnlock(w, H_HANDLE_LOCK);

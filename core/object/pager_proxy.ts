@@ -178,11 +178,12 @@ export function proxyOnDetachLocked(k: KernelState, vmo: number): void {
   queuePacketLocked(k, vmo, ACTIVE_COMPLETE);
 }
 
-export function proxyOnCloseLocked(k: KernelState, vmo: number): void {
-  // Nothing is sent after this; cleanup waits for the COMPLETE packet (or the VMO's destruction).
-  void k;
-  void vmo;
-}
+/**
+ * The source closed (PagerProxy::OnClose). Zircon drops its ties to the pager here; in shared memory
+ * the VMO record itself is the proxy and lives until its last reference (a queued COMPLETE packet
+ * holds one), so there is nothing to release.
+ */
+export function proxyOnCloseLocked(_k: KernelState, _vmo: number): void {}
 
 /**
  * The pager object is going away (OnDispatcherClose): close the source (waiters wake and retry into

@@ -32,7 +32,7 @@ import {
   PT_USER_COUNT,
 } from '../../shared/layout.js';
 import { mutexLock, mutexUnlock } from '../../shared/futex.js';
-import { MAX_PORT_USER_PACKETS, PAGE_SIZE, ZX_PKT_TYPE_PAGE_REQUEST, ZX_PKT_TYPE_USER } from '../../shared/constants.js';
+import { MAX_PORT_USER_PACKETS, PAGE_SIZE, ZX_PKT_TYPE_USER } from '../../shared/constants.js';
 import { ZX_ERR_NO_MEMORY, ZX_ERR_SHOULD_WAIT, ZX_ERR_TIMED_OUT, ZX_OK } from '../../shared/status.js';
 import type { PortPacket } from '../sys_types.js';
 import type { KernelState } from '../kernel_state.js';
@@ -228,5 +228,3 @@ export function portOnZeroHandles(k: KernelState, port: number): void {
     }
   }
 }
-
-export { ZX_PKT_TYPE_PAGE_REQUEST };

@@ -68,27 +68,26 @@ function forEachRunLocked(k: KernelState, vmo: number, from: number, to: number,
   let p = from;
   let runKind: 'absent' | 'clean' | 'dirty' | null = null;
   let runStart = from;
-  const emit = (kind: 'absent' | 'clean' | 'dirty', start: number, end: number): void => {
+  const emit = (kind: 'absent' | 'clean' | 'dirty', start: number): void => {
     if (runKind === kind) return;
     if (runKind !== null && start > runStart) fn(runKind, runStart, start);
     runKind = kind;
     runStart = start;
-    void end;
   };
   while (p < to) {
     const slot = lookupSlot(k, vmo, p);
     if (slotKind(slot) !== SlotKind.Empty) {
-      emit(slotKind(slot) === SlotKind.Page && slotDirtyState(slot) === DirtyState.Dirty ? 'dirty' : 'clean', p, p + 1);
+      emit(slotKind(slot) === SlotKind.Page && slotDirtyState(slot) === DirtyState.Dirty ? 'dirty' : 'clean', p);
       p++;
       continue;
     }
     const z = intervalAtLocked(k, vmo, p);
     if (z >= 0) {
-      emit('clean', p, p + 1);
+      emit('clean', p);
       p = Math.min(intervalEnd(k, z), to, nextPresentPage(k, vmo, p, to));
       continue;
     }
-    emit('absent', p, p + 1);
+    emit('absent', p);
     p = Math.min(nextPresentPage(k, vmo, p, to), nextIntervalAfter(k, vmo, p, to));
   }
   if (runKind !== null && to > runStart) fn(runKind, runStart, to);
