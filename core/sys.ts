@@ -459,10 +459,12 @@ export class ThreadSys implements Sys {
   vmoSetSize(vmo: number, size: number): void {
     const k = this.#k;
     const name = 'zx_vmo_set_size';
-    const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, ZX_RIGHT_WRITE | ZX_RIGHT_RESIZE, name);
+    // WRITE is looked up; a handle without RESIZE (any handle to a non-resizable VMO) is refused
+    // with ZX_ERR_UNAVAILABLE, not ACCESS_DENIED (ResizeNonresizableVmo).
+    const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, ZX_RIGHT_WRITE, name);
     const bytes = u64(size);
     let status: number;
-    if (!isResizable(k, v)) status = ZX_ERR_UNAVAILABLE;
+    if ((handleRights(k, vmo) & ZX_RIGHT_RESIZE) === 0 || !isResizable(k, v)) status = ZX_ERR_UNAVAILABLE;
     else if (bytes < 0) status = ZX_ERR_INVALID_ARGS;
     else if (pagesFor(bytes) > MAX_VMO_PAGES) status = ZX_ERR_OUT_OF_RANGE;
     else status = resizeVmo(k, v, pagesFor(bytes));

@@ -210,6 +210,22 @@ pagerTest(t, 'DirtyRequestsOnWriteAfterRead', async (t, pager) => {
   noLeftovers(t, pager, vmo);
 });
 
+// Tests that read faults through a R/W mapping raise READ requests only, never DIRTY ones, and that
+// zx_vmo_read of the supplied pages raises nothing at all.
+pagerTest(t, 'NoDirtyRequestsOnRead', async (t, pager) => {
+  const N = 3;
+  const vmo = pager.createVmo(N, ZX_VMO_TRAP_DIRTY);
+  const base = mapVmo(pager, vmo, RW);
+  const reader = startMemReadPages(pager, base, 0, N);
+  ensure(t, await waitForPageRead(pager, vmo, 0, 1), 'R(0,1): the first fault');
+  ensureOk(t, supplyPages(pager, vmo, 0, N), 'supply(0,3)');
+  await reader.wait();
+  noLeftovers(t, pager, vmo, 'no DIRTY request for reads through the mapping');
+  await checkContent(t, pager, vmo, 0, supplied(vmo, 0, N), "zx_vmo_read returns the supplied content");
+  noLeftovers(t, pager, vmo, 'zx_vmo_read raised no READ or DIRTY request');
+  verifyDirtyRanges(t, pager, vmo, []);
+});
+
 // Tests that a MAP_RANGE mapping and reads through it dirty nothing; each page's first store traps.
 pagerTest(t, 'NoDirtyRequestsOnMapRange', async (t, pager) => {
   const N = 3;
