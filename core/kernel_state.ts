@@ -86,15 +86,45 @@ export class KernelState {
 
   /** Takes an object's lock only if it is free right now; reclaim uses it so it can never deadlock. */
   tryLockObject(obj: number): boolean {
-    return Atomics.compareExchange(this.w, this.obj(obj) + O_LOCK, 0, 1) === 0;
+    if (Atomics.compareExchange(this.w, this.obj(obj) + O_LOCK, 0, 1) !== 0) return false;
+    this.#lockDepth++;
+    return true;
   }
 
   lockObject(obj: number): void {
     mutexLock(this.w, this.obj(obj) + O_LOCK);
+    this.#lockDepth++;
   }
   unlockObject(obj: number): void {
     mutexUnlock(this.w, this.obj(obj) + O_LOCK);
+    if (--this.#lockDepth === 0 && this.#wakeCount > 0) this.#flushWakes();
   }
+
+  /**
+   * Wakes the threads sleeping on futex word `index` once this thread holds no object lock any more.
+   * The word itself is published at once (the caller stores it under its lock); only the notify is
+   * deferred. Notifying under the lock made the woken thread run straight into that lock, park on it
+   * and need a second cross-core wake-up (bench/RESULTS.md, fault round trip). count 0 = all.
+   */
+  wakeAfterUnlock(index: number, count: number): void {
+    if (this.#lockDepth === 0 || this.#wakeCount === this.#wakes.length) {
+      Atomics.notify(this.w, index, count === 0 ? Infinity : count);
+      return;
+    }
+    this.#wakes[this.#wakeCount] = index;
+    this.#wakeCounts[this.#wakeCount++] = count;
+  }
+
+  #flushWakes(): void {
+    for (let i = 0; i < this.#wakeCount; i++) Atomics.notify(this.w, this.#wakes[i]!, this.#wakeCounts[i]! === 0 ? Infinity : this.#wakeCounts[i]!);
+    this.#wakeCount = 0;
+  }
+
+  /** Object locks this thread holds (a JS thread runs one kernel thread at a time). */
+  #lockDepth = 0;
+  readonly #wakes = new Int32Array(256);
+  readonly #wakeCounts = new Int32Array(256);
+  #wakeCount = 0;
   /** True when another thread waits for this object's lock (the read/write loop yields then). */
   objectLockContended(obj: number): boolean {
     return Atomics.load(this.w, this.obj(obj) + O_LOCK) === 2;

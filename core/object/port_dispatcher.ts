@@ -82,7 +82,7 @@ function appendLocked(k: KernelState, port: number, e: number): void {
   else w[o + PT_HEAD] = e;
   w[o + PT_TAIL] = e;
   Atomics.add(w, o + PT_SEQ, 1);
-  Atomics.notify(w, o + PT_SEQ, 1);
+  k.wakeAfterUnlock(o + PT_SEQ, 1);
 }
 
 function unlinkLocked(k: KernelState, port: number, e: number): void {

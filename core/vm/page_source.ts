@@ -182,7 +182,7 @@ function signalLocked(k: KernelState, r: number, status: number): void {
   if (k.tracing) traceEvent(k, TraceEvent.Signal, koidOf(k, k.w[t + R_VMO]!), requestId(k, r), status, r);
   k.w[t + R_EVENT_STATUS] = status;
   Atomics.store(k.w, t + R_EVENT, 1);
-  Atomics.notify(k.w, t + R_EVENT);
+  k.wakeAfterUnlock(t + R_EVENT, 0); // 0: every waiter
 }
 
 /** Request-relative [start, end) of the part of [start, end) inside request r (TrimRangeToRequestSpace). */
