@@ -25,8 +25,15 @@ const INDEX_MASK = NODE_FANOUT - 1;
 
 /** Pages covered by one entry of a node at `level` (leaf = level 0 → 1 page). */
 function span(level: number): number {
-  return 2 ** (NODE_SHIFT * level);
+  return SPANS[level]!;
 }
+
+/** Index of `page`'s entry in a node at `level`: page indices are < 2^30, so shifts are exact. */
+function entryIndex(page: number, level: number): number {
+  return (page >>> (NODE_SHIFT * level)) & INDEX_MASK;
+}
+
+const SPANS = Array.from({ length: 8 }, (_, level) => 2 ** (NODE_SHIFT * level));
 
 /** Smallest tree height (>= 1) whose root covers `pages` pages. */
 export function treeHeightFor(pages: number): number {
@@ -44,7 +51,7 @@ export function lookupSlot(k: KernelState, vmo: number, page: number): number {
   const h = w[o + V_TREE_HEIGHT]!;
   if (page >= span(h)) return EMPTY_SLOT;
   for (let level = h - 1; level > 0; level--) {
-    const child = w[k.node(n) + (Math.floor(page / span(level)) & INDEX_MASK)]!;
+    const child = w[k.node(n) + entryIndex(page, level)]!;
     if (child === 0) return EMPTY_SLOT;
     n = child - 1;
   }
@@ -67,40 +74,9 @@ export function slotIndex(k: KernelState, vmo: number, page: number): number {
  * writing EMPTY_SLOT never allocates and frees nodes that become empty.
  */
 export function setSlot(k: KernelState, vmo: number, page: number, slot: number): boolean {
+  const n = slot === EMPTY_SLOT ? leafFor(k, vmo, page) : ensureLeaf(k, vmo, page);
+  if (n < 0) return slot === EMPTY_SLOT; // writing EMPTY where no leaf exists changes nothing
   const w = k.w;
-  const o = k.obj(vmo);
-  let root = w[o + V_ROOT_NODE]!;
-  if (root < 0) {
-    if (slot === EMPTY_SLOT) return true;
-    const h = treeHeightFor(page + 1);
-    root = k.allocNode();
-    if (root < 0) return false;
-    w[k.node(root) + N_LEVEL] = h - 1;
-    w[k.node(root) + N_PARENT] = -1;
-    w[o + V_ROOT_NODE] = root;
-    w[o + V_TREE_HEIGHT] = h;
-  }
-  while (page >= span(w[o + V_TREE_HEIGHT]!)) {
-    if (slot === EMPTY_SLOT) return true;
-    if (!growRoot(k, vmo)) return false;
-  }
-  let n = w[o + V_ROOT_NODE]!;
-  for (let level = w[o + V_TREE_HEIGHT]! - 1; level > 0; level--) {
-    const idx = Math.floor(page / span(level)) & INDEX_MASK;
-    const child = w[k.node(n) + idx]!;
-    if (child !== 0) {
-      n = child - 1;
-      continue;
-    }
-    if (slot === EMPTY_SLOT) return true;
-    const c = k.allocNode();
-    if (c < 0) return false;
-    w[k.node(c) + N_LEVEL] = level - 1;
-    w[k.node(c) + N_PARENT] = n;
-    w[k.node(c) + N_PARENT_SLOT] = idx;
-    w[k.node(n) + idx] = c + 1;
-    n = c;
-  }
   const idx = page & INDEX_MASK;
   w[k.node(n) + idx] = slot;
   const bit = 1 << idx;
@@ -225,7 +201,7 @@ function leafFor(k: KernelState, vmo: number, page: number): number {
   const h = w[o + V_TREE_HEIGHT]!;
   if (page >= span(h)) return -1;
   for (let level = h - 1; level > 0; level--) {
-    const child = w[k.node(n) + (Math.floor(page / span(level)) & INDEX_MASK)]!;
+    const child = w[k.node(n) + entryIndex(page, level)]!;
     if (child === 0) return -1;
     n = child - 1;
   }
@@ -326,7 +302,6 @@ export function forEachDirtyRun(k: KernelState, vmo: number, from: number, limit
   if (runStart >= 0) fn(runStart, runEnd);
 }
 
-const SPANS = Array.from({ length: 8 }, (_, level) => span(level));
 const walkNodes = new Int32Array(16);
 const walkMasks = new Int32Array(16);
 const walkBases = new Float64Array(16);
@@ -340,4 +315,107 @@ function entryMask(mask: number, base: number, level: number, from: number, limi
   let m = mask & (-1 << first);
   if (lastExcl < NODE_FANOUT) m &= (1 << lastExcl) - 1;
   return m;
+}
+
+/**
+ * Moves the slots of [from, from + count) out of the tree into out[0..count) (EMPTY_SLOT where there
+ * is none) and leaves them empty: a leaf at a time, one summary update and at most one node freed per
+ * leaf (supply's TakePages from the aux VMO).
+ */
+export function takeSlots(k: KernelState, vmo: number, from: number, count: number, out: Int32Array): void {
+  const w = k.w;
+  for (let i = 0; i < count; ) {
+    const page = from + i;
+    const first = page & INDEX_MASK;
+    const n = Math.min(NODE_FANOUT - first, count - i);
+    const leaf = leafFor(k, vmo, page);
+    if (leaf < 0) {
+      out.fill(EMPTY_SLOT, i, i + n);
+      i += n;
+      continue;
+    }
+    const base = k.node(leaf);
+    for (let j = 0; j < n; j++) {
+      out[i + j] = w[base + first + j]!;
+      w[base + first + j] = EMPTY_SLOT;
+    }
+    const bits = n === NODE_FANOUT ? -1 : ((1 << n) - 1) << first;
+    updateMasks(k, vmo, leaf, w[base + N_MASK_USED]! & ~bits, w[base + N_MASK_DIRTY]! & ~bits);
+    i += n;
+  }
+}
+
+/**
+ * Writes slots[i] at page from + i wherever that slot is empty and skip[i] is 0, a leaf at a time;
+ * sets inserted[i] to 1 where it wrote. Returns the number written, or -1 if a node could not be
+ * allocated (the pages before that leaf were written; inserted[] says which).
+ */
+export function insertSlotsIfEmpty(k: KernelState, vmo: number, from: number, count: number, slots: Int32Array, skip: Uint8Array, inserted: Uint8Array): number {
+  const w = k.w;
+  let written = 0;
+  inserted.fill(0, 0, count);
+  for (let i = 0; i < count; ) {
+    const page = from + i;
+    const first = page & INDEX_MASK;
+    const n = Math.min(NODE_FANOUT - first, count - i);
+    let wanted = false;
+    for (let j = 0; j < n && !wanted; j++) wanted = skip[i + j] === 0 && slots[i + j] !== EMPTY_SLOT;
+    if (!wanted) {
+      i += n;
+      continue;
+    }
+    const leaf = ensureLeaf(k, vmo, page);
+    if (leaf < 0) return -1;
+    const base = k.node(leaf);
+    let used = w[base + N_MASK_USED]!;
+    let dirty = w[base + N_MASK_DIRTY]!;
+    for (let j = 0; j < n; j++) {
+      const slot = slots[i + j]!;
+      if (skip[i + j] !== 0 || slot === EMPTY_SLOT || w[base + first + j] !== EMPTY_SLOT) continue;
+      w[base + first + j] = slot;
+      used |= 1 << (first + j);
+      if (isDirtyTracked(slot)) dirty |= 1 << (first + j);
+      inserted[i + j] = 1;
+      written++;
+    }
+    updateMasks(k, vmo, leaf, used, dirty);
+    i += n;
+  }
+  return written;
+}
+
+/** The leaf for `page`, created (with its path and, if needed, a taller root) when missing; -1 if out of nodes. */
+function ensureLeaf(k: KernelState, vmo: number, page: number): number {
+  const w = k.w;
+  const o = k.obj(vmo);
+  let root = w[o + V_ROOT_NODE]!;
+  if (root < 0) {
+    const h = treeHeightFor(page + 1);
+    root = k.allocNode();
+    if (root < 0) return -1;
+    w[k.node(root) + N_LEVEL] = h - 1;
+    w[k.node(root) + N_PARENT] = -1;
+    w[o + V_ROOT_NODE] = root;
+    w[o + V_TREE_HEIGHT] = h;
+  }
+  while (page >= span(w[o + V_TREE_HEIGHT]!)) {
+    if (!growRoot(k, vmo)) return -1;
+  }
+  let n = w[o + V_ROOT_NODE]!;
+  for (let level = w[o + V_TREE_HEIGHT]! - 1; level > 0; level--) {
+    const idx = entryIndex(page, level);
+    const child = w[k.node(n) + idx]!;
+    if (child !== 0) {
+      n = child - 1;
+      continue;
+    }
+    const c = k.allocNode();
+    if (c < 0) return -1;
+    w[k.node(c) + N_LEVEL] = level - 1;
+    w[k.node(c) + N_PARENT] = n;
+    w[k.node(c) + N_PARENT_SLOT] = idx;
+    w[k.node(n) + idx] = c + 1;
+    n = c;
+  }
+  return n;
 }

@@ -70,8 +70,8 @@ import { Bug } from '../bugs.js';
 import { TraceEvent, traceEvent } from '../trace.js';
 import { O_KOID as KOID } from '../../shared/layout.js';
 import { allocPacket, freePacket } from '../object/port_dispatcher.js';
-import { intervalAtLocked, nextIntervalStartLocked, removeRangeLocked } from './zero_intervals.js';
-import { forEachPresent, lookupSlot, nextPresentPage, setSlot, slotIndex, treeHeightFor } from './page_list.js';
+import { firstInterval, intervalAtLocked, nextIntervalStartLocked, removeRangeLocked } from './zero_intervals.js';
+import { forEachPresent, insertSlotsIfEmpty, lookupSlot, nextPresentPage, setSlot, slotIndex, takeSlots, treeHeightFor } from './page_list.js';
 import {
   cancelRequestLocked,
   closeSourceLocked,
@@ -511,7 +511,12 @@ export function lockDiscardable(k: KernelState, vmo: number, op: 'lock' | 'try' 
 // ---- Supply ----
 
 /** Scratch for supply batches, one per attached thread (KernelState is per thread). */
-const supplyScratch = new WeakMap<KernelState, Int32Array>();
+interface SupplyScratch {
+  slots: Int32Array;
+  skip: Uint8Array;
+  inserted: Uint8Array;
+}
+const supplyScratch = new WeakMap<KernelState, SupplyScratch>();
 
 /**
  * zx_pager_supply_pages after the syscall's handle checks: moves the aux VMO's frames into the pager
@@ -531,7 +536,7 @@ export function supplyPages(k: KernelState, vmo: number, offsetPages: number, le
   if (early !== ZX_OK) return early;
   let scratch = supplyScratch.get(k);
   if (!scratch) {
-    scratch = new Int32Array(SUPPLY_BATCH_PAGES);
+    scratch = { slots: new Int32Array(SUPPLY_BATCH_PAGES), skip: new Uint8Array(SUPPLY_BATCH_PAGES), inserted: new Uint8Array(SUPPLY_BATCH_PAGES) };
     supplyScratch.set(k, scratch);
   }
   for (let done = 0; done < lenPages; ) {
@@ -541,7 +546,7 @@ export function supplyPages(k: KernelState, vmo: number, offsetPages: number, le
     const status = checkSupplyTargetLocked(k, vmo, offsetPages + done, batch);
     if (status !== ZX_OK) {
       k.unlockObject(vmo);
-      for (let i = 0; i < batch; i++) if (scratch[i]! >= 0) freeFrame(k, scratch[i]!);
+      for (let i = 0; i < batch; i++) if (slotKind(scratch.slots[i]!) === SlotKind.Page) freeFrame(k, slotFrame(scratch.slots[i]!));
       return status;
     }
     const insert = insertSuppliedLocked(k, vmo, offsetPages + done, batch, scratch);
@@ -559,65 +564,74 @@ function checkSupplyTargetLocked(k: KernelState, vmo: number, offsetPages: numbe
   return ZX_OK;
 }
 
-/** TakePages: moves `count` slots out of aux into scratch (frame index, or -1 for a zero page). */
-function takePages(k: KernelState, aux: number, fromPage: number, count: number, scratch: Int32Array): void {
+/**
+ * TakePages: moves `count` slots out of aux into scratch.slots, each rewritten as what it will be in
+ * the pager VMO: a Clean page (young for reclaim's clock) for a committed aux page, a zero marker for an
+ * uncommitted one.
+ */
+function takePages(k: KernelState, aux: number, fromPage: number, count: number, scratch: SupplyScratch): void {
   const w = k.w;
   k.lockObject(aux);
+  takeSlots(k, aux, fromPage, count, scratch.slots);
+  let taken = 0;
   for (let i = 0; i < count; i++) {
-    const slot = lookupSlot(k, aux, fromPage + i);
+    const slot = scratch.slots[i]!;
     if (slotKind(slot) === SlotKind.Page) {
-      scratch[i] = slotFrame(slot);
-      setSlot(k, aux, fromPage + i, EMPTY_SLOT);
-      w[k.obj(aux) + V_COMMITTED_PAGES] = w[k.obj(aux) + V_COMMITTED_PAGES]! - 1;
+      scratch.slots[i] = makePageSlot(slotFrame(slot), DirtyState.Clean) | ACCESSED_BIT;
+      taken++;
     } else {
-      scratch[i] = -1;
+      scratch.slots[i] = makeMarkerSlot();
     }
   }
+  w[k.obj(aux) + V_COMMITTED_PAGES] = w[k.obj(aux) + V_COMMITTED_PAGES]! - taken;
   k.unlockObject(aux);
 }
 
-function insertSuppliedLocked(k: KernelState, vmo: number, offsetPages: number, count: number, scratch: Int32Array): number {
+/**
+ * Inserts a taken batch: offsets holding anything (a page, a marker, a zero interval) keep it and the
+ * supplied frame is freed; each run of newly filled offsets resolves READ requests.
+ */
+function insertSuppliedLocked(k: KernelState, vmo: number, offsetPages: number, count: number, scratch: SupplyScratch): number {
   const w = k.w;
-  let runStart = -1;
-  let status: number = ZX_OK;
-  let filled = 0;
-  for (let i = 0; i <= count; i++) {
-    const page = offsetPages + i;
-    let inserted = false;
-    if (i < count) {
-      const frame = scratch[i]!;
-      const existing = lookupSlot(k, vmo, page);
-      const present = slotKind(existing) !== SlotKind.Empty || intervalAtLocked(k, vmo, page) >= 0;
-      if (k.bugs & Bug.SupplyOverwritesDirty && frame >= 0 && slotKind(existing) === SlotKind.Page && slotDirtyState(existing) !== DirtyState.Clean) {
-        k.frames.copyWithin(slotFrame(existing) * PAGE_SIZE, frame * PAGE_SIZE, (frame + 1) * PAGE_SIZE);
-      }
-      if (present || status !== ZX_OK) {
-        if (frame >= 0) freeFrame(k, frame);
-      } else {
-        // A fresh page starts young: reclaim's clock passes it once before it can be evicted.
-        const slot = frame >= 0 ? makePageSlot(frame, DirtyState.Clean) | ACCESSED_BIT : makeMarkerSlot();
-        if (setSlot(k, vmo, page, slot)) {
-          if (frame >= 0) {
-            setFrameOwner(k, frame, vmo, page);
-            w[k.obj(vmo) + V_COMMITTED_PAGES] = w[k.obj(vmo) + V_COMMITTED_PAGES]! + 1;
-          }
-          inserted = true;
-          filled++;
-        } else {
-          if (frame >= 0) freeFrame(k, frame);
-          status = ZX_ERR_NO_MEMORY;
-        }
+  const { slots, skip, inserted } = scratch;
+  skip.fill(0, 0, count);
+  if (firstInterval(k, vmo) >= 0) {
+    for (let i = 0; i < count; i++) if (intervalAtLocked(k, vmo, offsetPages + i) >= 0) skip[i] = 1;
+  }
+  if (k.bugs & Bug.SupplyOverwritesDirty) {
+    for (let i = 0; i < count; i++) {
+      const existing = lookupSlot(k, vmo, offsetPages + i);
+      if (slotKind(slots[i]!) === SlotKind.Page && slotKind(existing) === SlotKind.Page && slotDirtyState(existing) !== DirtyState.Clean) {
+        k.frames.copyWithin(slotFrame(existing) * PAGE_SIZE, slotFrame(slots[i]!) * PAGE_SIZE, (slotFrame(slots[i]!) + 1) * PAGE_SIZE);
       }
     }
-    if (inserted && runStart < 0) runStart = page;
-    if (!inserted && runStart >= 0) {
-      if (k.tracing) traceEvent(k, TraceEvent.Supply, w[k.obj(vmo) + KOID]!, runStart, page - runStart);
-      onPagesSuppliedLocked(k, vmo, runStart, page - runStart);
+  }
+  const written = insertSlotsIfEmpty(k, vmo, offsetPages, count, slots, skip, inserted);
+  let runStart = -1;
+  let filled = 0;
+  for (let i = 0; i <= count; i++) {
+    const isIn = i < count && inserted[i] === 1;
+    if (i < count) {
+      const slot = slots[i]!;
+      if (isIn) {
+        filled++;
+        if (slotKind(slot) === SlotKind.Page) setFrameOwner(k, slotFrame(slot), vmo, offsetPages + i);
+      } else if (slotKind(slot) === SlotKind.Page) {
+        freeFrame(k, slotFrame(slot)); // the offset already held content (or no node was left)
+      }
+    }
+    if (isIn && runStart < 0) runStart = offsetPages + i;
+    if (!isIn && runStart >= 0) {
+      if (k.tracing) traceEvent(k, TraceEvent.Supply, w[k.obj(vmo) + KOID]!, runStart, offsetPages + i - runStart);
+      onPagesSuppliedLocked(k, vmo, runStart, offsetPages + i - runStart);
       runStart = -1;
     }
   }
+  let committed = 0;
+  for (let i = 0; i < count; i++) if (inserted[i] === 1 && slotKind(slots[i]!) === SlotKind.Page) committed++;
+  w[k.obj(vmo) + V_COMMITTED_PAGES] = w[k.obj(vmo) + V_COMMITTED_PAGES]! + committed;
   Atomics.add(w, H_STAT_SUPPLIED_PAGES, filled);
-  return status;
+  return written < 0 ? ZX_ERR_NO_MEMORY : ZX_OK;
 }
 
 // ---- Fail, detach ----
