@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { PAGE_SIZE } from '../shared/constants.js';
 import {
+  MAX_HANDLES,
   E_QUEUED,
   H_FREE_FRAMES,
   H_STAT_COMPLETES,
@@ -62,7 +63,7 @@ export const KernelOptionsSchema = z
       .default(64 * 2 ** 20),
     /** Kernel threads that can exist at once (each owns one PageRequest). */
     maxThreads: z.number().int().positive().max(65536).default(1024),
-    maxHandles: z.number().int().positive().max(1 << 20).default(16384),
+    maxHandles: z.number().int().positive().max(MAX_HANDLES).default(16384),
     maxObjects: z.number().int().positive().default(8192),
     /** Radix-tree nodes for page lists (kernel heap); default scales with physicalMemory. */
     maxPageListNodes: z.number().int().positive().optional(),

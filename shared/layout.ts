@@ -89,9 +89,13 @@ export const HEADER_WORDS = 64;
 // ---------------------------------------------------------------------------------------------
 // Handle table (struct-of-arrays). A handle value encodes (slot, generation) so a stale value is
 // ZX_ERR_BAD_HANDLE, never another object (bitECS-style versioned ids).
-export const HANDLE_GEN_BITS = 9;
+export const HANDLE_GEN_BITS = 7;
 export const HANDLE_GEN_MASK = (1 << HANDLE_GEN_BITS) - 1;
-// handle value = ((slot + 1) << GEN_BITS | gen) * 4 + 3 ; the low bits are always 0b11 as in Zircon.
+/** Bit position of (slot + 1) in a handle value: above the generation and Zircon's fixed low bits 0b11. */
+export const HANDLE_SLOT_SHIFT = HANDLE_GEN_BITS + 2;
+/** Handle slots the encoding can name while the value stays a positive 31-bit integer. */
+export const MAX_HANDLES = (1 << (31 - HANDLE_SLOT_SHIFT)) - 1;
+// handle value = (slot + 1) << SLOT_SHIFT | gen << 2 | 0b11: pure integer bit fields, cheap to decode.
 
 // ---------------------------------------------------------------------------------------------
 // Object table: one record of OBJ_WORDS per kernel object (array of records; named fields).

@@ -13,8 +13,8 @@ import {
   H_HANDLE_LOCK,
   H_NEXT_KOID,
   H_NEXT_TID,
-  HANDLE_GEN_BITS,
   HANDLE_GEN_MASK,
+  HANDLE_SLOT_SHIFT,
   O_HANDLES,
   O_KOID,
   O_LOCK,
@@ -91,15 +91,14 @@ export function objectKoid(k: KernelState, slot: number): number {
 // ---- Handles ----
 
 function encodeHandle(slot: number, gen: number): number {
-  return (((slot + 1) << HANDLE_GEN_BITS) | gen) * 4 + 3;
+  return ((slot + 1) << HANDLE_SLOT_SHIFT) | (gen << 2) | 3;
 }
 
 /** The handle-table slot a value names, or -1 if it names none (checked under the lock). */
 function decodeHandleLocked(k: KernelState, value: number): number {
-  if (!Number.isInteger(value) || value <= 0 || value % 4 !== 3) return -1;
-  const body = (value - 3) / 4;
-  const slot = Math.floor(body / 2 ** HANDLE_GEN_BITS) - 1;
-  const gen = body & HANDLE_GEN_MASK;
+  if (typeof value !== 'number' || (value | 0) !== value || value <= 0 || (value & 3) !== 3) return -1;
+  const slot = (value >>> HANDLE_SLOT_SHIFT) - 1;
+  const gen = (value >>> 2) & HANDLE_GEN_MASK;
   const L = k.layout;
   if (slot < 0 || slot >= L.maxHandles) return -1;
   if (k.w[L.handleGen + slot] !== gen || k.w[L.handleObject + slot]! < 0) return -1;
