@@ -61,6 +61,10 @@ export function makePageSlot(frame: number, state: DirtyState): number {
   assert(frame >= 0 && frame < MAX_FRAMES, 'frame index out of range');
   return (frame << FRAME_SHIFT) | (state << DIRTY_SHIFT) | SlotKind.Page;
 }
+/** The same frame as a fresh Clean page with `flags` (supply's hot loop: no range assert needed). */
+export function asCleanPage(slot: number, flags: number): number {
+  return (slot & ~((1 << FRAME_SHIFT) - 1)) | flags | SlotKind.Page;
+}
 export function makeMarkerSlot(): number {
   return SlotKind.Marker;
 }

@@ -45,6 +45,7 @@ import {
 import {
   ACCESSED_BIT,
   ALWAYS_NEED_BIT,
+  asCleanPage,
   DONT_NEED_BIT,
   DirtyState,
   EMPTY_SLOT,
@@ -574,13 +575,15 @@ function takePages(k: KernelState, aux: number, fromPage: number, count: number,
   k.lockObject(aux);
   takeSlots(k, aux, fromPage, count, scratch.slots);
   let taken = 0;
+  const slots = scratch.slots;
+  const marker = makeMarkerSlot();
   for (let i = 0; i < count; i++) {
-    const slot = scratch.slots[i]!;
+    const slot = slots[i]!;
     if (slotKind(slot) === SlotKind.Page) {
-      scratch.slots[i] = makePageSlot(slotFrame(slot), DirtyState.Clean) | ACCESSED_BIT;
+      slots[i] = asCleanPage(slot, ACCESSED_BIT);
       taken++;
     } else {
-      scratch.slots[i] = makeMarkerSlot();
+      slots[i] = marker;
     }
   }
   w[k.obj(aux) + V_COMMITTED_PAGES] = w[k.obj(aux) + V_COMMITTED_PAGES]! - taken;
@@ -609,13 +612,17 @@ function insertSuppliedLocked(k: KernelState, vmo: number, offsetPages: number, 
   const written = insertSlotsIfEmpty(k, vmo, offsetPages, count, slots, skip, inserted);
   let runStart = -1;
   let filled = 0;
+  let committed = 0;
   for (let i = 0; i <= count; i++) {
     const isIn = i < count && inserted[i] === 1;
     if (i < count) {
       const slot = slots[i]!;
       if (isIn) {
         filled++;
-        if (slotKind(slot) === SlotKind.Page) setFrameOwner(k, slotFrame(slot), vmo, offsetPages + i);
+        if (slotKind(slot) === SlotKind.Page) {
+          setFrameOwner(k, slotFrame(slot), vmo, offsetPages + i);
+          committed++;
+        }
       } else if (slotKind(slot) === SlotKind.Page) {
         freeFrame(k, slotFrame(slot)); // the offset already held content (or no node was left)
       }
@@ -627,8 +634,6 @@ function insertSuppliedLocked(k: KernelState, vmo: number, offsetPages: number, 
       runStart = -1;
     }
   }
-  let committed = 0;
-  for (let i = 0; i < count; i++) if (inserted[i] === 1 && slotKind(slots[i]!) === SlotKind.Page) committed++;
   w[k.obj(vmo) + V_COMMITTED_PAGES] = w[k.obj(vmo) + V_COMMITTED_PAGES]! + committed;
   Atomics.add(w, H_STAT_SUPPLIED_PAGES, filled);
   return written < 0 ? ZX_ERR_NO_MEMORY : ZX_OK;
