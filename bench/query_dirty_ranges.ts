@@ -4,11 +4,12 @@
 // scan; 16 MiB and 4 GiB within 2x of each other. Prints the figures and ratios; returns them.
 
 import { Kernel, PAGE_SIZE } from '../core/index.js';
-import { fmtUs, measure, type Figure } from './harness.js';
+import { batched, fmtUs, measure, profileTop, type Figure, type ProfileLine } from './harness.js';
 
 interface Setup {
   query: () => unknown;
   scan: () => unknown;
+  close: () => void;
 }
 
 /** A non-trapping pager VMO of `pages` pages with `runs` single-page dirty runs spread evenly. */
@@ -45,31 +46,66 @@ function setup(pages: number, runs: number, scanSize: number): Setup {
     }
     return out;
   };
-  return { query, scan };
+  const close = (): void => {
+    for (const h of [vmo, aux, port, pager]) sys.handleClose(h);
+    kernel.close();
+  };
+  return { query, scan, close };
 }
 
 export interface QueryBenchResult {
   figures: Record<string, Figure>;
   ratios: Record<string, number>;
+  /** With options.profileMs: a CPU profile of each query, by figure name. */
+  profiles?: Record<string, ProfileLine[]>;
 }
 
-export async function runQueryBench(timeMs = 500): Promise<QueryBenchResult> {
+export interface QueryBenchOptions {
+  /** Queries per sample (the scan is always one): a 1-run query takes well under a microsecond. */
+  batch?: number;
+  warmupMs?: number;
+  /** Profile each query alone for this many ms after measuring (for a report's "where the time goes"). */
+  profileMs?: number;
+}
+
+export async function runQueryBench(timeMs = 500, options: QueryBenchOptions = {}): Promise<QueryBenchResult> {
   const BIG = 1 << 20;
   const SMALL = 4096;
   const big1 = setup(BIG, 1, BIG);
   const big1000 = setup(BIG, 1000, BIG);
   const small1 = setup(SMALL, 1, 1);
   const small1000 = setup(SMALL, 1000, 1);
-  const figures = await measure(
-    {
-      'query 4 GiB, 1 run': big1.query,
-      'query 4 GiB, 1000 runs': big1000.query,
-      'query 16 MiB, 1 run': small1.query,
-      'query 16 MiB, 1000 runs': small1000.query,
-      'scan 4 GiB per page (baseline)': big1000.scan,
-    },
-    { timeMs },
-  );
+  const setups = [big1, big1000, small1, small1000];
+  const batch = options.batch ?? 1;
+  const q = (fn: () => unknown): (() => unknown) => (batch > 1 ? batched(fn, batch) : fn);
+  const queries: Record<string, () => unknown> = {
+    'query 4 GiB, 1 run': big1.query,
+    'query 4 GiB, 1000 runs': big1000.query,
+    'query 16 MiB, 1 run': small1.query,
+    'query 16 MiB, 1000 runs': small1000.query,
+  };
+  let figures: Record<string, Figure>;
+  const profiles: Record<string, ProfileLine[]> = {};
+  try {
+    figures = await measure(
+      {
+        ...Object.fromEntries(Object.entries(queries).map(([name, fn]) => [name, q(fn)])),
+        'scan 4 GiB per page (baseline)': big1000.scan,
+      },
+      { timeMs, ...(options.warmupMs !== undefined ? { warmupMs: options.warmupMs } : {}) },
+    );
+    if (options.profileMs) {
+      const ms = options.profileMs;
+      for (const [name, fn] of Object.entries(queries)) {
+        profiles[name] = profileTop(() => {
+          const end = performance.now() + ms;
+          while (performance.now() < end) for (let i = 0; i < 10; i++) fn();
+        });
+      }
+    }
+  } finally {
+    for (const s of setups) s.close();
+  }
   const f = (n: string): number => figures[n]!.medianUs;
   const ratios = {
     'query 4 GiB 1 run / scan': f('query 4 GiB, 1 run') / f('scan 4 GiB per page (baseline)'),
@@ -77,7 +113,7 @@ export async function runQueryBench(timeMs = 500): Promise<QueryBenchResult> {
     'query 4 GiB / 16 MiB, 1 run': f('query 4 GiB, 1 run') / f('query 16 MiB, 1 run'),
     'query 4 GiB / 16 MiB, 1000 runs': f('query 4 GiB, 1000 runs') / f('query 16 MiB, 1000 runs'),
   };
-  return { figures, ratios };
+  return options.profileMs ? { figures, ratios, profiles } : { figures, ratios };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

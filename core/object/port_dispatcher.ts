@@ -37,7 +37,7 @@ import { ZX_ERR_NO_MEMORY, ZX_ERR_SHOULD_WAIT, ZX_ERR_TIMED_OUT, ZX_OK } from '.
 import type { PortPacket } from '../sys_types.js';
 import type { KernelState } from '../kernel_state.js';
 import { TraceEvent, traceEvent } from '../trace.js';
-import { H_STAT_DEQUEUED, H_STAT_PORT_DROPPED, O_KOID } from '../../shared/layout.js';
+import { H_STAT_DEQUEUED, H_STAT_PORT_DROPPED, H_WAIT_SPIN, O_KOID } from '../../shared/layout.js';
 import { proxyFreeLocked } from './pager_proxy.js';
 
 export function initPort(k: KernelState, port: number): void {
@@ -196,7 +196,7 @@ export function portWait(k: KernelState, port: number, deadline: bigint, out: { 
     k.unlockObject(port);
     const ms = msUntil(deadline);
     if (ms <= 0) return ZX_ERR_TIMED_OUT;
-    futexWait(w, o + PT_SEQ, seq, ms);
+    futexWait(w, o + PT_SEQ, seq, ms, w[H_WAIT_SPIN]!); // the kernel's waitSpin applies to port waits too
     if (monotonicNow() >= deadline && Atomics.load(w, o + PT_SEQ) === seq) return ZX_ERR_TIMED_OUT;
   }
 }

@@ -54,8 +54,11 @@ export function setFrameOwner(k: KernelState, frame: number, ownerVmo: number, o
   k.w[k.layout.frameOwnerPage + frame] = ownerPage;
 }
 
+/** Copying a zero page is 3-5x faster than fill(0) on a SharedArrayBuffer (bench/RESULTS.md). */
+const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
+
 export function zeroFrame(k: KernelState, frame: number): void {
-  k.frames.fill(0, frame * PAGE_SIZE, (frame + 1) * PAGE_SIZE);
+  k.frames.set(ZERO_PAGE, frame * PAGE_SIZE);
 }
 
 export function freeFrameCount(k: KernelState): number {

@@ -267,11 +267,11 @@ export function makeDirtyLocked(k: KernelState, vmo: number, page: number, slot:
 }
 
 /** Puts a zeroed frame at `page` in `state` (a frame the caller pre-allocated, or a new one). */
-function materializeLocked(k: KernelState, vmo: number, page: number, state: DirtyState, preallocated = -1): number {
+function materializeLocked(k: KernelState, vmo: number, page: number, state: DirtyState, preallocated = -1, wholePageWrite = false): number {
   const frame = preallocated >= 0 ? preallocated : allocFrame(k, vmo, page);
   if (frame < 0) return ZX_ERR_NO_MEMORY;
   setFrameOwner(k, frame, vmo, page);
-  zeroFrame(k, frame);
+  if (!wholePageWrite) zeroFrame(k, frame); // a write about to cover the page needs no zeros first
   const fresh = makePageSlot(frame, state);
   if (!setSlot(k, vmo, page, fresh)) {
     freeFrame(k, frame);
@@ -296,10 +296,10 @@ export function isTrapDirty(k: KernelState, vmo: number): boolean {
  * populating the thread's request (READ for an absent run, or DIRTY for a run of not-yet-Dirty
  * content on a TRAP_DIRTY VMO, each within [page, page + 16) and the write), or a failure.
  */
-function prepareWritePageLocked(k: KernelState, r: number, vmo: number, page: number, writeEndPage: number): number {
+function prepareWritePageLocked(k: KernelState, r: number, vmo: number, page: number, writeEndPage: number, wholePage: boolean): number {
   const slot = lookupSlot(k, vmo, page);
   const kind = slotKind(slot);
-  if (!isPagerBacked(k, vmo)) return kind === SlotKind.Page ? slot : materializeLocked(k, vmo, page, DirtyState.Clean);
+  if (!isPagerBacked(k, vmo)) return kind === SlotKind.Page ? slot : materializeLocked(k, vmo, page, DirtyState.Clean, -1, wholePage);
   if (kind === SlotKind.Page && slotDirtyState(slot) === DirtyState.Dirty) return slot;
   const windowEnd = Math.min(writeEndPage, page + MAX_WRITE_WAIT_PAGES);
   if (kind === SlotKind.Empty && intervalAtLocked(k, vmo, page) < 0) {
@@ -331,7 +331,7 @@ export function vmoWrite(k: KernelState, r: number, vmo: number, src: Uint8Array
     const page = Math.floor(cur / PAGE_SIZE);
     const inPage = cur - page * PAGE_SIZE;
     const n = Math.min(PAGE_SIZE - inPage, len - done);
-    const slot = prepareWritePageLocked(k, r, vmo, page, Math.floor((offset + len - 1) / PAGE_SIZE) + 1);
+    const slot = prepareWritePageLocked(k, r, vmo, page, Math.floor((offset + len - 1) / PAGE_SIZE) + 1, n === PAGE_SIZE);
     if (slot === ZX_ERR_SHOULD_WAIT) {
       k.unlockObject(vmo);
       status = waitOnRequest(k, vmo, r);
