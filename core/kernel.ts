@@ -32,8 +32,10 @@ import {
   R_LEN,
   R_OFFSET,
   R_OUT_NEXT,
+  R_EVENT,
   R_STATE,
   R_TYPE,
+  T_SUSPEND,
   R_VMO,
   RequestState,
   V_OUT_DIRTY,
@@ -48,6 +50,8 @@ import { allocThread, freeThread, threadSlotOf, threadState } from './object/han
 import { installLifecycle } from './object/lifecycle.js';
 import { installEvictor } from './vm/evictor.js';
 import { ThreadSys } from './sys.js';
+import { ZxError } from './errors.js';
+import { ZX_ERR_BAD_STATE } from '../shared/status.js';
 import type { Sys } from './sys_types.js';
 import { ZX_THREAD_STATE_RUNNING } from '../shared/constants.js';
 
@@ -182,6 +186,30 @@ export class Kernel {
   /** Syscalls acting as an existing kernel thread (ThreadPool workers use this). */
   sysForThread(threadSlot: number): Sys {
     return new ThreadSys(this.state, threadSlot);
+  }
+
+  /**
+   * zx_task_suspend of a thread: a thread blocked on a page request stops waiting (its request is
+   * withdrawn) and shows ZX_THREAD_STATE_SUSPENDED until threadResume; on resume the interrupted
+   * syscall or fault retries and sends a new request. A thread that is running is suspended at its
+   * next page-request wait (the simulator cannot stop JavaScript between statements).
+   * Throws ZxError(ZX_ERR_BAD_STATE) for a thread that is not alive.
+   */
+  threadSuspend(tid: number): void {
+    const slot = threadSlotOf(this.state, tid);
+    if (slot < 0) throw new ZxError(ZX_ERR_BAD_STATE, 'zx_task_suspend');
+    const t = this.state.thr(slot);
+    Atomics.store(this.state.w, t + T_SUSPEND, 1);
+    Atomics.notify(this.state.w, t + R_EVENT); // wake it out of its request wait
+  }
+
+  /** Drops the suspension (closing the suspend token). */
+  threadResume(tid: number): void {
+    const slot = threadSlotOf(this.state, tid);
+    if (slot < 0) throw new ZxError(ZX_ERR_BAD_STATE, 'zx_handle_close');
+    const t = this.state.thr(slot);
+    Atomics.store(this.state.w, t + T_SUSPEND, 0);
+    Atomics.notify(this.state.w, t + T_SUSPEND);
   }
 
   /** ZX_THREAD_STATE_* of a kernel thread id; DEAD once it finished. */

@@ -185,6 +185,7 @@ export const R_FIFO_NEXT = 23; // links in the proxy FIFO
 export const R_FIFO_PREV = 24;
 export const R_IN_FIFO = 25;
 export const R_SERIAL = 26; // bumped per new request (trace/bookkeeping)
+export const T_SUSPEND = 27; // 1 while a suspend is requested (Atomics; futex word for resume)
 export const THREAD_WORDS = 32;
 
 export const RequestState = { None: 0, Leader: 1, Follower: 2 } as const;

@@ -51,12 +51,13 @@ import {
   RequestState,
   T_BLOCKED_VMO,
   T_STATE,
+  T_SUSPEND,
   V_FLAGS,
   V_OUT_DIRTY,
   V_OUT_READ,
   VmoFlag,
 } from '../../shared/layout.js';
-import { ZX_THREAD_STATE_BLOCKED_PAGER, ZX_THREAD_STATE_RUNNING } from '../../shared/constants.js';
+import { ZX_THREAD_STATE_BLOCKED_PAGER, ZX_THREAD_STATE_RUNNING, ZX_THREAD_STATE_SUSPENDED } from '../../shared/constants.js';
 import {
   ZX_ERR_BAD_STATE,
   ZX_ERR_SHOULD_WAIT,
@@ -453,9 +454,15 @@ export function waitOnRequest(k: KernelState, vmo: number, r: number): number {
   w[t + T_BLOCKED_VMO] = vmo;
   Atomics.store(w, t + T_STATE, ZX_THREAD_STATE_BLOCKED_PAGER);
   let status: number;
+  let suspended = false;
   for (;;) {
     if (Atomics.exchange(w, t + R_EVENT, 0) === 1) {
       status = w[t + R_EVENT_STATUS]!;
+      break;
+    }
+    if (Atomics.load(w, t + T_SUSPEND) !== 0) {
+      suspended = true;
+      status = ZX_OK;
       break;
     }
     let waitMs = Infinity;
@@ -469,6 +476,17 @@ export function waitOnRequest(k: KernelState, vmo: number, r: number): number {
       waitMs = Number(left) / 1e6;
     }
     futexWait(w, t + R_EVENT, 0, waitMs, spin);
+  }
+  if (suspended) {
+    // Suspension aborts the wait (Zircon's PageRequest::Wait returns ZX_ERR_INTERNAL_INTR_RETRY): the
+    // request is withdrawn, the thread sleeps until resumed, and the caller's retry - every caller
+    // re-checks after any wake - issues a fresh request (SuspendReadTest sees a second READ).
+    k.lockObject(vmo);
+    cancelRequestLocked(k, r);
+    k.unlockObject(vmo);
+    Atomics.store(w, t + R_EVENT, 0);
+    Atomics.store(w, t + T_STATE, ZX_THREAD_STATE_SUSPENDED);
+    while (Atomics.load(w, t + T_SUSPEND) !== 0) Atomics.wait(w, t + T_SUSPEND, 1);
   }
   Atomics.store(w, t + T_STATE, ZX_THREAD_STATE_RUNNING);
   w[t + T_BLOCKED_VMO] = -1;

@@ -1,0 +1,102 @@
+// Suspending a thread blocked on a page request (zircon-pager-tests.md §2.13, zircon-writeback-tests.md
+// SuspendDirtyTest): suspension pulls the syscall or user-mode fault out of its wait, and on resume it
+// retries and sends the same request again. (A fault taken inside kernel usercopy is not interrupted in
+// Zircon; the simulator has no usercopy faults, so SuspendInKernel* are not ported.)
+
+import t from 'tap';
+import type { Test } from 'tap';
+import { ZX_THREAD_STATE_SUSPENDED, ZX_VMO_TRAP_DIRTY } from '../../core/index.js';
+import { ensure, expectNoRequest, expectPageRead } from '../helpers/check.js';
+import type { TestThread } from '../helpers/test_thread.js';
+import { UserPager, checkContent } from '../helpers/user_pager.js';
+import { mapVmo, startMemReadPages, startStoreByte } from '../helpers/vmar.js';
+import { dirtyPages, ensureOk, noLeftovers, pagerTest, supplyPages, waitForPageDirty } from '../helpers/writeback.js';
+
+/** SuspendSync then Resume, as Zircon's TestThread does. */
+async function suspendAndResume(t: Test, pager: UserPager, thread: TestThread): Promise<void> {
+  pager.kernel.threadSuspend(thread.tid);
+  const deadline = Date.now() + 10_000;
+  while (pager.kernel.threadState(thread.tid) !== ZX_THREAD_STATE_SUSPENDED && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+  ensure(t, pager.kernel.threadState(thread.tid) === ZX_THREAD_STATE_SUSPENDED, 'the thread is suspended');
+  pager.kernel.threadResume(thread.tid);
+  ensure(t, await thread.waitForBlocked(), 'the thread is blocked again after resume');
+}
+
+// Tests that a suspended and resumed zx_vmo_read re-sends its READ request.
+t.test('SuspendReadTest', async (t) => {
+  const pager = await UserPager.create();
+  try {
+    const vmo = pager.createVmo(1);
+    const reader = pager.startRead(vmo, 0, 1);
+    await expectPageRead(t, pager, vmo, 0, 1, 'R(0,1)');
+    ensure(t, await reader.waitForBlocked(), 'blocked');
+    await suspendAndResume(t, pager, reader);
+    await expectPageRead(t, pager, vmo, 0, 1, 'a second R(0,1) after resume');
+    pager.supplyPages(vmo, 0, 1);
+    t.ok(checkContent(await reader.wait<Uint8Array>(), vmo.key, 0), 'the read completes with the content');
+    expectNoRequest(t, pager, vmo, 'no further READ');
+  } finally {
+    await pager.close();
+  }
+});
+
+// Tests that a suspended and resumed fault through a mapping re-sends its READ request.
+t.test('SuspendReadTestVmar', async (t) => {
+  const pager = await UserPager.create();
+  try {
+    const vmo = pager.createVmo(1);
+    const base = mapVmo(pager, vmo);
+    const reader = startMemReadPages(pager, base, 0, 1);
+    await expectPageRead(t, pager, vmo, 0, 1, 'R(0,1)');
+    ensure(t, await reader.waitForBlocked(), 'blocked');
+    await suspendAndResume(t, pager, reader);
+    await expectPageRead(t, pager, vmo, 0, 1, 'a second R(0,1) after resume');
+    pager.supplyPages(vmo, 0, 1);
+    t.ok(checkContent(await reader.wait<Uint8Array>(), vmo.key, 0), 'the faulting read completes');
+    expectNoRequest(t, pager, vmo, 'no further READ');
+  } finally {
+    await pager.close();
+  }
+});
+
+// Tests that a suspended and resumed COMMIT re-sends its READ request.
+t.test('SuspendCommitTest', async (t) => {
+  const pager = await UserPager.create();
+  try {
+    const vmo = pager.createVmo(1);
+    const commit = pager.startCommit(vmo, 0, 1);
+    await expectPageRead(t, pager, vmo, 0, 1, 'R(0,1)');
+    ensure(t, await commit.waitForBlocked(), 'blocked');
+    await suspendAndResume(t, pager, commit);
+    await expectPageRead(t, pager, vmo, 0, 1, 'a second R(0,1) after resume');
+    pager.supplyPages(vmo, 0, 1);
+    await commit.wait();
+    t.pass('the commit completes');
+    expectNoRequest(t, pager, vmo, 'no further READ');
+  } finally {
+    await pager.close();
+  }
+});
+
+/** A writer blocked on DIRTY(0,1) is suspended and resumed: it re-sends DIRTY(0,1), then completes. */
+async function suspendDirty(t: Test, pager: UserPager, viaMapping: boolean): Promise<void> {
+  const vmo = pager.createVmo(1, ZX_VMO_TRAP_DIRTY);
+  ensureOk(t, supplyPages(pager, vmo, 0, 1), 'supply(0,1)');
+  const writer = viaMapping
+    ? startStoreByte(pager, mapVmo(pager, vmo), 0, 0xaa)
+    : pager.startThread('vmoWrite', { vmo: vmo.handle, offset: 0, data: Uint8Array.of(0xaa) });
+  ensure(t, await waitForPageDirty(pager, vmo, 0, 1), 'DIRTY(0,1)');
+  ensure(t, await writer.waitForBlocked(), 'blocked');
+  await suspendAndResume(t, pager, writer);
+  ensure(t, await waitForPageDirty(pager, vmo, 0, 1), 'a second DIRTY(0,1) after resume');
+  ensureOk(t, dirtyPages(pager, vmo, 0, 1), 'OP_DIRTY(0,1)');
+  await writer.wait();
+  t.pass('the write completes');
+  noLeftovers(t, pager, vmo);
+}
+
+// Tests that a suspended and resumed zx_vmo_write re-sends its DIRTY request.
+pagerTest(t, 'SuspendDirtyTestVmo', (t, pager) => suspendDirty(t, pager, false));
+
+// Tests that a suspended and resumed store through a mapping re-sends its DIRTY request.
+pagerTest(t, 'SuspendDirtyTestVmar', (t, pager) => suspendDirty(t, pager, true));
