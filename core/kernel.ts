@@ -43,7 +43,7 @@ import {
 } from '../shared/layout.js';
 import { histogramSummary, type HistogramSummary } from '../shared/histogram.js';
 import { readTrace, type TraceRecord } from './trace.js';
-import { H_BUGS, H_DEBUG_SYSCALLS, H_INSTANCE, H_REQUEST_TIMEOUT_MS, H_WAIT_SPIN, T_STATE, attachShared, createShared, type SharedViews } from '../shared/layout.js';
+import { H_BUGS, H_DEBUG_SYSCALLS, H_INSTANCE, H_TRACE_MASK, H_REQUEST_TIMEOUT_MS, H_WAIT_SPIN, T_STATE, attachShared, createShared, type SharedViews } from '../shared/layout.js';
 import { MAX_FRAMES } from '../shared/page_slot.js';
 import { KernelState } from './kernel_state.js';
 import { allocThread, freeThread, threadSlotOf, threadState } from './object/handle_table.js';
@@ -76,6 +76,8 @@ export const KernelOptionsSchema = z
     maxMappings: z.number().int().positive().default(4096),
     /** Kernel trace ring capacity in events (0 = off): requests, packets, waits, supplies, fails. */
     traceEvents: z.number().int().min(0).max(50_000_000).default(0),
+    /** Record only these TraceEvent types (default: all). */
+    traceTypes: z.array(z.number().int().min(1).max(30)).optional(),
     /** Deliberate kernel bugs (stress --inject-bug): a bitmask of core/bugs.ts Bug values. */
     injectBugs: z.number().int().min(0).default(0),
     /** A fault that waited this long fails with ZX_ERR_TIMED_OUT (overtime_timeout_seconds); none by default. */
@@ -151,6 +153,7 @@ export class Kernel {
       traceCapacity: o.traceEvents,
     });
     views.w[H_BUGS] = o.injectBugs;
+    views.w[H_TRACE_MASK] = o.traceTypes ? o.traceTypes.reduce((m, t) => m | (1 << t), 0) : -1;
     views.w[H_REQUEST_TIMEOUT_MS] = o.pageRequestTimeoutMs ?? 0;
     views.w[H_WAIT_SPIN] = o.waitSpin;
     views.w[H_DEBUG_SYSCALLS] = o.enableDebuggingSyscalls ? 1 : 0;

@@ -6,6 +6,7 @@ import { assert } from '../shared/assert.js';
 import { mutexLock, mutexUnlock } from '../shared/futex.js';
 import {
   H_BUGS,
+  H_TRACE_MASK,
   TRACE_EVENT_WORDS,
   H_FREE_INTERVAL,
   H_FREE_NODE,
@@ -46,6 +47,8 @@ export class KernelState {
   /** Trace ring capacity; 0 = tracing off (core/trace.ts). */
   readonly traceCapacity: number;
   readonly tracing: boolean;
+  /** Which event types are recorded (bit per TraceEvent). */
+  readonly traceMask: number;
   readonly traceF64: Float64Array | null;
 
   constructor(views: SharedViews) {
@@ -56,6 +59,7 @@ export class KernelState {
     this.bugs = views.w[H_BUGS]!;
     this.traceCapacity = views.layout.traceCapacity;
     this.tracing = this.traceCapacity > 0;
+    this.traceMask = views.w[H_TRACE_MASK]!;
     this.traceF64 = this.tracing ? new Float64Array(views.meta, views.layout.trace * 4, this.traceCapacity * (TRACE_EVENT_WORDS / 2)) : null;
   }
 

@@ -32,6 +32,7 @@ const F64_PER_EVENT = TRACE_EVENT_WORDS / 2;
 
 /** Appends an event; its last argument slot records the acting kernel thread unless given. */
 export function traceEvent(k: KernelState, type: number, a0: number, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0): void {
+  if ((k.traceMask & (1 << type)) === 0) return;
   const i = Atomics.add(k.w, H_TRACE_HEAD, 1);
   if (i >= k.traceCapacity) return;
   const f = k.traceF64!;

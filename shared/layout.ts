@@ -84,6 +84,7 @@ export const H_STAT_DEQUEUED = 43; // page-request packets read by pagers
 export const H_STAT_PORT_DROPPED = 44; // pager packets dropped by a port whose last handle closed
 export const H_BUG_LATCH = 45; // one-shot latch of injected bugs that fire once
 export const H_STAT_COMPLETES = 46; // ZX_PAGER_VMO_COMPLETE packets posted
+export const H_TRACE_MASK = 47; // bit t set: trace events of type t are recorded (core/trace.ts)
 export const HEADER_WORDS = 64;
 
 // ---------------------------------------------------------------------------------------------

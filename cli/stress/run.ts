@@ -13,6 +13,7 @@ import {
   ZX_ERR_TIMED_OUT,
   ZX_THREAD_STATE_BLOCKED_PAGER,
   ZX_VMO_TRAP_DIRTY,
+  TraceEvent,
   ZxError,
   statusName,
   type HistogramSummary,
@@ -89,7 +90,10 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
   const kernel = Kernel.create({
     physicalMemory: frames * PAGE_SIZE,
     maxThreads: s.threads + 16,
-    traceEvents: s.traceEvents,
+    // The checker needs three event types; the whole trace only for --trace. The ring grows with the
+    // run: about three events per wait, tens of thousands of waits a second.
+    traceEvents: s.trace ? s.traceEvents : Math.min(8_000_000, Math.max(s.traceEvents, Math.ceil(s.duration / 1000) * 80_000)),
+    traceTypes: s.trace ? undefined : [TraceEvent.WaitBegin, TraceEvent.Signal, TraceEvent.Fail],
     injectBugs: s.injectBug ? BUG_NAMES[s.injectBug]! : 0,
   });
   const sys = kernel.sys;

@@ -71,7 +71,8 @@ export const ScenarioSchema = z
     backing: z.string().min(1).optional(),
     /** Switch on one deliberate kernel bug to prove the checker catches it. */
     injectBug: z.enum(Object.keys(BUG_NAMES) as [string, ...string[]]).optional(),
-    /** Kernel trace ring capacity (events) for the FAIL-wakeup check and --trace. */
+    /** Kernel trace ring capacity (events) for --trace; without --trace the FAIL-wakeup check records only
+     *  three event types and the ring grows with --duration (at least this many). */
     traceEvents: z.coerce.number().int().min(0).max(50_000_000).default(1 << 20),
     report: z.string().min(1).optional(),
     trace: z.string().min(1).optional(),
