@@ -493,11 +493,14 @@ export class ThreadSys implements Sys {
       switch (op) {
         case ZX_VMO_OP_COMMIT:
           if (!inRange) status = ZX_ERR_OUT_OF_RANGE;
-          else if (len > 0) status = populateRange(k, this.threadSlot, v, firstPage, endPage, Populate.Commit);
+          // Rounded out to whole pages first (Zircon CommitRangeInternal), so a zero-length commit
+          // at an unaligned offset still commits the page it falls in.
+          else if (endPage > firstPage) status = populateRange(k, this.threadSlot, v, firstPage, endPage, Populate.Commit);
           break;
         case ZX_VMO_OP_DECOMMIT:
           // Pager VMOs cannot decommit: absence would not read as zero, it would ask the pager.
-          if (pagerBacked) status = ZX_ERR_NOT_SUPPORTED;
+          // Zircon (DecommitRangeLocked) checks the range and the empty range first.
+          if (pagerBacked) status = !inRange ? ZX_ERR_OUT_OF_RANGE : len === 0 ? ZX_OK : ZX_ERR_NOT_SUPPORTED;
           else if (off % PAGE_SIZE !== 0 || len % PAGE_SIZE !== 0) status = ZX_ERR_INVALID_ARGS;
           else if (!inRange) status = ZX_ERR_OUT_OF_RANGE;
           else status = decommitRange(k, v, firstPage, endPage);
@@ -605,9 +608,11 @@ export class ThreadSys implements Sys {
     const firstWhole = Math.ceil(off / PAGE_SIZE);
     const lastWhole = Math.floor(end / PAGE_SIZE);
     if (firstWhole > lastWhole) return zeroPartialPage(k, this.threadSlot, v, off, len);
+    // Zircon's order (ZeroRangeInternal): partial head page, partial tail page, then the whole
+    // pages, so while a partial page waits on the pager (or fails) the whole pages are untouched.
     let status = off < firstWhole * PAGE_SIZE ? zeroPartialPage(k, this.threadSlot, v, off, firstWhole * PAGE_SIZE - off) : ZX_OK;
-    if (status === ZX_OK) status = zeroPages(k, v, firstWhole, lastWhole);
     if (status === ZX_OK && end > lastWhole * PAGE_SIZE) status = zeroPartialPage(k, this.threadSlot, v, lastWhole * PAGE_SIZE, end - lastWhole * PAGE_SIZE);
+    if (status === ZX_OK) status = zeroPages(k, v, firstWhole, lastWhole);
     return status;
   }
 

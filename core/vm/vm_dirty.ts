@@ -119,12 +119,13 @@ function dirtyPagesLocked(k: KernelState, vmo: number, start: number, len: numbe
   const size = k.w[k.obj(vmo) + V_SIZE_PAGES]!;
   const end = start + len;
   if (start > size) return ZX_ERR_OUT_OF_RANGE;
-  if ((flags(k, vmo) & VmoFlag.Detached) !== 0) return ZX_ERR_BAD_STATE;
+  // Range before detach (§2.5): a detached VMO has no requests left to resolve.
   const inEnd = Math.min(end, size);
   if (end > size) {
     if (inEnd > start) onPagesDirtiedLocked(k, vmo, start, inEnd - start);
     return ZX_ERR_OUT_OF_RANGE;
   }
+  if ((flags(k, vmo) & VmoFlag.Detached) !== 0) return ZX_ERR_BAD_STATE;
   if (len === 0) return ZX_OK;
   if (firstAbsentLocked(k, vmo, start, end) < end) {
     onPagesDirtiedLocked(k, vmo, start, len);
@@ -220,6 +221,7 @@ export function writebackEnd(k: KernelState, vmo: number, start: number, len: nu
  * total count (avail). Cost: O(runs + dirty pages / NODE_FANOUT), independent of the VMO's size.
  */
 export function queryDirtyRanges(k: KernelState, vmo: number, start: number, end: number, maxRanges: number, out: DirtyRange[]): number {
+  if (start >= end) return 0; // an empty window (length 0) reports nothing, even inside a zero interval
   k.lockObject(vmo);
   let avail = 0;
   const emit = (s: number, e: number, options: number): void => {
@@ -321,13 +323,9 @@ function zeroPagesLocked(k: KernelState, vmo: number, start: number, end: number
   if (end > k.w[k.obj(vmo) + V_SIZE_PAGES]!) return ZX_ERR_OUT_OF_RANGE;
   if (start >= end) return ZX_OK;
   const pagerBacked = isPagerBacked(k, vmo);
-  let changed = false;
   if (pagerBacked) {
     forEachRunLocked(k, vmo, start, end, (kind, s, e) => {
-      if (kind === 'absent') {
-        onPagesSuppliedLocked(k, vmo, s, e - s);
-        changed = true;
-      }
+      if (kind === 'absent') onPagesSuppliedLocked(k, vmo, s, e - s);
     });
   }
   for (let p = nextPresentPage(k, vmo, start, end); p < end; p = nextPresentPage(k, vmo, p + 1, end)) {
@@ -336,7 +334,6 @@ function zeroPagesLocked(k: KernelState, vmo: number, start: number, end: number
     freeFrame(k, slotFrame(slot));
     adjustCommitted(k, vmo, -1);
     setSlot(k, vmo, p, EMPTY_SLOT);
-    changed = true;
   }
   if (!pagerBacked) return ZX_OK;
   // Everything in range except markers becomes one or more zero intervals.
@@ -346,6 +343,8 @@ function zeroPagesLocked(k: KernelState, vmo: number, start: number, end: number
     if (m > p && !addIntervalLocked(k, vmo, p, m)) return ZX_ERR_NO_MEMORY;
     p = m + 1;
   }
-  if (changed) setModifiedLocked(k, vmo);
+  // Any whole page processed counts, even one that already read as zero (§2.7; Zircon marks the
+  // VMO modified whenever ZeroRangeInternal zeroed a non-empty length).
+  setModifiedLocked(k, vmo);
   return ZX_OK;
 }

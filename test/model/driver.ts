@@ -72,7 +72,12 @@ export class KernelEnv {
 
   /** injectBugs: a core/bugs.ts mask, to check that this test notices a broken kernel. */
   static create(injectBugs = 0): KernelEnv {
-    const kernel = Kernel.create({ physicalMemory: PHYSICAL_MEMORY, traceEvents: TRACE_EVENTS, injectBugs });
+    const kernel = Kernel.create({
+      physicalMemory: PHYSICAL_MEMORY,
+      traceEvents: TRACE_EVENTS,
+      traceTypes: [TraceEvent.WaitBegin, TraceEvent.Signal], // all that settling needs
+      injectBugs,
+    });
     return new KernelEnv(kernel, new ThreadPool(kernel, { maxThreads: MAX_POOL_THREADS }));
   }
 
@@ -105,6 +110,8 @@ export interface Sequence {
 export interface StepRecord {
   op: Op;
   skipped?: string;
+  /** A check the runner appended after the sequence (content read-back, final drain). */
+  final?: boolean;
 }
 
 /** Counters of what a run exercised (printed by the test as coverage). */
@@ -136,14 +143,20 @@ export async function runLockstep(env: KernelEnv, seq: Sequence, exclude?: Exclu
   const steps: StepRecord[] = [];
   try {
     run.setup();
-    const ops: Op[] = [...seq.ops, { kind: 'drain', count: Number.MAX_SAFE_INTEGER }];
-    for (const abstract of ops) {
+    for (const abstract of seq.ops) {
       const op = run.model.concretize(abstract);
       const rec: StepRecord = { op };
       steps.push(rec);
       const skipped = await run.step(op, steps.length - 1);
       if (skipped) rec.skipped = skipped;
       else if (seq.autoDrain && op.kind !== 'drain') await run.step({ kind: 'drain', count: Number.MAX_SAFE_INTEGER }, steps.length - 1);
+    }
+    // Finally read back all content (these reads never wait) and drain the port.
+    for (const op of [...run.model.contentReads(), { kind: 'drain', count: Number.MAX_SAFE_INTEGER } as const]) {
+      const rec: StepRecord = { op, final: true };
+      steps.push(rec);
+      const skipped = await run.step(op, steps.length - 1, true);
+      if (skipped) rec.skipped = skipped;
     }
     await run.teardown();
     for (const [k, n] of Object.entries(run.model.counters)) run.coverage[k] = (run.coverage[k] ?? 0) + n;
@@ -207,10 +220,10 @@ class Lockstep {
   }
 
   /** Runs one op on both sides and compares; returns the model's skip reason, if any. */
-  async step(op: Op, index: number): Promise<string | undefined> {
+  async step(op: Op, index: number, force = false): Promise<string | undefined> {
     const gen = this.model.supplyGen;
     const vi = this.model.vmoCount > 0 && 'vmo' in op ? this.model.resolveVmo(op.vmo) : -1;
-    const expect = this.model.step(op);
+    const expect = this.model.step(op, force);
     if (TRACE_STEPS) process.stderr.write(`[model] ${index} ${describeOp(op)} -> ${expect.skipped ? `skipped: ${expect.skipped}` : json({ ...expect, finished: expect.finished.map((f) => f.tid) })}\n`);
     if (expect.skipped) return expect.skipped;
     const where = `step ${index} ${describeOp(op)}${vi >= 0 ? ` (VMO ${vi})` : ''}`;

@@ -347,6 +347,16 @@ export class PagerModel {
       }
       aim.fit = true;
     }
+    if (aim.target && 'offset' in c && c.kind !== 'query') {
+      // A thread op aimed at an outstanding request: it will follow it, or overlap its start.
+      const hit = targets(s, 'fail', c.vmo, false);
+      if (hit.length > 0) {
+        const t = hit[aim.target.which % hit.length]!;
+        const [page, pages] = part(t.page, t.pages, aim.target.part);
+        return { ...c, vmo: t.vmo, offset: page * PAGE + (c.offset % PAGE), length: pages * PAGE };
+      }
+      aim.fit = true;
+    }
     if (!aim.fit) return c;
     const size = s.vmos[c.vmo]!.size;
     if ('offset' in c && c.kind !== 'query') {
@@ -360,11 +370,28 @@ export class PagerModel {
     return c;
   }
 
-  /** Runs one op; the state only changes if the step is not skipped. */
-  step(op: Op): StepExpect {
+  /** Reads of every run of offsets that hold content (pages, markers, zero intervals): they never wait. */
+  contentReads(): Op[] {
+    const out: Op[] = [];
+    this.#s.vmos.forEach((v, vi) => {
+      let run = -1;
+      for (let p = 0; p <= v.size; p++) {
+        const present = p < v.size && slotKind(v, p) !== 'absent';
+        if (present && run < 0) run = p;
+        if (!present && run >= 0) {
+          out.push({ kind: 'read', vmo: vi, offset: run * PAGE, length: (p - run) * PAGE, handle: 'ok' });
+          run = -1;
+        }
+      }
+    });
+    return out;
+  }
+
+  /** Runs one op; the state only changes if the step is not skipped. `force` ignores the thread limit. */
+  step(op: Op, force = false): StepExpect {
     const before = this.#s;
     if (op.kind !== 'create' && op.kind !== 'drain' && before.vmos.length === 0) return skip('no VMO yet');
-    if (THREAD_OPS.has(op.kind) && this.blockedThreads().length >= MAX_BLOCKED_THREADS) return skip('thread limit');
+    if (!force && THREAD_OPS.has(op.kind) && this.blockedThreads().length >= MAX_BLOCKED_THREADS) return skip('thread limit');
     if (op.kind === 'create' && before.vmos.length >= MAX_VMOS) return skip('VMO limit');
     if (this.#exclude) {
       const v = 'vmo' in op && before.vmos.length > 0 ? before.vmos[op.vmo % before.vmos.length] : undefined;
