@@ -648,7 +648,10 @@ export function failPageRequests(k: KernelState, vmo: number, offsetPages: numbe
   let status: number = ZX_OK;
   if (offsetPages + lenPages > w[k.obj(vmo) + V_SIZE_PAGES]!) status = ZX_ERR_OUT_OF_RANGE;
   else if ((w[k.obj(vmo) + V_FLAGS]! & VmoFlag.Detached) !== 0) status = ZX_ERR_BAD_STATE;
-  else if (lenPages > 0) {
+  else {
+    // Length 0 is not short-cut (Zircon has no empty check on this path): an empty range strictly
+    // inside a request still meets it, and if it sits at an early-wake waiter's wake point that
+    // waiter takes the error (ResolveRequestsLocked with fulfill 0).
     if (k.tracing) traceEvent(k, TraceEvent.Fail, w[k.obj(vmo) + KOID]!, offsetPages, lenPages, error);
     onPagesFailedLocked(k, vmo, offsetPages, lenPages, error);
   }

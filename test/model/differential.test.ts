@@ -5,7 +5,8 @@
 //
 // Replay: a failure prints `SEED=<seed> SEED_PATH=<path>` and the shrunk sequence (as it ran).
 // `SEED=<seed> npm test` reruns the same cases and shrinks again; adding `SEED_PATH=<path>` runs
-// just the shrunk counterexample. Environment:
+// just the shrunk counterexample. Without SEED the run uses DEFAULT_SEED; SEED=random explores.
+// Environment:
 //   PAGERSIM_MODEL_RUNS=<n>      sequences to run (default DEFAULT_RUNS, about a minute and a half
 //                                on two cores; past ~15000, run tap with --timeout=0)
 //   PAGERSIM_MODEL_NO_EXCLUDE=1  also run the known divergences below (the test then fails)
@@ -34,7 +35,13 @@ const DEFAULT_RUNS = 2500;
 const MAX_OPS = 25;
 
 const runs = Number(process.env.PAGERSIM_MODEL_RUNS ?? DEFAULT_RUNS);
-const seed = process.env.SEED !== undefined ? Number(process.env.SEED) : (Date.now() ^ (Math.random() * 2 ** 31)) | 0;
+/**
+ * `npm test` (and so CI) runs a fixed seed: main stays reproducible, and a new divergence is found
+ * by exploring (`SEED=random`, e.g. `npm run explore:model`), fixed, and kept as a named test.
+ */
+const DEFAULT_SEED = 20261122;
+const seed =
+  process.env.SEED === 'random' ? (Date.now() ^ (Math.random() * 2 ** 31)) | 0 : process.env.SEED !== undefined ? Number(process.env.SEED) : DEFAULT_SEED;
 const path = process.env.SEED_PATH;
 /** A core/bugs.ts mask (e.g. 1: WRITEBACK_END cleans re-dirtied pages), to see the test catch it. */
 const injectBugs = Number(process.env.PAGERSIM_MODEL_INJECT_BUGS ?? 0);

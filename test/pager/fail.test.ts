@@ -4,6 +4,7 @@
 // VV tests are ported as their Vmo variants: a crash through a mapping becomes a failed syscall.
 
 import t from 'tap';
+import type { Test } from 'tap';
 import {
   PAGE_SIZE,
   ZX_ERR_BAD_STATE,
@@ -17,6 +18,7 @@ import { statusName } from '../../shared/status.js';
 import { ensure, expectNoRequest, expectPageRead } from '../helpers/check.js';
 import { TestThread } from '../helpers/test_thread.js';
 import { UserPager, checkContent, expectedContent, sharedBytes, statusOf, waitForData } from '../helpers/user_pager.js';
+import type { Vmo } from '../helpers/user_pager.js';
 
 // Tests that failing a read's only page fails the read with ZX_ERR_IO.
 t.test('FailSinglePage', async (t) => {
@@ -235,6 +237,51 @@ t.test('FailEarlyWake', async (t) => {
   }
 });
 
+
+/** A read of pages [0, n) whose page 0 was supplied: it woke early and now waits on page 1. */
+async function readerWokenPastPage0(t: Test, pager: UserPager, n: number): Promise<{ reader: TestThread; vmo: Vmo; buffer: Uint8Array }> {
+  const vmo = pager.createVmo(n);
+  const buffer = sharedBytes(n * PAGE_SIZE);
+  const reader = pager.startReadInto(vmo, 0, buffer);
+  await expectPageRead(t, pager, vmo, 0, n, `R(0,${n})`);
+  pager.supplyPages(vmo, 0, 1);
+  ensure(t, await waitForData(buffer, 0, expectedContent(vmo.key, 0, 1)), 'page 0 reached the buffer');
+  ensure(t, await reader.waitForBlocked(), 'reader blocked again, on page 1');
+  return { reader, vmo, buffer };
+}
+
+// pagersim's own (found by the differential model test): a zero-length FAIL is not short-cut. Zircon's
+// ResolveRequestsLocked still meets a request that strictly contains the offset, and when the offset
+// is the early-wake reader's wake point the reader takes the error (fulfill 0 < pending).
+t.test('FailZeroLengthAtWakePoint', async (t) => {
+  const pager = await UserPager.create();
+  try {
+    const { reader, vmo } = await readerWokenPastPage0(t, pager, 3);
+    t.equal(statusName(statusOf(() => pager.failPages(vmo, 1, 0))), 'ZX_OK', 'fail(1,0) returns ZX_OK');
+    await reader.waitForFailure(ZX_ERR_IO);
+    t.pass('the read failed with ZX_ERR_IO');
+  } finally {
+    await pager.close();
+  }
+});
+
+// The contrast: zero-length FAILs at a request's first page, at its end, and strictly inside it but
+// not at the wake point fail nobody; the read completes once the pages arrive.
+t.test('FailZeroLengthElsewhere', async (t) => {
+  const pager = await UserPager.create();
+  try {
+    const { reader, vmo, buffer } = await readerWokenPastPage0(t, pager, 4);
+    for (const page of [0, 2, 3, 4]) {
+      t.equal(statusName(statusOf(() => pager.failPages(vmo, page, 0))), 'ZX_OK', `fail(${page},0) returns ZX_OK`);
+    }
+    pager.supplyPages(vmo, 1, 3);
+    await reader.wait();
+    t.ok(checkContent(buffer, vmo.key, 0), 'the read completed with every page');
+    expectNoRequest(t, pager, vmo, 'no further READ');
+  } finally {
+    await pager.close();
+  }
+});
 // Tests that a FAIL of a follower's page fails the follower when the leader completes, and the leader re-requests it.
 t.test('FailOverlapRequest', async (t) => {
   const pager = await UserPager.create();
