@@ -33,7 +33,7 @@ import { HISTOGRAM_WORDS } from './histogram.js';
 export const TRACE_EVENT_WORDS = 16;
 
 export const LAYOUT_MAGIC = 0x5a58_5047; // "ZXPG"
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 
 // ---------------------------------------------------------------------------------------------
 // Header: named slots at the start of meta.
@@ -214,7 +214,9 @@ export const PACKET_WORDS = 24;
 
 // ---------------------------------------------------------------------------------------------
 // Page-list radix nodes (VmPageList): FANOUT entries each. In a leaf an entry is a slot word
-// (shared/page_slot.ts); in an interior node it is a child node index or -1.
+// (shared/page_slot.ts); in an interior node it is a child node index + 1 (0 = none). An interior
+// node also keeps a copy of each child's dirty mask (N_CHILD_DIRTY), so the dirty-run walk reads a
+// leaf's dirty bits from its parent and never visits leaves, and a level's masks sit together.
 export const NODE_SHIFT = 5;
 export const NODE_FANOUT = 1 << NODE_SHIFT;
 export const N_MASK_USED = NODE_FANOUT; // bit i: entry i non-empty (leaf) / child i non-empty
@@ -223,7 +225,8 @@ export const N_PARENT = NODE_FANOUT + 2;
 export const N_PARENT_SLOT = NODE_FANOUT + 3;
 export const N_LEVEL = NODE_FANOUT + 4; // 0 = leaf
 export const N_NEXT_FREE = NODE_FANOUT + 5;
-export const NODE_WORDS = NODE_FANOUT + 8;
+export const N_CHILD_DIRTY = NODE_FANOUT + 8; // FANOUT words: child i's N_MASK_DIRTY (interior nodes)
+export const NODE_WORDS = 2 * NODE_FANOUT + 8;
 
 // ---------------------------------------------------------------------------------------------
 // Zero intervals: page-less runs of zeros, sorted per VMO (VmPageList interval sentinels).

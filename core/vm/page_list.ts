@@ -1,13 +1,16 @@
 // VmPageList: a VMO's sparse page slots as a radix tree of NODE_FANOUT-way nodes in shared memory.
 // Metadata grows with the pages a VMO holds, not with its size: an absent range costs nothing, and
 // every node keeps two summary bitmasks (entries in use, entries Dirty/AwaitingClean) so that
-// "next present page" and "next dirty page" cost O(height) per hit instead of O(pages scanned).
+// "next present page" and "next dirty page" cost O(height) per hit instead of O(pages scanned), and
+// every interior node keeps a copy of each child's dirty mask, so the dirty-run walk reads leaf bits
+// from level-1 nodes and never visits a leaf.
 // Interior entries hold child node index + 1 (0 = no child); leaf entries are page slot words
 // (shared/page_slot.ts). All functions require the VMO lock (the callers are *Locked paths).
 
 import { assert } from '../../shared/assert.js';
 import {
   NODE_WORDS,
+  N_CHILD_DIRTY,
   N_LEVEL,
   N_MASK_DIRTY,
   N_MASK_USED,
@@ -97,6 +100,7 @@ function updateMasks(k: KernelState, vmo: number, n: number, used: number, dirty
     w[base + N_MASK_DIRTY] = dirty;
     const parent = w[base + N_PARENT]!;
     const parentSlot = w[base + N_PARENT_SLOT]!;
+    if (parent >= 0) w[k.node(parent) + N_CHILD_DIRTY + parentSlot] = dirty;
     if (used === 0) {
       // An empty node is returned to the heap at once, so metadata tracks the pages held. Its
       // fields are read above: once freed, another thread may reuse it.
@@ -130,6 +134,7 @@ function growRoot(k: KernelState, vmo: number): boolean {
   w[rb] = old + 1;
   w[rb + N_MASK_USED] = w[k.node(old) + N_MASK_USED]! !== 0 ? 1 : 0;
   w[rb + N_MASK_DIRTY] = w[k.node(old) + N_MASK_DIRTY]! !== 0 ? 1 : 0;
+  w[rb + N_CHILD_DIRTY] = w[k.node(old) + N_MASK_DIRTY]!;
   w[k.node(old) + N_PARENT] = root;
   w[k.node(old) + N_PARENT_SLOT] = 0;
   w[o + V_ROOT_NODE] = root;
@@ -228,7 +233,8 @@ export function dirtyRunEnd(k: KernelState, vmo: number, from: number, limit: nu
 /**
  * Calls fn(start, end) for every maximal run of Dirty/AwaitingClean pages in [from, limit), in order,
  * with one in-order walk of the tree that descends only into subtrees whose dirty summary bit is set
- * and takes whole runs of bits at a time in leaves: O(nodes on dirty paths + runs). This is the hot
+ * and takes whole runs of bits at a time from the leaf masks that level-1 nodes keep (no leaf is
+ * visited): O(interior nodes on dirty paths + runs). This is the hot
  * loop of query_dirty_ranges, so node addresses are computed inline.
  */
 export function forEachDirtyRun(k: KernelState, vmo: number, from: number, limit: number, fn: (start: number, end: number) => void): void {
@@ -255,46 +261,59 @@ export function forEachDirtyRun(k: KernelState, vmo: number, from: number, limit
     }
     const level = h - 1 - depth;
     const base = bases[depth]!;
-    if (level <= 1) {
-      // Leaves, reached directly (height 1) or through their parent, whose children are processed
-      // here without a stack push each: consume every run of set bits.
-      let leafMask = mask;
-      let leafBase = base;
-      let j = -1;
-      for (;;) {
-        if (level === 1) {
-          if (mask === 0) break;
-          j = 31 - Math.clz32(mask & -mask);
-          mask &= mask - 1;
-          const leaf = w[nodeBase + nodes[depth]! * NODE_WORDS + j]! - 1;
-          leafBase = base + j * NODE_FANOUT;
-          leafMask = w[nodeBase + leaf * NODE_WORDS + N_MASK_DIRTY]!;
-          if (leafBase < from || leafBase + NODE_FANOUT > limit) leafMask = entryMask(leafMask, leafBase, 0, from, limit);
-        }
-        while (leafMask !== 0) {
-          const s = 31 - Math.clz32(leafMask & -leafMask);
-          const rest = ~leafMask & (-1 << s);
-          const e = rest === 0 ? 32 : 31 - Math.clz32(rest & -rest);
-          if (leafBase + s === runEnd) runEnd = leafBase + e;
-          else {
-            if (runStart >= 0) fn(runStart, runEnd);
-            runStart = leafBase + s;
-            runEnd = leafBase + e;
-          }
-          leafMask = e === 32 ? 0 : leafMask & (-1 << e);
-        }
-        if (level === 0) break;
-      }
+    if (level <= 2) {
+      // The bottom of the tree - a level-2 node, or a level-1 or leaf root - is walked here with
+      // nested loops and no stack push: level-2 bits pick level-1 nodes, whose N_CHILD_DIRTY words
+      // are the leaves' dirty masks; each leaf mask yields its runs of set bits.
       masks[depth] = 0;
+      const nb2 = nodeBase + nodes[depth]! * NODE_WORDS;
+      let m2 = level === 2 ? mask : 1;
+      while (m2 !== 0) {
+        let nb1 = nb2;
+        let base1 = base;
+        let m1 = mask;
+        if (level === 2) {
+          const j2 = 31 - Math.clz32(m2 & -m2);
+          m2 &= m2 - 1;
+          nb1 = nodeBase + (w[nb2 + j2]! - 1) * NODE_WORDS;
+          base1 = base + j2 * SPAN_2;
+          m1 = w[nb2 + N_CHILD_DIRTY + j2]!;
+          if (base1 < from || base1 + SPAN_2 > limit) m1 = entryMask(m1, base1, 1, from, limit);
+        } else m2 = 0;
+        let m0 = level === 0 ? 1 : m1;
+        while (m0 !== 0) {
+          let leafBase = base1;
+          let leafMask = m1;
+          if (level !== 0) {
+            const j1 = 31 - Math.clz32(m0 & -m0);
+            m0 &= m0 - 1;
+            leafBase = base1 + j1 * NODE_FANOUT;
+            leafMask = w[nb1 + N_CHILD_DIRTY + j1]!;
+            if (leafBase < from || leafBase + NODE_FANOUT > limit) leafMask = entryMask(leafMask, leafBase, 0, from, limit);
+          } else m0 = 0;
+          while (leafMask !== 0) {
+            const s = 31 - Math.clz32(leafMask & -leafMask);
+            const rest = ~leafMask & (-1 << s);
+            const e = rest === 0 ? 32 : 31 - Math.clz32(rest & -rest);
+            if (leafBase + s === runEnd) runEnd = leafBase + e;
+            else {
+              if (runStart >= 0) fn(runStart, runEnd);
+              runStart = leafBase + s;
+              runEnd = leafBase + e;
+            }
+            leafMask = e === 32 ? 0 : leafMask & (-1 << e);
+          }
+        }
+      }
       continue;
     }
     const j = 31 - Math.clz32(mask & -mask);
     masks[depth] = mask & (mask - 1);
-    const child = w[nodeBase + nodes[depth]! * NODE_WORDS + j]! - 1;
+    const nb = nodeBase + nodes[depth]! * NODE_WORDS;
     const childBase = base + j * SPANS[level]!;
-    const childMask = w[nodeBase + child * NODE_WORDS + N_MASK_DIRTY]!;
+    const childMask = w[nb + N_CHILD_DIRTY + j]!;
     depth++;
-    nodes[depth] = child;
+    nodes[depth] = w[nb + j]! - 1;
     bases[depth] = childBase;
     // Only the first and last child on the walk can straddle [from, limit).
     masks[depth] = childBase >= from && childBase + SPANS[level]! <= limit ? childMask : entryMask(childMask, childBase, level - 1, from, limit);
@@ -302,6 +321,8 @@ export function forEachDirtyRun(k: KernelState, vmo: number, from: number, limit
   if (runStart >= 0) fn(runStart, runEnd);
 }
 
+/** Pages under one entry of a level-2 node (one level-1 node). */
+const SPAN_2 = NODE_FANOUT * NODE_FANOUT;
 const walkNodes = new Int32Array(16);
 const walkMasks = new Int32Array(16);
 const walkBases = new Float64Array(16);
