@@ -150,17 +150,31 @@ function dirtyPagesLocked(k: KernelState, vmo: number, start: number, len: numbe
     for (const g of frames) freeFrame(k, g);
     return ZX_ERR_NO_MEMORY;
   }
+  // DIRTY requests are resolved per contiguous run of pages this call transitions (Zircon's
+  // ForEveryPageAndContiguousRunInRange over !is_page_dirty): an already-Dirty page splits a run
+  // and resolves nothing, so a request that page was never counted for stays pending.
+  if (k.tracing) traceEvent(k, TraceEvent.Dirty, k.w[k.obj(vmo) + O_KOID]!, start, len);
   let next = 0;
-  for (let p = start; p < end; p++) {
-    const slot = lookupSlot(k, vmo, p);
-    if (slotKind(slot) === SlotKind.Page) {
-      if (slotDirtyState(slot) !== DirtyState.Dirty) setSlot(k, vmo, p, withDirtyState(slot, DirtyState.Dirty));
-    } else {
-      makeDirtyLocked(k, vmo, p, slot, frames[next++]!);
+  let runStart = -1;
+  for (let p = start; p <= end; p++) {
+    let transitioned = false;
+    if (p < end) {
+      const slot = lookupSlot(k, vmo, p);
+      if (slotKind(slot) !== SlotKind.Page) {
+        makeDirtyLocked(k, vmo, p, slot, frames[next++]!);
+        transitioned = true;
+      } else if (slotDirtyState(slot) !== DirtyState.Dirty) {
+        setSlot(k, vmo, p, withDirtyState(slot, DirtyState.Dirty));
+        transitioned = true;
+      }
+    }
+    if (transitioned) {
+      if (runStart < 0) runStart = p;
+    } else if (runStart >= 0) {
+      onPagesDirtiedLocked(k, vmo, runStart, p - runStart);
+      runStart = -1;
     }
   }
-  if (k.tracing) traceEvent(k, TraceEvent.Dirty, k.w[k.obj(vmo) + O_KOID]!, start, len);
-  onPagesDirtiedLocked(k, vmo, start, len);
   return ZX_OK;
 }
 

@@ -211,20 +211,9 @@ const sequence: fc.Arbitrary<Sequence> = fc
 // with Zircon's code that it summarises). Each is excluded from the run by name so the test stays
 // green; PAGERSIM_MODEL_NO_EXCLUDE=1 runs them anyway.
 
-const knownDivergences: Exclusion = (o, v) => {
-  // D6: ZX_PAGER_OP_DIRTY over pages that are already Dirty while a DIRTY request covering them is
-  // outstanding. Only runs that OP_DIRTY actually transitions resolve requests (§2.5; DirtyPages
-  // calls OnPagesDirtied per transitioned run), so the writer stays blocked; the kernel counts the
-  // already-Dirty pages again, completes the request early, and the writer asks again (a new DIRTY
-  // packet for the rest).
-  if (o.kind === 'dirty' && v && o.data === 0 && o.misalign === 0 && o.pager === 'ok' && (o.handle === 'ok' || o.handle === 'wo')) {
-    const dirtyHere = (p: number): boolean => p >= o.page && p < o.page + o.pages && v.slots[p] === 'dirty';
-    if (v.requests.some((r) => r.type === 'DIRTY' && Array.from({ length: r.pages }, (_, i) => r.page + i).some(dirtyHere))) {
-      return 'D6 OP_DIRTY over already-Dirty pages resolves DIRTY requests again';
-    }
-  }
-  return undefined;
-};
+// None is open: D6 (OP_DIRTY over already-Dirty pages resolved DIRTY requests again) was fixed by
+// resolving per transitioned run, as Zircon's DirtyPagesLocked does.
+const knownDivergences: Exclusion = () => undefined;
 const exclude = process.env.PAGERSIM_MODEL_NO_EXCLUDE ? undefined : knownDivergences;
 
 // ------------------------------------------------------------------------------------------------

@@ -83,6 +83,25 @@ pagerTest(t, 'OpDirtyNoWrite', async (t, pager) => {
   noLeftovers(t, pager, vmo);
 });
 
+// pagersim's own (Zircon's DirtyPagesLocked: OnPagesDirtied per contiguous run of pages it moved to
+// Dirty): OP_DIRTY over a page that is already Dirty resolves nothing for it, so a writer whose
+// request counted that page once stays blocked until the rest is dirtied, with no new request.
+pagerTest(t, 'OpDirtyResolvesOnlyTransitionedRuns', async (t, pager) => {
+  const vmo = pager.createVmo(3, ZX_VMO_TRAP_DIRTY);
+  ensureOk(t, supplyPages(pager, vmo, 0, 3), 'supply(0,3)');
+  const writer = startFill(pager, vmo, 0, 3, 0xaa);
+  ensure(t, await waitForPageDirty(pager, vmo, 0, 3), 'DIRTY(0,3)');
+  ensureOk(t, dirtyPages(pager, vmo, 0, 1), 'OP_DIRTY(0,1): 2 pages still pending');
+  ensureOk(t, dirtyPages(pager, vmo, 0, 2), 'OP_DIRTY(0,2): only page 1 transitions');
+  t.notOk(await waitForPageDirty(pager, vmo, 2, 1, 300), 'no DIRTY(2,1): the writer was not woken');
+  ensure(t, await writer.waitForBlocked(), 'the writer still waits on DIRTY(0,3)');
+  ensureOk(t, dirtyPages(pager, vmo, 2, 1), 'OP_DIRTY(2,1) completes the request');
+  await writer.wait();
+  verifyDirtyRanges(t, pager, vmo, [[0, 3, false]]);
+  await checkContent(t, pager, vmo, 0, filled(3, 0xaa), 'pages 0..2 hold 0xaa');
+  noLeftovers(t, pager, vmo);
+});
+
 // Tests that zx_vmo_write raises one DIRTY request per write, covering all its clean pages (11,5).
 pagerTest(t, 'DirtyRequestsOnVmoWrite', async (t, pager) => {
   const N = 20;
