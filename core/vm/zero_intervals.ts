@@ -89,9 +89,12 @@ export function addIntervalLocked(k: KernelState, vmo: number, start: number, en
 }
 
 /**
- * Removes [start, end) from every interval (a write materialised pages there, or the VMO shrank).
- * Pieces keep the part of their awaiting-clean range that they still contain, counted from their own
- * start. Returns false if a split needed a record and none was left (the range is then untouched).
+ * Removes [start, end) from every interval (a write materialised pages there, or the VMO shrank), as
+ * Zircon's page list does it page by page: a piece that loses its head keeps the rest of its
+ * awaiting-clean length, counted from its new start; a piece that loses its tail keeps its length
+ * unchanged, even past its new end (WritebackEndLocked: such a length applies to an interval added
+ * later beyond the truncated one, e.g. by growing the VMO again); the right piece of a split starts
+ * with none. Returns false if a split needed a record and none was left (the range is then untouched).
  */
 export function removeRangeLocked(k: KernelState, vmo: number, start: number, end: number): boolean {
   const w = k.w;
@@ -108,7 +111,6 @@ export function removeRangeLocked(k: KernelState, vmo: number, start: number, en
       z = next;
       continue;
     }
-    const awaitEnd = zs + w[b + Z_AWAITING_CLEAN]!;
     const keepLeft = zs < start;
     const keepRight = ze > end;
     if (keepLeft && keepRight) {
@@ -116,23 +118,21 @@ export function removeRangeLocked(k: KernelState, vmo: number, start: number, en
       if (n < 0) return false;
       w[k.zint(n) + Z_START] = end;
       w[k.zint(n) + Z_END] = ze;
-      w[k.zint(n) + Z_AWAITING_CLEAN] = Math.max(0, Math.min(ze, awaitEnd) - end);
+      w[k.zint(n) + Z_AWAITING_CLEAN] = 0;
       w[k.zint(n) + Z_NEXT] = next;
       w[b + Z_END] = start;
-      w[b + Z_AWAITING_CLEAN] = Math.max(0, Math.min(start, awaitEnd) - zs);
       w[b + Z_NEXT] = n;
       return true;
     }
     if (keepLeft) {
       w[b + Z_END] = start;
-      w[b + Z_AWAITING_CLEAN] = Math.max(0, Math.min(start, awaitEnd) - zs);
       prev = z;
       z = next;
       continue;
     }
     if (keepRight) {
       w[b + Z_START] = end;
-      w[b + Z_AWAITING_CLEAN] = Math.max(0, awaitEnd - end);
+      w[b + Z_AWAITING_CLEAN] = Math.max(0, w[b + Z_AWAITING_CLEAN]! - (end - zs));
       return true;
     }
     // Entirely inside the removed range.
@@ -158,34 +158,41 @@ export function beginIntervalsLocked(k: KernelState, vmo: number, start: number,
 }
 
 /**
- * WRITEBACK_END: for intervals starting inside [start, end), delete the awaiting-clean part covered by
- * the range from their start; those offsets become absent (the pager must supply them again).
+ * WRITEBACK_END over the intervals starting inside [start, end), in order, with a running
+ * awaiting-clean end (Zircon's WritebackEndLocked): each start extends it to start + its length, a
+ * later interval it wholly covers is deleted (its offsets become absent: the pager must supply them
+ * again), one it covers in part loses that head; the end of the range caps the clip.
  */
 export function endIntervalsLocked(k: KernelState, vmo: number, start: number, end: number): void {
   const w = k.w;
   const head = k.obj(vmo) + V_ZERO_HEAD;
   let prev = -1;
+  let awaitEnd = start;
   for (let z = w[head]!; z >= 0; ) {
     const b = k.zint(z);
     const zs = w[b + Z_START]!;
+    const ze = w[b + Z_END]!;
     const next = w[b + Z_NEXT]!;
     if (zs >= end) return;
-    const awaiting = w[b + Z_AWAITING_CLEAN]!;
-    if (zs < start || awaiting === 0) {
+    if (zs < start) {
       prev = z;
       z = next;
       continue;
     }
-    const clean = Math.min(awaiting, end - zs);
-    if (zs + clean >= w[b + Z_END]!) {
+    awaitEnd = Math.max(awaitEnd, zs + w[b + Z_AWAITING_CLEAN]!);
+    if (ze <= end && ze <= awaitEnd) {
       if (prev >= 0) w[k.zint(prev) + Z_NEXT] = next;
       else w[head] = next;
       k.freeInterval(z);
-    } else {
-      w[b + Z_START] = zs + clean;
-      w[b + Z_AWAITING_CLEAN] = awaiting - clean;
-      prev = z;
+      z = next;
+      continue;
     }
+    const clean = Math.min(awaitEnd, end, ze) - zs;
+    if (clean > 0) {
+      w[b + Z_START] = zs + clean;
+      w[b + Z_AWAITING_CLEAN] = Math.max(0, w[b + Z_AWAITING_CLEAN]! - clean);
+    }
+    prev = z;
     z = next;
   }
 }

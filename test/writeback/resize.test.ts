@@ -380,6 +380,28 @@ trapDirtyTest(t, 'ResizeWritebackNonIntersectingResize', ZX_VMO_RESIZABLE, async
   noLeftovers(t, pager, vmo);
 });
 
+// pagersim's own (found by the differential model test; Zircon's ClipIntervalEnd keeps the
+// awaiting-clean length, and WritebackEndLocked applies it to intervals added later): a shrink that
+// truncates an awaiting-clean zero range keeps its length, so after growing again the merged range's
+// new tail is cleaned by the same END too, and reads of it ask the pager again.
+trapDirtyTest(t, 'ResizeWritebackRegrownTail', ZX_VMO_RESIZABLE, async (t, pager, options) => {
+  const vmo = pager.createVmo(1, options);
+  ensureOk(t, supplyPages(pager, vmo, 0, 1), 'supply(0,1)');
+  ensureOk(t, resizeVmo(pager, vmo, 3), 'resize to 3');
+  ensureOk(t, writebackBeginPages(pager, vmo, 1, 2), 'BEGIN(1,2)');
+  ensureOk(t, resizeVmo(pager, vmo, 2), 'resize to 2');
+  verifyDirtyRanges(t, pager, vmo, [[1, 1, true]]);
+  ensureOk(t, resizeVmo(pager, vmo, 3), 'resize to 3 again');
+  verifyDirtyRanges(t, pager, vmo, [[1, 2, true]], 'one zero range [1,3)');
+  ensureOk(t, writebackEndPages(pager, vmo, 1, 2), 'END(1,2)');
+  verifyDirtyRanges(t, pager, vmo, [], 'the regrown tail was cleaned with the rest');
+  const reader = pager.startRead(vmo, 2, 1);
+  ensure(t, await waitForPageRead(pager, vmo, 2, 1), 'READ(2,1): page 2 is absent again');
+  ensureOk(t, supplyPages(pager, vmo, 2, 1), 'supply(2,1)');
+  await reader.wait();
+  noLeftovers(t, pager, vmo);
+});
+
 // Tests that COMMIT over a dirty zero tail page turns it into a real dirty page (DIRTY under
 // TRAP_DIRTY) that is no longer reported IS_ZERO.
 trapDirtyTest(t, 'CommitExtendedTail', ZX_VMO_RESIZABLE, async (t, pager, options) => {
