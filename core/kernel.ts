@@ -252,7 +252,7 @@ export class Kernel {
     return histogramSummary(this.state.w, this.state.layout.waitHistogram);
   }
 
-  /** The recorded trace (traceEvents > 0), in append order; read once the run is quiet. */
+  /** The recorded trace (traceEvents > 0), in append order: the events published so far (core/trace.ts). */
   readTrace(): { events: TraceRecord[]; dropped: number } {
     return readTrace(this.state);
   }

@@ -1,5 +1,6 @@
 // Kernel trace: an append-only ring of events in shared memory (shared/layout.ts `trace`), written
-// by whichever thread acts, read after the run by the stress checker and the Chrome-trace exporter.
+// by whichever thread acts (each event published by a last, atomic store of its type), read after
+// the run by the stress checker and the Chrome-trace exporter, and during it by the model driver.
 // Events inside a VMO's critical section are appended while its lock is held, so the append order
 // (the index) is consistent with the lock order: the checker relies on it. Off unless the kernel was
 // created with traceEvents > 0; when off, each call site costs one test of a plain field.
@@ -37,7 +38,6 @@ export function traceEvent(k: KernelState, type: number, a0: number, a1 = 0, a2 
   if (i >= k.traceCapacity) return;
   const f = k.traceF64!;
   const b = i * F64_PER_EVENT;
-  f[b] = type;
   f[b + 1] = a0;
   f[b + 2] = a1;
   f[b + 3] = a2;
@@ -45,6 +45,8 @@ export function traceEvent(k: KernelState, type: number, a0: number, a1 = 0, a2 
   f[b + 5] = a4;
   f[b + 6] = a5 === 0 ? k.actor : a5;
   f[b + 7] = Number(process.hrtime.bigint());
+  // Publish: the type goes last, with a release store, so a reader never takes a half-written event.
+  Atomics.store(k.w, k.layout.trace + i * TRACE_EVENT_WORDS, type);
 }
 
 export interface TraceRecord {
@@ -53,15 +55,21 @@ export interface TraceRecord {
   timeNs: number;
 }
 
-/** The recorded events in append order (call once the run is quiet). */
+/**
+ * The recorded events in append order: the published prefix. While threads still run, an event whose
+ * slot is reserved but not yet written ends the prefix (a later call returns it and what follows),
+ * so a reader that polls during a run never skips an event.
+ */
 export function readTrace(k: KernelState): { events: TraceRecord[]; dropped: number } {
   const total = Atomics.load(k.w, H_TRACE_HEAD);
   const n = Math.min(total, k.traceCapacity);
   const f = k.traceF64;
   const events: TraceRecord[] = [];
   for (let i = 0; i < n && f; i++) {
+    const type = Atomics.load(k.w, k.layout.trace + i * TRACE_EVENT_WORDS);
+    if (type === 0) break;
     const b = i * F64_PER_EVENT;
-    events.push({ type: f[b]!, a: [f[b + 1]!, f[b + 2]!, f[b + 3]!, f[b + 4]!, f[b + 5]!, f[b + 6]!], timeNs: f[b + 7]! });
+    events.push({ type, a: [f[b + 1]!, f[b + 2]!, f[b + 3]!, f[b + 4]!, f[b + 5]!, f[b + 6]!], timeNs: f[b + 7]! });
   }
   return { events, dropped: total - n };
 }

@@ -29,11 +29,15 @@ import { assert } from './assert.js';
 import { PAGE_SIZE } from './constants.js';
 import { HISTOGRAM_WORDS } from './histogram.js';
 
-/** A trace event: [type, a0..a5, time ns] as float64, i.e. 16 Int32 words (core/trace.ts). */
+/**
+ * A trace event: 16 Int32 words (core/trace.ts). Word 0 is the type, stored last with Atomics (0 =
+ * reserved, not yet written: the publish mark readers stop at); word 1 is unused; then a0..a5 and
+ * the time in ns as float64.
+ */
 export const TRACE_EVENT_WORDS = 16;
 
 export const LAYOUT_MAGIC = 0x5a58_5047; // "ZXPG"
-export const LAYOUT_VERSION = 4;
+export const LAYOUT_VERSION = 5;
 
 // ---------------------------------------------------------------------------------------------
 // Header: named slots at the start of meta.
