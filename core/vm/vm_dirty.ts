@@ -93,6 +93,20 @@ function forEachRunLocked(k: KernelState, vmo: number, from: number, to: number,
   if (runKind !== null && to > runStart) fn(runKind, runStart, to);
 }
 
+/**
+ * InvalidateDirtyRequestsLocked (an OP_DIRTY that fails): resolves DIRTY requests over [start, end)
+ * so their waiters retry - first each run of content that is not Dirty (Clean or AwaitingClean pages,
+ * markers, zero intervals), then each gap. Already-Dirty pages resolve nothing, as in DirtyPages.
+ */
+function invalidateDirtyRequestsLocked(k: KernelState, vmo: number, start: number, end: number): void {
+  forEachRunLocked(k, vmo, start, end, (kind, s, e) => {
+    if (kind === 'clean') onPagesDirtiedLocked(k, vmo, s, e - s);
+  });
+  forEachRunLocked(k, vmo, start, end, (kind, s, e) => {
+    if (kind === 'absent') onPagesDirtiedLocked(k, vmo, s, e - s);
+  });
+}
+
 function nextIntervalAfter(k: KernelState, vmo: number, p: number, to: number): number {
   for (let z = firstInterval(k, vmo); z >= 0; z = intervalNext(k, z)) {
     if (intervalEnd(k, z) <= p) continue;
@@ -122,13 +136,13 @@ function dirtyPagesLocked(k: KernelState, vmo: number, start: number, len: numbe
   // Range before detach (§2.5): a detached VMO has no requests left to resolve.
   const inEnd = Math.min(end, size);
   if (end > size) {
-    if (inEnd > start) onPagesDirtiedLocked(k, vmo, start, inEnd - start);
+    if (inEnd > start) invalidateDirtyRequestsLocked(k, vmo, start, inEnd);
     return ZX_ERR_OUT_OF_RANGE;
   }
   if ((flags(k, vmo) & VmoFlag.Detached) !== 0) return ZX_ERR_BAD_STATE;
   if (len === 0) return ZX_OK;
   if (firstAbsentLocked(k, vmo, start, end) < end) {
-    onPagesDirtiedLocked(k, vmo, start, len);
+    invalidateDirtyRequestsLocked(k, vmo, start, end);
     return ZX_ERR_NOT_FOUND;
   }
   // Frames for markers and zero-interval pages first, so the op is all or nothing.
@@ -299,8 +313,8 @@ export function resizeVmo(k: KernelState, vmo: number, newPages: number): number
       // (ResizeWritebackWithOutstandingDirtyRequests).
       forEachRunLocked(k, vmo, newPages, old, (kind, s, e) => {
         if (kind === 'absent') onPagesSuppliedLocked(k, vmo, s, e - s);
-        if (kind !== 'dirty') onPagesDirtiedLocked(k, vmo, s, e - s);
       });
+      invalidateDirtyRequestsLocked(k, vmo, newPages, old);
     }
     for (let p = nextPresentPage(k, vmo, newPages, old); p < old; p = nextPresentPage(k, vmo, p + 1, old)) {
       const slot = lookupSlot(k, vmo, p);

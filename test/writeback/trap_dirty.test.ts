@@ -102,6 +102,26 @@ pagerTest(t, 'OpDirtyResolvesOnlyTransitionedRuns', async (t, pager) => {
   noLeftovers(t, pager, vmo);
 });
 
+// pagersim's own (Zircon's InvalidateDirtyRequestsLocked, found by the differential model test): an
+// OP_DIRTY that fails with NOT_FOUND resolves DIRTY requests only over content that is not Dirty and
+// over gaps, so a page it had already dirtied is not counted twice and the writer keeps waiting.
+pagerTest(t, 'OpDirtyNotFoundSkipsDirtyPages', async (t, pager) => {
+  const vmo = pager.createVmo(6, ZX_VMO_TRAP_DIRTY);
+  const writer = startFill(pager, vmo, 3, 2, 0x5c);
+  ensure(t, await waitForPageRead(pager, vmo, 3, 2), 'READ(3,2)');
+  ensureOk(t, supplyPages(pager, vmo, 3, 2), 'supply(3,2)');
+  ensure(t, await waitForPageDirty(pager, vmo, 3, 2), 'DIRTY(3,2)');
+  ensureOk(t, dirtyPages(pager, vmo, 4, 1), 'OP_DIRTY(4,1): page 3 still pending');
+  t.equal(dirtyPages(pager, vmo, 4, 2), 'ZX_ERR_NOT_FOUND', 'OP_DIRTY(4,2) over absent page 5');
+  t.notOk(await waitForPageDirty(pager, vmo, 3, 1, 300), 'no DIRTY(3,1): the writer was not woken');
+  ensure(t, await writer.waitForBlocked(), 'the writer still waits on DIRTY(3,2)');
+  ensureOk(t, dirtyPages(pager, vmo, 3, 1), 'OP_DIRTY(3,1) completes the request');
+  await writer.wait();
+  verifyDirtyRanges(t, pager, vmo, [[3, 2, false]]);
+  await checkContent(t, pager, vmo, 3, filled(2, 0x5c), 'pages 3..4 hold 0x5c');
+  noLeftovers(t, pager, vmo);
+});
+
 // Tests that zx_vmo_write raises one DIRTY request per write, covering all its clean pages (11,5).
 pagerTest(t, 'DirtyRequestsOnVmoWrite', async (t, pager) => {
   const N = 20;
