@@ -214,23 +214,6 @@ function leafFor(k: KernelState, vmo: number, page: number): number {
 }
 
 /**
- * First page in [from, limit) that is NOT Dirty/AwaitingClean, or `limit`: the end of a dirty run.
- * Reads one leaf mask per NODE_FANOUT pages, so a run costs O(run / NODE_FANOUT * height).
- */
-export function dirtyRunEnd(k: KernelState, vmo: number, from: number, limit: number): number {
-  let p = from;
-  while (p < limit) {
-    const leaf = leafFor(k, vmo, p);
-    if (leaf < 0) return p;
-    const base = p - (p & INDEX_MASK);
-    const clean = ~k.w[k.node(leaf) + N_MASK_DIRTY]! & (-1 << (p & INDEX_MASK));
-    if (clean !== 0) return Math.min(limit, base + (31 - Math.clz32(clean & -clean)));
-    p = base + NODE_FANOUT;
-  }
-  return limit;
-}
-
-/**
  * Calls fn(start, end) for every maximal run of Dirty/AwaitingClean pages in [from, limit), in order,
  * with one in-order walk of the tree that descends only into subtrees whose dirty summary bit is set
  * and takes whole runs of bits at a time from the leaf masks that level-1 nodes keep (no leaf is

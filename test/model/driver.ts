@@ -39,8 +39,8 @@ import {
   ZX_VMO_OP_ZERO,
   ZX_VMO_RESIZABLE,
   ZX_VMO_TRAP_DIRTY,
+  statusName,
 } from '../../core/index.js';
-import { statusName } from '../../core/index.js';
 import type { SimThread, Sys } from '../../core/index.js';
 import { PAGE, PagerModel, supplyPageData, writeByte } from './model.js';
 import type { Exclusion, Op, PacketView, PagerSel, StepExpect, ThreadResult, VmoSel, VmoView } from './model.js';
