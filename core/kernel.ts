@@ -48,6 +48,7 @@ import { MAX_FRAMES } from '../shared/page_slot.js';
 import { KernelState } from './kernel_state.js';
 import { allocThread, freeThread, threadSlotOf, threadState } from './object/handle_table.js';
 import { installLifecycle } from './object/lifecycle.js';
+import { checkInvariants } from './invariants.js';
 import { installEvictor } from './vm/evictor.js';
 import { ThreadSys } from './sys.js';
 import { ZxError } from './errors.js';
@@ -297,6 +298,21 @@ export class Kernel {
       for (let r = w[o + PX_FIFO_HEAD]!; r >= 0; r = w[k.thr(r) + R_FIFO_NEXT]!) n++;
     }
     return n;
+  }
+
+  /**
+   * Walks every shared table and cross-checks it (core/invariants.ts); returns the problems found,
+   * empty when the kernel's bookkeeping is whole. Call it only when no simulated thread is running
+   * kernel code (threads parked on a page request are fine).
+   */
+  checkInvariants(): string[] {
+    return checkInvariants(this.state);
+  }
+
+  /** checkInvariants(), throwing an Error that lists the problems (for tests and hunters). */
+  assertInvariants(where = ''): void {
+    const problems = checkInvariants(this.state);
+    if (problems.length > 0) throw new Error(`kernel invariants broken${where ? ` ${where}` : ''}:\n  ${problems.join('\n  ')}`);
   }
 
   /** Releases this JS thread's kernel thread. Other attachments are unaffected. */

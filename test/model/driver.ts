@@ -234,6 +234,9 @@ class Lockstep {
     const finished = await this.collectFinished();
     compareStep(where, expect, got, finished, this.liveTids());
     compareViews(where, this.model.views(), this.views());
+    // Every thread is parked or finished now: the kernel's tables must be whole.
+    const problems = this.env.kernel.checkInvariants();
+    if (problems.length > 0) throw new Divergence(`${where}: kernel invariants broken:\n  ${problems.join('\n  ')}`);
     this.count(op, expect, got);
     return undefined;
   }
