@@ -102,45 +102,60 @@ const INVALID_VALUES: unknown[] = [NaN, 2.5, -1, undefined, null, '4', {}, [], t
 const PLAIN_VALUES: unknown[] = [0, 1, PAGE_SIZE, 16 * PAGE_SIZE, 2 ** 31];
 const TOKENS: HandleToken[] = ['scratchVmo', 'scratchPagerVmo', 'scratchPort', 'scratchPager', 'stale'].map((h) => ({ $h: h }) as HandleToken);
 
-/** Every syscall but portWait (a valid deadline could wait forever) with its argument count. */
-const GARBAGE_CALLS: [string, number][] = [
-  ['pagerCreate', 1],
-  ['pagerCreateVmo', 5],
-  ['pagerDetachVmo', 2],
-  ['pagerSupplyPages', 6],
-  ['pagerOpRange', 6],
-  ['pagerQueryDirtyRanges', 5],
-  ['pagerQueryVmoStats', 3],
-  ['portCreate', 1],
-  ['portQueue', 2],
-  ['vmoCreate', 2],
-  ['vmoRead', 3],
-  ['vmoWrite', 3],
-  ['vmoGetSize', 1],
-  ['vmoSetSize', 2],
-  ['vmoOpRange', 4],
-  ['vmarMap', 4],
-  ['vmarUnmap', 2],
-  ['memRead', 2],
-  ['memWrite', 2],
-  ['handleClose', 1],
-  ['handleDuplicate', 2],
-  ['handleReplace', 2],
-  ['objectGetInfo', 2],
+/**
+ * Every syscall but portWait (a valid deadline could wait forever) with its argument kinds: h any handle,
+ * v a VMO, P a pager, o a port, n an option or op, N an offset or size, d optional data (undefined is
+ * valid there), b a buffer, k a packet key, p a port packet.
+ */
+const GARBAGE_CALLS: [string, string][] = [
+  ['pagerCreate', 'n'],
+  ['pagerCreateVmo', 'PnokN'],
+  ['pagerDetachVmo', 'Pv'],
+  ['pagerSupplyPages', 'PvNNvN'],
+  ['pagerOpRange', 'PnvNNd'],
+  ['pagerQueryDirtyRanges', 'PvNNn'],
+  ['pagerQueryVmoStats', 'Pvn'],
+  ['portCreate', 'n'],
+  ['portQueue', 'op'],
+  ['vmoCreate', 'Nn'],
+  ['vmoRead', 'vbN'],
+  ['vmoWrite', 'vbN'],
+  ['vmoGetSize', 'v'],
+  ['vmoSetSize', 'vN'],
+  ['vmoOpRange', 'vnNN'],
+  ['vmarMap', 'nNvN'],
+  ['vmarUnmap', 'NN'],
+  ['memRead', 'Nb'],
+  ['memWrite', 'Nb'],
+  ['handleClose', 'h'],
+  ['handleDuplicate', 'hn'],
+  ['handleReplace', 'hn'],
+  ['objectGetInfo', 'hn'],
 ];
+
+/** A well-typed value for each argument kind, so the one bad argument is what the call must reject. */
+const wellTypedArb: Record<string, fc.Arbitrary<unknown>> = {
+  h: fc.constantFrom(...TOKENS),
+  v: fc.constantFrom<HandleToken>({ $h: 'scratchVmo' }, { $h: 'scratchPagerVmo' }),
+  P: fc.constant<HandleToken>({ $h: 'scratchPager' }),
+  o: fc.constant<HandleToken>({ $h: 'scratchPort' }),
+  n: fc.constantFrom(0, 1, 2, 3, 10, 12),
+  N: fc.constantFrom(...PLAIN_VALUES),
+  d: fc.constantFrom(0, 1, -5),
+  b: fc.constant('buffer'),
+  k: fc.constantFrom(0n, 7n, 1),
+  p: fc.constantFrom({ key: 1n }, { key: 2n, status: 0 }, { key: 3n, user: 'buffer' }),
+};
 
 const garbageArb: fc.Arbitrary<AbstractOp> = fc
   .constantFrom(...GARBAGE_CALLS)
-  .chain(([call, arity]) =>
+  .chain(([call, kinds]) =>
     fc
-      .tuple(
-        fc.array(fc.oneof(fc.constantFrom(...INVALID_VALUES), fc.constantFrom(...PLAIN_VALUES), fc.constantFrom(...TOKENS), fc.constant('buffer')), { minLength: arity, maxLength: arity }),
-        fc.nat({ max: arity - 1 }),
-        fc.constantFrom(...INVALID_VALUES),
-      )
+      .tuple(fc.tuple(...[...kinds].map((kind) => wellTypedArb[kind]!)), fc.nat({ max: kinds.length - 1 }), fc.constantFrom(...INVALID_VALUES))
       .map(([args, at, bad]) => {
-        args[at] = bad; // at least one argument is ill-typed or out of range
-        return { k: 'garbage' as const, call, args };
+        const out = [...args];
+        out[at] = bad === undefined && kinds[at] === 'd' ? null : bad; // exactly one argument is ill-typed or out of range
+        return { k: 'garbage' as const, call, args: out };
       }),
   );
 
