@@ -34,8 +34,11 @@ export class KernelState {
   destroyObject: (obj: number) => void = () => {};
   /** Hook run when an object's last handle is closed (on_zero_handles). */
   onZeroHandles: (obj: number) => void = () => {};
-  /** Hook run by the frame allocator when the pool is empty (core/vm/evictor.ts); frees >= 0 frames. */
-  reclaim: (heldVmo: number) => number = () => 0;
+  /**
+   * Reclaim (core/vm/evictor.ts), run with no lock held by a thread whose allocation found the pool
+   * short; never touches pages [excludeStart, excludeEnd) of excludeVmo. Returns the frames freed.
+   */
+  reclaim: (excludeVmo: number, excludeStart: number, excludeEnd: number) => number = () => 0;
 
   /**
    * The kernel thread this JS thread is acting as, recorded in trace events. A JS thread runs one

@@ -8,9 +8,13 @@
 // Never Dirty or AwaitingClean pages (they await writeback), never zero markers or intervals, never
 // anonymous pages. An evicted offset becomes absent, so the next access raises a READ request again.
 //
-// Deadlock freedom: the allocating thread holds its own VMO's lock (heldVmo) and takes any other VMO's
-// lock only with a try-lock, so reclaim never waits for a lock. Everything read about a frame before
-// its owner's lock is taken is re-checked under that lock.
+// Reclaim runs with NO lock held (core/vm/pmm.ts waitForMemory: the allocating operation dropped its
+// VMO lock first), so it takes one victim VMO lock at a time, the outermost lock of shared/layout.ts's
+// order: it cannot deadlock. It first try-locks and skips busy VMOs; only if that frees nothing and a
+// VMO was busy does it go round again waiting for each lock, so a VMO held by a reader delays reclaim
+// but never makes it fail while clean pages exist. The range the caller works on (exclude*) is never
+// touched, so an operation that restarts after reclaim finds its own pages as it left them.
+// Everything read about a frame before its owner's lock is taken is re-checked under that lock.
 
 import { ZX_VMO_DISCARDABLE } from '../../shared/constants.js';
 import {
@@ -51,38 +55,67 @@ const Pass = { DontNeed: 0, Clock: 1, Desperate: 2 } as const;
 type Pass = (typeof Pass)[keyof typeof Pass];
 
 export function installEvictor(k: KernelState): void {
-  k.reclaim = (heldVmo) => reclaim(k, heldVmo);
+  k.reclaim = (excludeVmo, excludeStart, excludeEnd) => reclaim(k, { vmo: excludeVmo, start: excludeStart, end: excludeEnd, blocking: false, busy: false });
 }
 
-function reclaim(k: KernelState, heldVmo: number): number {
-  let freed = 0;
-  if (Atomics.load(k.w, H_DONT_NEED_PAGES) > 0) freed += scanFrames(k, heldVmo, Pass.DontNeed);
-  if (freed === 0) freed += discardOne(k, heldVmo);
-  if (freed === 0) freed += scanFrames(k, heldVmo, Pass.Clock);
-  if (freed === 0) freed += scanFrames(k, heldVmo, Pass.Desperate);
+/** One reclaim call: the range it must not touch, and whether it waits for busy VMOs' locks. */
+interface Scan {
+  readonly vmo: number;
+  readonly start: number;
+  readonly end: number;
+  blocking: boolean;
+  /** A victim was skipped because its lock was held (try-lock round only). */
+  busy: boolean;
+}
+
+function reclaim(k: KernelState, scan: Scan): number {
+  let freed = reclaimRound(k, scan);
+  if (freed === 0 && scan.busy) {
+    scan.blocking = true;
+    freed = reclaimRound(k, scan);
+  }
   return freed;
 }
 
+function reclaimRound(k: KernelState, scan: Scan): number {
+  let freed = 0;
+  if (Atomics.load(k.w, H_DONT_NEED_PAGES) > 0) freed += scanFrames(k, scan, Pass.DontNeed);
+  if (freed === 0) freed += discardOne(k, scan);
+  if (freed === 0) freed += scanFrames(k, scan, Pass.Clock);
+  if (freed === 0) freed += scanFrames(k, scan, Pass.Desperate);
+  return freed;
+}
+
+/** Takes a victim's lock: a try-lock in the first round (a busy VMO is noted and skipped), else waits. */
+function lockVictim(k: KernelState, vmo: number, scan: Scan): boolean {
+  if (scan.blocking) {
+    k.lockObject(vmo);
+    return true;
+  }
+  if (k.tryLockObject(vmo)) return true;
+  scan.busy = true;
+  return false;
+}
+
 /** One sweep of the clock over every frame (two for the clock pass: the second-chance round). */
-function scanFrames(k: KernelState, heldVmo: number, pass: Pass): number {
+function scanFrames(k: KernelState, scan: Scan, pass: Pass): number {
   const n = k.layout.frameCount;
   const rounds = pass === Pass.Clock ? 2 : 1;
   const start = Atomics.add(k.w, H_CLOCK_HAND, 0) >>> 0;
   let freed = 0;
   let i = 0;
   for (; i < n * rounds && freed < RECLAIM_BATCH; i++) {
-    if (tryEvictFrame(k, (start + i) % n, heldVmo, pass)) freed++;
+    if (tryEvictFrame(k, (start + i) % n, scan, pass)) freed++;
   }
   Atomics.add(k.w, H_CLOCK_HAND, i);
   return freed;
 }
 
-function tryEvictFrame(k: KernelState, frame: number, heldVmo: number, pass: Pass): boolean {
+function tryEvictFrame(k: KernelState, frame: number, scan: Scan, pass: Pass): boolean {
   const w = k.w;
   const L = k.layout;
   const owner = Atomics.load(w, L.frameOwnerVmo + frame);
-  if (owner < 0) return false;
-  if (owner !== heldVmo && !k.tryLockObject(owner)) return false;
+  if (owner < 0 || !lockVictim(k, owner, scan)) return false;
   let evicted = false;
   const o = k.obj(owner);
   // Re-check under the owner's lock: the frame may have moved or been freed meanwhile.
@@ -91,7 +124,8 @@ function tryEvictFrame(k: KernelState, frame: number, heldVmo: number, pass: Pas
     const at = slotIndex(k, owner, page);
     const slot = at < 0 ? EMPTY_SLOT : w[at]!;
     const evictDirty = (k.bugs & Bug.EvictDirty) !== 0 && pass !== Pass.DontNeed;
-    if (slotKind(slot) === SlotKind.Page && slotFrame(slot) === frame && (slotDirtyState(slot) === DirtyState.Clean || evictDirty)) {
+    const excluded = owner === scan.vmo && page >= scan.start && page < scan.end;
+    if (!excluded && slotKind(slot) === SlotKind.Page && slotFrame(slot) === frame && (slotDirtyState(slot) === DirtyState.Clean || evictDirty)) {
       evicted = evictable(k, at, slot, pass);
       if (evicted) {
         if ((slot & DONT_NEED_BIT) !== 0) Atomics.sub(w, H_DONT_NEED_PAGES, 1);
@@ -103,7 +137,7 @@ function tryEvictFrame(k: KernelState, frame: number, heldVmo: number, pass: Pas
       }
     }
   }
-  if (owner !== heldVmo) k.unlockObject(owner);
+  k.unlockObject(owner);
   return evicted;
 }
 
@@ -123,14 +157,17 @@ function evictable(k: KernelState, at: number, slot: number, pass: Pass): boolea
   }
 }
 
-/** Discards one unlocked discardable VMO that holds pages; returns the frames freed. */
-function discardOne(k: KernelState, heldVmo: number): number {
+/**
+ * Discards one unlocked discardable VMO that holds pages (never the VMO the caller works on); returns
+ * the frames freed.
+ */
+function discardOne(k: KernelState, scan: Scan): number {
   const w = k.w;
   for (let v = 0; v < k.layout.maxObjects; v++) {
     const o = k.obj(v);
-    if (w[o + O_TYPE] !== ObjType.Vmo || (w[o + V_OPTIONS]! & ZX_VMO_DISCARDABLE) === 0) continue;
+    if (v === scan.vmo || w[o + O_TYPE] !== ObjType.Vmo || (w[o + V_OPTIONS]! & ZX_VMO_DISCARDABLE) === 0) continue;
     if (w[o + V_LOCK_COUNT] !== 0 || w[o + V_COMMITTED_PAGES] === 0) continue;
-    if (v === heldVmo || !k.tryLockObject(v)) continue; // never discard the VMO being allocated for
+    if (!lockVictim(k, v, scan)) continue;
     let freed = 0;
     if (w[o + O_TYPE] === ObjType.Vmo && (w[o + V_OPTIONS]! & ZX_VMO_DISCARDABLE) !== 0 && w[o + V_LOCK_COUNT] === 0) {
       freed = discardLocked(k, v);

@@ -388,7 +388,12 @@ export function insertSlotsIfEmpty(k: KernelState, vmo: number, from: number, co
   return written;
 }
 
-/** The leaf for `page`, created (with its path and, if needed, a taller root) when missing; -1 if out of nodes. */
+/**
+ * The leaf for `page`, created (with its path and, if needed, a taller root) when missing; -1 if out of
+ * nodes, and then every node this call created is freed again, so a failed insertion leaves the tree
+ * exactly as it was (all-or-nothing under ZX_ERR_NO_MEMORY). A root grown for a taller tree is kept:
+ * it holds the old root, and a taller tree reads the same.
+ */
 function ensureLeaf(k: KernelState, vmo: number, page: number): number {
   const w = k.w;
   const o = k.obj(vmo);
@@ -403,7 +408,10 @@ function ensureLeaf(k: KernelState, vmo: number, page: number): number {
     w[o + V_TREE_HEIGHT] = h;
   }
   while (page >= span(w[o + V_TREE_HEIGHT]!)) {
-    if (!growRoot(k, vmo)) return -1;
+    if (!growRoot(k, vmo)) {
+      pruneEmptyPath(k, vmo, w[o + V_ROOT_NODE]!);
+      return -1;
+    }
   }
   let n = w[o + V_ROOT_NODE]!;
   for (let level = w[o + V_TREE_HEIGHT]! - 1; level > 0; level--) {
@@ -414,7 +422,10 @@ function ensureLeaf(k: KernelState, vmo: number, page: number): number {
       continue;
     }
     const c = k.allocNode();
-    if (c < 0) return -1;
+    if (c < 0) {
+      pruneEmptyPath(k, vmo, n);
+      return -1;
+    }
     w[k.node(c) + N_LEVEL] = level - 1;
     w[k.node(c) + N_PARENT] = n;
     w[k.node(c) + N_PARENT_SLOT] = idx;
@@ -422,4 +433,22 @@ function ensureLeaf(k: KernelState, vmo: number, page: number): number {
     n = c;
   }
   return n;
+}
+
+/**
+ * Frees `n` and then its ancestors while they hold nothing (no present slot, no child): the nodes a
+ * failed ensureLeaf created. A node with content stops the walk at once.
+ */
+function pruneEmptyPath(k: KernelState, vmo: number, n: number): void {
+  const w = k.w;
+  while (n >= 0) {
+    const base = k.node(n);
+    if (w[base + N_MASK_USED] !== 0) return;
+    for (let j = 0; j < NODE_FANOUT; j++) if (w[base + j] !== 0) return;
+    const parent = w[base + N_PARENT]!;
+    if (parent < 0) w[k.obj(vmo) + V_ROOT_NODE] = -1;
+    else w[k.node(parent) + w[base + N_PARENT_SLOT]!] = 0;
+    k.freeNode(n);
+    n = parent;
+  }
 }

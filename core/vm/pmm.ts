@@ -2,6 +2,12 @@
 // (VMO, page) back pointers in shared/layout.ts. Any thread allocates under H_PMM_LOCK, a leaf lock.
 // Frames handed out are zero-filled by the caller only when it needs zeros (supply moves frames
 // without touching their bytes).
+//
+// Allocation never reclaims: its callers hold a VMO lock, and reclaim must take other VMOs' locks (and
+// must never touch the range the caller is working on). An operation that finds the pool short frees
+// what it took, returns SHOULD_WAIT_FOR_MEMORY, and its outermost function drops the VMO lock, calls
+// waitForMemory (reclaim with no lock held) and restarts - Zircon's ZX_ERR_SHOULD_WAIT with an
+// AnonymousPageRequest. ZX_ERR_NO_MEMORY reaches the caller only when reclaim found nothing to free.
 
 import { mutexLock, mutexUnlock } from '../../shared/futex.js';
 import { H_FREE_FRAMES, H_PMM_LOCK } from '../../shared/layout.js';
@@ -9,15 +15,26 @@ import { PAGE_SIZE } from '../../shared/constants.js';
 import type { KernelState } from '../kernel_state.js';
 
 /**
- * Takes a free frame for page `ownerPage` of `ownerVmo`, whose lock the caller holds. When the pool is
- * empty the calling thread reclaims (evicts clean pager pages, discards unlocked discardable VMOs)
- * and retries; -1 only when nothing could be reclaimed (ZX_ERR_NO_MEMORY).
+ * Kernel-internal status of a *Locked operation that found the frame pool (or the radix-node heap,
+ * which reclaim also refills) short and undid everything it had done: the caller drops the VMO lock,
+ * calls waitForMemory and retries. Never returned by a syscall; distinct from every zx_status_t.
  */
+export const SHOULD_WAIT_FOR_MEMORY = -0x4d454d; // "MEM"
+
+/** Takes a free frame for page `ownerPage` of `ownerVmo` (whose lock the caller holds); -1 if none. */
 export function allocFrame(k: KernelState, ownerVmo: number, ownerPage: number): number {
-  for (;;) {
-    const frame = popFreeFrame(k, ownerVmo, ownerPage);
-    if (frame >= 0 || k.reclaim(ownerVmo) === 0) return frame;
-  }
+  return popFreeFrame(k, ownerVmo, ownerPage);
+}
+
+/**
+ * The wait half of an allocation that failed under a VMO lock. Called with NO lock held: reclaims,
+ * never touching pages [start, end) of `vmo` (the range the caller works on), and says whether the
+ * caller should retake its lock and retry: true when `frames` (> 0) frames are free already or reclaim
+ * freed anything; false means nothing is reclaimable (ZX_ERR_NO_MEMORY).
+ */
+export function waitForMemory(k: KernelState, vmo: number, start: number, end: number, frames: number): boolean {
+  if (frames > 0 && freeFrameCount(k) >= frames) return true;
+  return k.reclaim(vmo, start, end) > 0;
 }
 
 function popFreeFrame(k: KernelState, ownerVmo: number, ownerPage: number): number {

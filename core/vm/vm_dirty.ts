@@ -16,8 +16,8 @@ import { O_KOID } from '../../shared/layout.js';
 import type { DirtyRange } from '../sys_types.js';
 import { forEachDirtyRun, lookupSlot, nextDirtyPage, nextPresentPage, setSlot } from './page_list.js';
 import { onPagesDirtiedLocked, onPagesSuppliedLocked } from './page_source.js';
-import { allocFrame, freeFrame } from './pmm.js';
-import { isPagerBacked, makeDirtyLocked } from './vm_object.js';
+import { allocFrame, freeFrame, SHOULD_WAIT_FOR_MEMORY } from './pmm.js';
+import { isPagerBacked, placeFrameLocked, waitForMemoryDroppingLock } from './vm_object.js';
 import {
   addIntervalLocked,
   beginIntervalsLocked,
@@ -27,7 +27,10 @@ import {
   intervalEnd,
   intervalNext,
   intervalStart,
+  releaseReservedIntervals,
   removeRangeLocked,
+  removeRangeSplitsLocked,
+  reserveIntervals,
   truncateIntervalsLocked,
 } from './zero_intervals.js';
 
@@ -124,11 +127,31 @@ function nextIntervalAfter(k: KernelState, vmo: number, p: number, to: number): 
  */
 export function dirtyPages(k: KernelState, vmo: number, start: number, len: number): number {
   k.lockObject(vmo);
-  const status = dirtyPagesLocked(k, vmo, start, len);
+  let status: number;
+  for (;;) {
+    status = dirtyPagesLocked(k, vmo, start, len);
+    if (status !== SHOULD_WAIT_FOR_MEMORY) break;
+    // Nothing changed: wait for memory with no lock held (never evicting this range), then start over.
+    if (!waitForMemoryDroppingLock(k, vmo, start, start + len, framesWanted)) {
+      status = ZX_ERR_NO_MEMORY;
+      break;
+    }
+  }
   k.unlockObject(vmo);
   return status;
 }
 
+/** Frames the last dirtyPagesLocked on this thread wanted (module state is per worker thread). */
+let framesWanted = 0;
+/** The frames a dirtyPagesLocked call allocated up front; grows, never shrinks. */
+let frameScratch = new Int32Array(64);
+
+/**
+ * DirtyPagesLocked: allocates everything first - a frame for each zero marker and zero-interval page,
+ * and the interval record a split needs - so the transitions cannot fail half way. When the pool is
+ * short it frees what it took and returns SHOULD_WAIT_FOR_MEMORY with nothing changed; out of
+ * interval records it returns ZX_ERR_NO_MEMORY, also with nothing changed.
+ */
 function dirtyPagesLocked(k: KernelState, vmo: number, start: number, len: number): number {
   const size = k.w[k.obj(vmo) + V_SIZE_PAGES]!;
   const end = start + len;
@@ -145,25 +168,48 @@ function dirtyPagesLocked(k: KernelState, vmo: number, start: number, len: numbe
     invalidateDirtyRequestsLocked(k, vmo, start, end);
     return ZX_ERR_NOT_FOUND;
   }
-  // Frames for markers and zero-interval pages first, so the op is all or nothing.
-  const needFrames: number[] = [];
-  for (let p = start; p < end; p++) {
-    const kind = slotKind(lookupSlot(k, vmo, p));
-    if (kind !== SlotKind.Page) needFrames.push(p);
-  }
-  const frames: number[] = [];
-  for (const p of needFrames) {
+  let need = 0;
+  for (let p = start; p < end; p++) if (slotKind(lookupSlot(k, vmo, p)) !== SlotKind.Page) need++;
+  framesWanted = need;
+  if (removeRangeSplitsLocked(k, vmo, start, end) && !reserveIntervals(k, 1)) return ZX_ERR_NO_MEMORY;
+  if (frameScratch.length < need) frameScratch = new Int32Array(Math.max(need, 2 * frameScratch.length));
+  const frames = frameScratch;
+  let taken = 0;
+  for (let p = start; p < end && taken < need; p++) {
+    if (slotKind(lookupSlot(k, vmo, p)) === SlotKind.Page) continue;
     const f = allocFrame(k, vmo, p);
-    if (f < 0) {
-      for (const g of frames) freeFrame(k, g);
-      return ZX_ERR_NO_MEMORY;
+    if (f < 0) break;
+    frames[taken++] = f;
+  }
+  // Zero-interval pages get their frames (as Clean pages, so the pass below sees them transition);
+  // they are the only insertions that may need radix nodes. Markers already have their leaves.
+  let placed = 0;
+  if (taken === need) {
+    for (let p = start; p < end && placed < need; p++) {
+      const slot = lookupSlot(k, vmo, p);
+      if (slotKind(slot) === SlotKind.Page) continue;
+      if (slotKind(slot) === SlotKind.Empty && placeFrameLocked(k, vmo, p, frames[placed]!, DirtyState.Clean, true) < 0) break;
+      placed++;
     }
-    frames.push(f);
   }
-  if (!removeRangeLocked(k, vmo, start, end)) {
-    for (const g of frames) freeFrame(k, g);
-    return ZX_ERR_NO_MEMORY;
+  if (taken < need || placed < need) {
+    // Undo: the pages placed so far go (their frames with the rest), the reserve goes back.
+    // frames[i] belongs to the i-th marker or zero-interval page, in offset order.
+    for (let p = start, i = 0; i < placed; p++) {
+      const slot = lookupSlot(k, vmo, p);
+      if (slotKind(slot) === SlotKind.Marker) i++;
+      else if (slotKind(slot) === SlotKind.Page && slotFrame(slot) === frames[i]) {
+        setSlot(k, vmo, p, EMPTY_SLOT);
+        adjustCommitted(k, vmo, -1);
+        i++;
+      }
+    }
+    for (let i = 0; i < taken; i++) freeFrame(k, frames[i]!);
+    releaseReservedIntervals(k);
+    return SHOULD_WAIT_FOR_MEMORY;
   }
+  removeRangeLocked(k, vmo, start, end); // cannot fail: a split's record is reserved
+  releaseReservedIntervals(k);
   // DIRTY requests are resolved per contiguous run of pages this call transitions (Zircon's
   // ForEveryPageAndContiguousRunInRange over !is_page_dirty): an already-Dirty page splits a run
   // and resolves nothing, so a request that page was never counted for stays pending.
@@ -174,10 +220,11 @@ function dirtyPagesLocked(k: KernelState, vmo: number, start: number, len: numbe
     let transitioned = false;
     if (p < end) {
       const slot = lookupSlot(k, vmo, p);
-      if (slotKind(slot) !== SlotKind.Page) {
-        makeDirtyLocked(k, vmo, p, slot, frames[next++]!);
+      if (slotKind(slot) === SlotKind.Marker) {
+        placeFrameLocked(k, vmo, p, frames[next++]!, DirtyState.Dirty, true); // its leaf exists
         transitioned = true;
       } else if (slotDirtyState(slot) !== DirtyState.Dirty) {
+        if (slotFrame(slot) === frames[next]) next++; // a zero-interval page placed above
         setSlot(k, vmo, p, withDirtyState(slot, DirtyState.Dirty));
         transitioned = true;
       }
@@ -351,6 +398,9 @@ function zeroPagesLocked(k: KernelState, vmo: number, start: number, end: number
   if (end > k.w[k.obj(vmo) + V_SIZE_PAGES]!) return ZX_ERR_OUT_OF_RANGE;
   if (start >= end) return ZX_OK;
   const pagerBacked = isPagerBacked(k, vmo);
+  // The interval records first (ZeroRangeInternal fails before it changes anything): an unsaved
+  // Dirty page must not be dropped by a ZERO that then fails.
+  if (pagerBacked && !reserveIntervals(k, newIntervalsForZeroLocked(k, vmo, start, end))) return ZX_ERR_NO_MEMORY;
   if (pagerBacked) {
     forEachRunLocked(k, vmo, start, end, (kind, s, e) => {
       if (kind === 'absent') onPagesSuppliedLocked(k, vmo, s, e - s);
@@ -367,12 +417,40 @@ function zeroPagesLocked(k: KernelState, vmo: number, start: number, end: number
   // Everything in range except markers becomes one or more zero intervals.
   let p = start;
   while (p < end) {
-    const m = nextPresentPage(k, vmo, p, end);
-    if (m > p && !addIntervalLocked(k, vmo, p, m)) return ZX_ERR_NO_MEMORY;
+    const m = nextMarkerLocked(k, vmo, p, end);
+    if (m > p) addIntervalLocked(k, vmo, p, m); // cannot fail: records reserved
     p = m + 1;
   }
+  releaseReservedIntervals(k);
   // Any whole page processed counts, even one that already read as zero (§2.7; Zircon marks the
   // VMO modified whenever ZeroRangeInternal zeroed a non-empty length).
   setModifiedLocked(k, vmo);
   return ZX_OK;
+}
+
+/** First zero marker in [from, limit), or `limit`. */
+function nextMarkerLocked(k: KernelState, vmo: number, from: number, limit: number): number {
+  let p = nextPresentPage(k, vmo, from, limit);
+  while (p < limit && slotKind(lookupSlot(k, vmo, p)) !== SlotKind.Marker) p = nextPresentPage(k, vmo, p + 1, limit);
+  return p;
+}
+
+/**
+ * Interval records a ZERO of [start, end) adds: its pieces are the runs between zero markers, and a
+ * piece that touches or overlaps an interval merges into it (addIntervalLocked); markers separate
+ * pieces, so no interval reaches two of them.
+ */
+function newIntervalsForZeroLocked(k: KernelState, vmo: number, start: number, end: number): number {
+  let need = 0;
+  let z = firstInterval(k, vmo);
+  let p = start;
+  while (p < end) {
+    const m = nextMarkerLocked(k, vmo, p, end);
+    if (m > p) {
+      while (z >= 0 && intervalEnd(k, z) < p) z = intervalNext(k, z);
+      if (z < 0 || intervalStart(k, z) > m) need++;
+    }
+    p = m + 1;
+  }
+  return need;
 }

@@ -71,7 +71,15 @@ import { Bug } from '../bugs.js';
 import { TraceEvent, traceEvent } from '../trace.js';
 import { O_KOID as KOID } from '../../shared/layout.js';
 import { allocPacket, freePacket } from '../object/port_dispatcher.js';
-import { firstInterval, intervalAtLocked, nextIntervalStartLocked, removeRangeLocked } from './zero_intervals.js';
+import {
+  firstInterval,
+  intervalAtLocked,
+  nextIntervalStartLocked,
+  releaseReservedIntervals,
+  removeRangeLocked,
+  removeRangeSplitsLocked,
+  reserveIntervals,
+} from './zero_intervals.js';
 import { forEachPresent, insertSlotsIfEmpty, lookupSlot, nextPresentPage, setSlot, slotIndex, takeSlots, treeHeightFor } from './page_list.js';
 import {
   cancelRequestLocked,
@@ -83,7 +91,7 @@ import {
   populateRequestLocked,
   waitOnRequest,
 } from './page_source.js';
-import { allocFrame, freeFrame, setFrameOwner, zeroFrame } from './pmm.js';
+import { allocFrame, freeFrame, setFrameOwner, SHOULD_WAIT_FOR_MEMORY, waitForMemory, zeroFrame } from './pmm.js';
 
 /** Records an access for reclaim's clock: sets ACCESSED and drops a DONT_NEED hint, in place. */
 export function markAccessedLocked(k: KernelState, at: number, slot: number): void {
@@ -251,34 +259,63 @@ export function dirtyRequestRunEndLocked(k: KernelState, vmo: number, page: numb
 }
 
 /**
- * Turns the not-yet-Dirty content at `page` into a Dirty page (a write without trapping, or OP_DIRTY):
- * a Clean or AwaitingClean page changes state; a zero marker or a zero-interval page gets a zeroed
- * frame. Returns the new slot or ZX_ERR_NO_MEMORY.
+ * Turns the not-yet-Dirty content at `page` into a Dirty page (a write without trapping, or COMMIT of
+ * a zero-interval page): a Clean or AwaitingClean page changes state; a zero marker or a zero-interval
+ * page gets a zeroed frame. All or nothing: returns the new slot, or SHOULD_WAIT_FOR_MEMORY (no frame
+ * or node: the caller waits for memory and retries) or ZX_ERR_NO_MEMORY (no interval record) with
+ * nothing changed.
  */
-export function makeDirtyLocked(k: KernelState, vmo: number, page: number, slot: number, frame = -1): number {
+export function makeDirtyLocked(k: KernelState, vmo: number, page: number, slot: number): number {
   if (slotKind(slot) === SlotKind.Page) {
     const dirty = withDirtyState(slot, DirtyState.Dirty);
     setSlot(k, vmo, page, dirty);
     return dirty;
   }
   const inInterval = slotKind(slot) === SlotKind.Empty;
-  if (inInterval && !removeRangeLocked(k, vmo, page, page + 1)) return ZX_ERR_NO_MEMORY;
-  return materializeLocked(k, vmo, page, DirtyState.Dirty, frame);
+  // Taking the page out of its interval may split it: reserve that record before anything changes.
+  if (inInterval && removeRangeSplitsLocked(k, vmo, page, page + 1) && !reserveIntervals(k, 1)) return ZX_ERR_NO_MEMORY;
+  const made = materializeLocked(k, vmo, page, DirtyState.Dirty);
+  if (made >= 0 && inInterval) removeRangeLocked(k, vmo, page, page + 1); // cannot fail: reserved
+  releaseReservedIntervals(k);
+  return made;
 }
 
-/** Puts a zeroed frame at `page` in `state` (a frame the caller pre-allocated, or a new one). */
-function materializeLocked(k: KernelState, vmo: number, page: number, state: DirtyState, preallocated = -1, wholePageWrite = false): number {
-  const frame = preallocated >= 0 ? preallocated : allocFrame(k, vmo, page);
-  if (frame < 0) return ZX_ERR_NO_MEMORY;
-  setFrameOwner(k, frame, vmo, page);
-  if (!wholePageWrite) zeroFrame(k, frame); // a write about to cover the page needs no zeros first
+/**
+ * Puts a zeroed (unless a whole-page write follows) new frame at `page` in `state`: the new slot, or
+ * SHOULD_WAIT_FOR_MEMORY with nothing changed when no frame or radix node is free.
+ */
+function materializeLocked(k: KernelState, vmo: number, page: number, state: DirtyState, wholePageWrite = false): number {
+  const frame = allocFrame(k, vmo, page);
+  if (frame < 0) return SHOULD_WAIT_FOR_MEMORY;
+  const fresh = placeFrameLocked(k, vmo, page, frame, state, !wholePageWrite);
+  if (fresh < 0) freeFrame(k, frame);
+  return fresh;
+}
+
+/**
+ * Installs `frame` (the caller allocated it) at the empty or marker offset `page` as a page in
+ * `state`, zero-filled when `zero`: the new slot, or SHOULD_WAIT_FOR_MEMORY with nothing changed
+ * (the frame still the caller's) when a radix node was needed and none is free.
+ */
+export function placeFrameLocked(k: KernelState, vmo: number, page: number, frame: number, state: DirtyState, zero: boolean): number {
   const fresh = makePageSlot(frame, state);
-  if (!setSlot(k, vmo, page, fresh)) {
-    freeFrame(k, frame);
-    return ZX_ERR_NO_MEMORY;
-  }
+  if (!setSlot(k, vmo, page, fresh)) return SHOULD_WAIT_FOR_MEMORY;
+  setFrameOwner(k, frame, vmo, page);
+  if (zero) zeroFrame(k, frame);
   k.w[k.obj(vmo) + V_COMMITTED_PAGES] = k.w[k.obj(vmo) + V_COMMITTED_PAGES]! + 1;
   return fresh;
+}
+
+/**
+ * Drops the VMO lock, waits for memory with no lock held (pmm.ts waitForMemory: reclaim, never
+ * touching pages [start, end) of this VMO) and retakes the lock. True: the caller re-validates and
+ * retries, as after a page request wait; false: nothing was reclaimable (ZX_ERR_NO_MEMORY).
+ */
+export function waitForMemoryDroppingLock(k: KernelState, vmo: number, start: number, end: number, frames: number): boolean {
+  k.unlockObject(vmo);
+  const retry = waitForMemory(k, vmo, start, end, frames);
+  k.lockObject(vmo);
+  return retry;
 }
 
 /** A zeroed Clean frame at an absent page of an anonymous VMO (a write fault or commit). */
@@ -299,7 +336,7 @@ export function isTrapDirty(k: KernelState, vmo: number): boolean {
 function prepareWritePageLocked(k: KernelState, r: number, vmo: number, page: number, writeEndPage: number, wholePage: boolean): number {
   const slot = lookupSlot(k, vmo, page);
   const kind = slotKind(slot);
-  if (!isPagerBacked(k, vmo)) return kind === SlotKind.Page ? slot : materializeLocked(k, vmo, page, DirtyState.Clean, -1, wholePage);
+  if (!isPagerBacked(k, vmo)) return kind === SlotKind.Page ? slot : materializeLocked(k, vmo, page, DirtyState.Clean, wholePage);
   if (kind === SlotKind.Page && slotDirtyState(slot) === DirtyState.Dirty) return slot;
   const windowEnd = Math.min(writeEndPage, page + MAX_WRITE_WAIT_PAGES);
   if (kind === SlotKind.Empty && intervalAtLocked(k, vmo, page) < 0) {
@@ -331,7 +368,13 @@ export function vmoWrite(k: KernelState, r: number, vmo: number, src: Uint8Array
     const page = Math.floor(cur / PAGE_SIZE);
     const inPage = cur - page * PAGE_SIZE;
     const n = Math.min(PAGE_SIZE - inPage, len - done);
-    const slot = prepareWritePageLocked(k, r, vmo, page, Math.floor((offset + len - 1) / PAGE_SIZE) + 1, n === PAGE_SIZE);
+    const endPage = Math.floor((offset + len - 1) / PAGE_SIZE) + 1;
+    const slot = prepareWritePageLocked(k, r, vmo, page, endPage, n === PAGE_SIZE);
+    if (slot === SHOULD_WAIT_FOR_MEMORY) {
+      if (waitForMemoryDroppingLock(k, vmo, Math.floor(offset / PAGE_SIZE), endPage, 1)) continue;
+      status = ZX_ERR_NO_MEMORY;
+      break;
+    }
     if (slot === ZX_ERR_SHOULD_WAIT) {
       k.unlockObject(vmo);
       status = waitOnRequest(k, vmo, r);
@@ -438,6 +481,11 @@ export function populateRange(k: KernelState, r: number, vmo: number, startPage:
     }
     // A zero marker becomes a clean zero page, a zero-interval page a Dirty one; anonymous: zeros.
     const made = inInterval ? makeDirtyLocked(k, vmo, page, slot) : materializeLocked(k, vmo, page, DirtyState.Clean);
+    if (made === SHOULD_WAIT_FOR_MEMORY) {
+      if (waitForMemoryDroppingLock(k, vmo, startPage, endPage, 1)) continue;
+      status = ZX_ERR_NO_MEMORY;
+      break;
+    }
     if (made < 0) {
       status = made;
       break;
@@ -544,15 +592,22 @@ export function supplyPages(k: KernelState, vmo: number, offsetPages: number, le
     const batch = Math.min(SUPPLY_BATCH_PAGES, lenPages - done);
     takePages(k, aux, auxOffsetPages + done, batch, scratch);
     k.lockObject(vmo);
-    const status = checkSupplyTargetLocked(k, vmo, offsetPages + done, batch);
+    let status: number;
+    for (;;) {
+      status = checkSupplyTargetLocked(k, vmo, offsetPages + done, batch);
+      if (status === ZX_OK) status = insertSuppliedLocked(k, vmo, offsetPages + done, batch, scratch);
+      if (status !== SHOULD_WAIT_FOR_MEMORY) break;
+      // Out of radix nodes: the batch is undone; reclaim (evicting pages frees nodes) and retry it.
+      if (!waitForMemoryDroppingLock(k, vmo, offsetPages, offsetPages + lenPages, 0)) {
+        status = ZX_ERR_NO_MEMORY;
+        break;
+      }
+    }
+    k.unlockObject(vmo);
     if (status !== ZX_OK) {
-      k.unlockObject(vmo);
       for (let i = 0; i < batch; i++) if (slotKind(scratch.slots[i]!) === SlotKind.Page) freeFrame(k, slotFrame(scratch.slots[i]!));
       return status;
     }
-    const insert = insertSuppliedLocked(k, vmo, offsetPages + done, batch, scratch);
-    k.unlockObject(vmo);
-    if (insert !== ZX_OK) return insert;
     done += batch;
   }
   return ZX_OK;
@@ -592,7 +647,8 @@ function takePages(k: KernelState, aux: number, fromPage: number, count: number,
 
 /**
  * Inserts a taken batch: offsets holding anything (a page, a marker, a zero interval) keep it and the
- * supplied frame is freed; each run of newly filled offsets resolves READ requests.
+ * supplied frame is freed; each run of newly filled offsets resolves READ requests. All or nothing:
+ * SHOULD_WAIT_FOR_MEMORY, with the VMO unchanged, when a radix node could not be allocated.
  */
 function insertSuppliedLocked(k: KernelState, vmo: number, offsetPages: number, count: number, scratch: SupplyScratch): number {
   const w = k.w;
@@ -609,7 +665,12 @@ function insertSuppliedLocked(k: KernelState, vmo: number, offsetPages: number, 
       }
     }
   }
-  const written = insertSlotsIfEmpty(k, vmo, offsetPages, count, slots, skip, inserted);
+  if (insertSlotsIfEmpty(k, vmo, offsetPages, count, slots, skip, inserted) < 0) {
+    // A radix node was missing: take the batch out again (this frees the nodes it added), so the
+    // batch is all or nothing; the caller still owns every frame in `slots`.
+    for (let i = 0; i < count; i++) if (inserted[i] === 1) setSlot(k, vmo, offsetPages + i, EMPTY_SLOT);
+    return SHOULD_WAIT_FOR_MEMORY;
+  }
   let runStart = -1;
   let filled = 0;
   let committed = 0;
@@ -624,7 +685,7 @@ function insertSuppliedLocked(k: KernelState, vmo: number, offsetPages: number, 
           committed++;
         }
       } else if (slotKind(slot) === SlotKind.Page) {
-        freeFrame(k, slotFrame(slot)); // the offset already held content (or no node was left)
+        freeFrame(k, slotFrame(slot)); // the offset already held content
       }
     }
     if (isIn && runStart < 0) runStart = offsetPages + i;
@@ -636,7 +697,7 @@ function insertSuppliedLocked(k: KernelState, vmo: number, offsetPages: number, 
   }
   w[k.obj(vmo) + V_COMMITTED_PAGES] = w[k.obj(vmo) + V_COMMITTED_PAGES]! + committed;
   Atomics.add(w, H_STAT_SUPPLIED_PAGES, filled);
-  return written < 0 ? ZX_ERR_NO_MEMORY : ZX_OK;
+  return ZX_OK;
 }
 
 // ---- Fail, detach ----

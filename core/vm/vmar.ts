@@ -34,6 +34,7 @@ import {
   ZX_ERR_ACCESS_DENIED,
   ZX_ERR_INVALID_ARGS,
   ZX_ERR_NO_RESOURCES,
+  ZX_ERR_NO_MEMORY,
   ZX_ERR_NOT_FOUND,
   ZX_ERR_OUT_OF_RANGE,
   ZX_ERR_SHOULD_WAIT,
@@ -41,6 +42,7 @@ import {
 } from '../../shared/status.js';
 import type { KernelState } from '../kernel_state.js';
 import { slotIndex } from './page_list.js';
+import { SHOULD_WAIT_FOR_MEMORY, waitForMemory } from './pmm.js';
 import { cancelRequestLocked, closeSourceLocked, isRequestInitialized, populateRequestLocked, waitOnRequest } from './page_source.js';
 import {
   isPagerBacked,
@@ -203,6 +205,13 @@ export function memAccess(k: KernelState, r: number, address: number, buffer: Ui
     }
     if (status !== ZX_ERR_SHOULD_WAIT && isRequestInitialized(k, r)) cancelRequestLocked(k, r);
     k.unlockObject(vmo);
+    if (status === SHOULD_WAIT_FOR_MEMORY) {
+      // No frame for the fault: reclaim with no lock held (never this page), then retry the fault.
+      const retry = waitForMemory(k, vmo, vmoPage, vmoPage + 1, 1);
+      k.release(vmo);
+      if (!retry) return fatal(result, ZX_ERR_NO_MEMORY, cur);
+      continue;
+    }
     if (status === ZX_ERR_SHOULD_WAIT) {
       status = waitOnRequest(k, vmo, r);
       if (isRequestInitialized(k, r)) {

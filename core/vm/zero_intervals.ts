@@ -4,6 +4,8 @@
 // (WRITEBACK_BEGIN sets it, WRITEBACK_END deletes that much from the start, making it absent again).
 // Kept as a sorted, non-overlapping, merged singly linked list of records (shared/layout.ts Z_*);
 // every function requires the VMO lock. Costs are O(intervals), never O(pages).
+// Records are not reclaimable, so an operation that may need some reserves them before it changes
+// anything (reserveIntervals): running out then fails it with ZX_ERR_NO_MEMORY and nothing changed.
 
 import { V_ZERO_HEAD, Z_AWAITING_CLEAN, Z_END, Z_NEXT, Z_START } from '../../shared/layout.js';
 import type { KernelState } from '../kernel_state.js';
@@ -27,6 +29,41 @@ export function nextIntervalStartLocked(k: KernelState, vmo: number, page: numbe
     return s < limit ? s : limit;
   }
   return limit;
+}
+
+/**
+ * Records reserved by the operation in progress on this thread (module state is per worker thread;
+ * operations run to completion under their VMO lock, so one list serves them all). addIntervalLocked
+ * and removeRangeLocked take from it before the heap.
+ */
+const reserved: number[] = [];
+
+/** Reserves `count` records from the heap; false (nothing kept) if there are not that many. */
+export function reserveIntervals(k: KernelState, count: number): boolean {
+  for (let i = 0; i < count; i++) {
+    const z = k.allocInterval();
+    if (z < 0) {
+      releaseReservedIntervals(k);
+      return false;
+    }
+    reserved.push(z);
+  }
+  return true;
+}
+
+/** Returns the records the operation reserved and did not use. */
+export function releaseReservedIntervals(k: KernelState): void {
+  while (reserved.length > 0) k.freeInterval(reserved.pop()!);
+}
+
+function takeInterval(k: KernelState): number {
+  return reserved.length > 0 ? reserved.pop()! : k.allocInterval();
+}
+
+/** Whether removeRangeLocked(start, end) must split an interval (the one case that needs a record). */
+export function removeRangeSplitsLocked(k: KernelState, vmo: number, start: number, end: number): boolean {
+  const z = intervalAtLocked(k, vmo, start);
+  return z >= 0 && intervalStart(k, z) < start && intervalEnd(k, z) > end;
 }
 
 export function intervalStart(k: KernelState, z: number): number {
@@ -77,7 +114,7 @@ export function addIntervalLocked(k: KernelState, vmo: number, start: number, en
     w[k.zint(z) + Z_END] = newEnd;
     return true;
   }
-  const n = k.allocInterval();
+  const n = takeInterval(k);
   if (n < 0) return false;
   w[k.zint(n) + Z_START] = start;
   w[k.zint(n) + Z_END] = end;
@@ -114,7 +151,7 @@ export function removeRangeLocked(k: KernelState, vmo: number, start: number, en
     const keepLeft = zs < start;
     const keepRight = ze > end;
     if (keepLeft && keepRight) {
-      const n = k.allocInterval();
+      const n = takeInterval(k);
       if (n < 0) return false;
       w[k.zint(n) + Z_START] = end;
       w[k.zint(n) + Z_END] = ze;
