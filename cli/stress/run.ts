@@ -11,7 +11,6 @@ import {
   PAGE_SIZE,
   ThreadPool,
   ZX_ERR_TIMED_OUT,
-  ZX_THREAD_STATE_BLOCKED_PAGER,
   ZX_VMO_TRAP_DIRTY,
   TraceEvent,
   ZxError,
@@ -52,6 +51,7 @@ import {
 } from '../../workers/stress_protocol.js';
 import { checkFailWakeups, checkHistory, type Op, type Violation, type ViolationKind } from './checker.js';
 import { fillPage, pageTag, readStamp, WORDS } from './content.js';
+import { HangWatch } from './watchdog.js';
 import type { Scenario } from './scenario.js';
 
 export interface Progress {
@@ -191,7 +191,8 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
     counts[v.kind] = (counts[v.kind] ?? 0) + 1;
     violations.push(v);
   };
-  const blockedSince = new Map<number, number>();
+  const watch = new HangWatch(kernel, s.hangTimeout);
+  const tids = threads.map((t) => t.tid);
   let detached = false;
   let pagerClosed = false;
   let hung = false;
@@ -211,27 +212,9 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
     // Time since the pager last finished a packet: idle if it is waiting on its port, stuck if not.
     const pagerQuietMs = (monotonicMs() - Atomics.load(control, C_PAGER_IDLE_SINCE_MS)) & 0x7fffffff;
     const pagerBusy = Atomics.load(control, C_PAGER_BUSY) !== 0;
-    for (const t of threads) {
-      if (kernel.threadState(t.tid) !== ZX_THREAD_STATE_BLOCKED_PAGER) {
-        blockedSince.delete(t.tid);
-        continue;
-      }
-      const since = blockedSince.get(t.tid) ?? now;
-      blockedSince.set(t.tid, since);
-      // A hang: blocked past the bound while the pager idles, or while the pager itself is stuck.
-      const pagerState = pagerBusy ? `the pager stuck on one packet for ${pagerQuietMs} ms` : 'the pager idle';
-      if (now - since > s.hangTimeout && (pagerBusy ? pagerQuietMs > s.hangTimeout : pagerQuietMs > Math.min(250, s.hangTimeout))) {
-        const r = kernel.debugThreadRequest(t.tid);
-        const where = r
-          ? `${r.command} request [0x${r.offset.toString(16)}, +0x${r.length.toString(16)}) of VMO koid ${r.vmoKoid} as ${r.role}; its packet: ${r.packet}`
-          : 'its request already completed: the wake-up was lost';
-        addViolation({
-          kind: 'hang',
-          atNs: startNs + (since + s.hangTimeout - started) * 1e6,
-          detail: `thread ${threads.indexOf(t)} (tid ${t.tid}) blocked ${(now - since).toFixed(0)} ms with ${pagerState}: ${where}`,
-        });
-        hung = true;
-      }
+    for (const h of watch.sample(tids, now, { quietMs: pagerQuietMs, busy: pagerBusy })) {
+      addViolation({ kind: 'hang', atNs: startNs + (h.at - started) * 1e6, detail: h.detail });
+      hung = true;
     }
     onProgress?.({
       elapsedMs: elapsed,
