@@ -146,7 +146,8 @@ export function checkHistory(
           continue;
         }
         const i = f > 0 ? pw.byStamp.get(f) : undefined;
-        const lastEnd = Math.max(...pw.t1);
+        let lastEnd = 0;
+        for (const t1 of pw.t1) lastEnd = Math.max(lastEnd, t1); // no spread: a hot page has many writes
         if (i === undefined || firstStartingAfter(pw, pw.t1[i]!) < pw.t0.length) {
           add({ kind: 'lost-write', atNs: lastEnd, detail: `${where}: backing holds ${f < 0 ? 'garbage' : f.toString(16)}, not the page's last write` });
         }

@@ -7,7 +7,7 @@ import { SPAN_F64, SpanKind } from '../../workers/stress_protocol.js';
 import type { Progress, StressResult } from './run.js';
 
 export const REPORT_SCHEMA = 'pagersim-stress-report';
-export const REPORT_VERSION = 1;
+export const REPORT_VERSION = 2;
 
 const n = (x: number): string => Math.round(x).toLocaleString('en-US');
 const us = (ns: number): string => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : `${(ns / 1e3).toFixed(1)} µs`);
@@ -43,7 +43,7 @@ export function summaryText(r: StressResult): string {
   const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
   for (const v of r.violations.slice(0, 10)) lines.push(`    ✗ ${v.kind} at +${((v.atNs - r.startNs) / 1e6).toFixed(0)} ms: ${v.detail}`);
   if (r.violations.length > 10) lines.push(`    … and ${r.violations.length - 10} more`);
-  lines.push(r.clean ? '  result: clean' : '  result: VIOLATIONS FOUND');
+  lines.push(!r.clean ? '  result: VIOLATIONS FOUND' : r.inconclusive.length ? `  result: INCONCLUSIVE (${r.inconclusive.join('; ')})` : '  result: clean');
   return `pagersim stress\n${lines.join('\n')}`;
 }
 
@@ -83,6 +83,7 @@ export function reportJson(r: StressResult): object {
     },
     notChecked: r.checksSkipped,
     clean: r.clean,
+    inconclusive: r.inconclusive,
   };
 }
 

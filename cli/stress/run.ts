@@ -29,6 +29,7 @@ import {
   C_DIRTY_ACKED,
   C_FAILED,
   C_FAILED_BY_CODE,
+  C_HISTORY_FULL,
   C_OPS,
   C_PAGER_BUSY,
   C_PAGER_IDLE_SINCE_MS,
@@ -46,7 +47,10 @@ import {
   FAIL_CODES,
   HISTORY_F64,
   HISTORY_I32,
+  HISTORY_INITIAL_RECORDS,
+  HISTORY_MAX_RECORDS,
   SPAN_F64,
+  allocHistory,
   monotonicMs,
 } from '../../workers/stress_protocol.js';
 import { checkFailWakeups, checkHistory, type Op, type Violation, type ViolationKind } from './checker.js';
@@ -78,13 +82,19 @@ export interface StressResult {
   violations: Violation[];
   violationCounts: Partial<Record<ViolationKind, number>>;
   checksSkipped: string[];
+  /** Reasons the run proves nothing although it found no violation (the exit code is then 3). */
+  inconclusive: string[];
   trace: { events: TraceRecord[]; dropped: number; spans: Float64Array[]; threadNames: Map<number, string> } | null;
   clean: boolean;
 }
 
-const HISTORY_CAPACITY_MAX = 1 << 18;
+/** Limits a test may lower to reach their edges quickly. */
+export interface StressLimits {
+  /** Operations one thread's history holds at most (HISTORY_MAX_RECORDS). */
+  historyMaxRecords?: number;
+}
 
-export async function runStress(s: Scenario, onProgress?: (p: Progress) => void): Promise<StressResult> {
+export async function runStress(s: Scenario, onProgress?: (p: Progress) => void, limits: StressLimits = {}): Promise<StressResult> {
   const seed = s.seed ?? Math.floor(Math.random() * 2 ** 31);
   const frames = Math.ceil(s.physicalMemory / PAGE_SIZE);
   const kernel = Kernel.create({
@@ -157,11 +167,10 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
   for (const w of [pagerWorker, writebackWorker]) w.on('error', (e) => workerErrors.push(e.message));
 
   const pool = new ThreadPool(kernel, { maxThreads: s.threads });
-  const capacity = Math.min(HISTORY_CAPACITY_MAX, s.ops ?? HISTORY_CAPACITY_MAX);
-  const histories = Array.from({ length: s.threads }, () => ({
-    i32: new SharedArrayBuffer(capacity * HISTORY_I32 * 4),
-    f64: new SharedArrayBuffer(capacity * HISTORY_F64 * 8),
-  }));
+  // Each thread's history grows as it needs (stress_protocol.ts); an --ops bound is its exact size.
+  const historyMax = limits.historyMaxRecords ?? HISTORY_MAX_RECORDS;
+  const maxRecords = Math.min(historyMax, s.ops ?? historyMax);
+  const histories = Array.from({ length: s.threads }, () => allocHistory(Math.min(HISTORY_INITIAL_RECORDS, maxRecords), maxRecords));
   const startNs = Number(process.hrtime.bigint());
   const started = performance.now();
   const threadUrl = new URL('../../workers/stress_thread.js', import.meta.url);
@@ -197,6 +206,8 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
   let pagerClosed = false;
   let hung = false;
   const checksSkipped: string[] = [];
+  /** Why the run cannot vouch for the kernel although it found nothing (exit code 3). */
+  const inconclusive: string[] = [];
   while (!threads.every((t) => t.finished)) {
     await new Promise((r) => setTimeout(r, 50));
     const now = performance.now();
@@ -226,6 +237,10 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
       violations: violations.length,
     });
     if (hung) break;
+    if (Atomics.load(control, C_HISTORY_FULL) !== 0) {
+      inconclusive.push(`a thread recorded ${historyMax.toLocaleString('en-US')} operations, the most a history holds: the run stopped at ${(elapsed / 1000).toFixed(1)} s`);
+      break;
+    }
   }
   Atomics.store(control, C_STOP_THREADS, 1);
 
@@ -264,6 +279,8 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
 
   // ---- Check ----
   const ops = collectOps(histories, control, s.threads);
+  const opsDone = sumOps(control, s.threads);
+  if (ops.length !== opsDone) inconclusive.push(`${(opsDone - ops.length).toLocaleString('en-US')} of ${opsDone.toLocaleString('en-US')} operations were not recorded`);
   const finalStamp = flushed
     ? (() => {
         const words = new Uint32Array(WORDS);
@@ -324,7 +341,7 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
     seed,
     startNs,
     durationMs,
-    ops: { total: sumOps(control, s.threads), reads, writes: ops.length - reads, failedByStatus, recorded: ops.length },
+    ops: { total: opsDone, reads, writes: ops.length - reads, failedByStatus, recorded: ops.length },
     kernel: stats,
     pager: {
       readsServed: Atomics.load(control, C_READS_SERVED),
@@ -350,6 +367,7 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
         }
       : null,
     clean: Object.keys(counts).length === 0,
+    inconclusive,
   };
   kernel.close();
   return result;
