@@ -25,11 +25,13 @@ export const C_PAGER_IDLE_SINCE_MS = 18; // monotonicMs() when the pager last we
 export const C_BACKING_LOCK = 19;
 /** Set by a faulting thread whose history reached HISTORY_MAX_RECORDS: it stopped, the run is inconclusive. */
 export const C_HISTORY_FULL = 20;
+export const C_ZERO_MARKERS = 21; // pages the pager supplied as zero markers (uncommitted aux pages)
+export const C_NO_MEMORY_RETRIES = 22; // pager operations (supply, OP_DIRTY) retried after ZX_ERR_NO_MEMORY
 export const C_OPS = 24; // + thread index: operations completed
 export const C_RECORDED = 24 + 64; // + thread index: operations recorded in the history
 export const CONTROL_WORDS = 24 + 128;
 
-export const HISTORY_I32 = 4; // kind | vmo << 1, page, stamp, status
+export const HISTORY_I32 = 4; // OpKind | vmo << 4, page, stamp (read/write) or count (ranges) or new size (resize), status
 export const HISTORY_F64 = 2; // start ns, end ns
 /**
  * Each faulting thread records every operation it completes in its own pair of growable buffers: it
@@ -70,6 +72,23 @@ export function growHistory(h: { i32: GrowableSharedArrayBuffer; f64: GrowableSh
   return true;
 }
 export const SPAN_F64 = 4; // kind, start ns, end ns, pages
+
+/** What a history record is. Range ops cover [page, page + count); a resize records its new size in pages. */
+export const OpKind = {
+  Read: 0,
+  Write: 1,
+  MapRead: 2,
+  MapWrite: 3,
+  Zero: 4,
+  Resize: 5,
+  Decommit: 6,
+  Commit: 7,
+  DontNeed: 8,
+  AlwaysNeed: 9,
+  Prefetch: 10,
+} as const;
+export type OpKind = (typeof OpKind)[keyof typeof OpKind];
+export const OP_KIND_NAMES = ['read', 'write', 'map-read', 'map-write', 'zero', 'resize', 'decommit', 'commit', 'dont-need', 'always-need', 'prefetch'] as const;
 
 export const SpanKind = { Read: 1, Dirty: 2, Fail: 3, Writeback: 4 } as const;
 

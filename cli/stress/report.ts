@@ -38,6 +38,19 @@ export function summaryText(r: StressResult): string {
     ['fault latency', lat.count ? `p50 ${us(lat.p50)}  p90 ${us(lat.p90)}  p99 ${us(lat.p99)}  max ${us(lat.max)}  (${n(lat.count)} waits)` : 'no waits'],
     ['violations', byKind || 'none'],
   ];
+  // Only runs that enable more than reads and writes show these (the default output stays as it was).
+  if (r.enabledOps.length > 0 || r.squeezedFrames > 0) {
+    const extra: Array<[string, string]> = [];
+    const kinds = Object.entries(r.ops.byKind)
+      .filter(([k]) => k !== 'read' && k !== 'write')
+      .map(([k, c]) => `${k} ${n(c.total)} (${n(c.ok)} ok)`)
+      .join(', ');
+    extra.push(['operations mix', `${r.enabledOps.join(', ') || 'read, write only'}${s.swarm ? ' (swarm, chosen by the seed)' : ''}`]);
+    if (kinds) extra.push(['extra ops', kinds]);
+    if (r.enabledOps.includes('zero-supply')) extra.push(['zero markers', `${n(r.pager.zeroMarkers)} pages supplied as zero markers`]);
+    if (r.squeezedFrames > 0) extra.push(['squeeze', `${n(r.squeezedFrames)} frames pinned, ${n(r.kernel.frames - r.squeezedFrames)} left; ${n(r.pager.noMemoryRetries)} NO_MEMORY retries by the pager`]);
+    rows.splice(rows.length - 1, 0, ...extra);
+  }
   if (r.checksSkipped.length) rows.push(['not checked', r.checksSkipped.join('; ')]);
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
@@ -59,6 +72,8 @@ export function reportJson(r: StressResult): object {
     seed: r.seed,
     scenario,
     durationMs: Math.round(r.durationMs),
+    enabledOps: r.enabledOps,
+    squeezedFrames: r.squeezedFrames,
     ops: r.ops,
     throughput: {
       opsPerSec: r.ops.total / (r.durationMs / 1000),
