@@ -1,7 +1,7 @@
 // pagersim's public entry: everything API.md names, and nothing else.
 
 export { Kernel, KernelOptionsSchema } from './kernel.js';
-export type { KernelOptions, KernelShare, KernelStats, DebugRequest } from './kernel.js';
+export type { KernelOptions, KernelShare, KernelStats, DebugRequest, DebugWait } from './kernel.js';
 export type { HistogramSummary } from '../shared/histogram.js';
 export type { TraceRecord } from './trace.js';
 export { TraceEvent } from './trace.js';

@@ -37,6 +37,9 @@ import {
   R_TYPE,
   T_SUSPEND,
   R_VMO,
+  R_SERIAL,
+  O_LOCK,
+  T_BLOCKED_VMO,
   RequestState,
   V_OUT_DIRTY,
   V_OUT_READ,
@@ -54,7 +57,7 @@ import { ThreadSys } from './sys.js';
 import { ZxError } from './errors.js';
 import { ZX_ERR_BAD_STATE } from '../shared/status.js';
 import type { Sys } from './sys_types.js';
-import { ZX_THREAD_STATE_RUNNING } from '../shared/constants.js';
+import { ZX_THREAD_STATE_BLOCKED_PAGER, ZX_THREAD_STATE_RUNNING } from '../shared/constants.js';
 
 export const KernelOptionsSchema = z
   .object({
@@ -121,6 +124,12 @@ export interface DebugRequest {
   length: number;
   role: 'leader' | 'follower';
   packet: 'queued in port, unread' | 'delivered to the pager' | 'waiting in the VMO FIFO' | 'none';
+}
+
+export interface DebugWait {
+  serial: number;
+  outstanding: boolean;
+  vmoLocked: boolean;
 }
 
 export class Kernel {
@@ -284,6 +293,38 @@ export class Kernel {
       role: role === RequestState.Leader ? 'leader' : 'follower',
       packet,
     };
+  }
+
+  /**
+   * debug, for hang verdicts: thread `tid`'s current page-request wait, or null if it is not blocked on
+   * one. `serial` names the request it waits on (bumped per new request), so a watchdog sampling twice
+   * can tell one long wait from many short ones; `outstanding` is false once the request completed;
+   * `vmoLocked` means a waker may still be between its signal and its notify (deferred to its unlock).
+   * Lock-free and racy by nature.
+   */
+  debugThreadWait(tid: number): DebugWait | null {
+    const k = this.state;
+    const w = k.w;
+    const slot = threadSlotOf(k, tid);
+    if (slot < 0) return null;
+    const t = k.thr(slot);
+    if (Atomics.load(w, t + T_STATE) !== ZX_THREAD_STATE_BLOCKED_PAGER) return null;
+    const vmo = w[t + T_BLOCKED_VMO]!;
+    return {
+      serial: w[t + R_SERIAL]!,
+      outstanding: w[t + R_STATE] !== RequestState.None,
+      vmoLocked: vmo >= 0 && Atomics.load(w, k.obj(vmo) + O_LOCK) !== 0,
+    };
+  }
+
+  /**
+   * debug: notifies thread `tid`'s request event and returns how many sleepers that woke. A thread whose
+   * request completed and which is still parked on its event (1) lost its wake-up; one already woken
+   * and only waiting for a CPU is no longer parked (0). Harmless either way: every waiter re-checks.
+   */
+  debugNotifyWaiter(tid: number): number {
+    const slot = threadSlotOf(this.state, tid);
+    return slot < 0 ? 0 : Atomics.notify(this.state.w, this.state.thr(slot) + R_EVENT);
   }
 
   /** debug: outstanding leader requests and queued FIFO entries of every VMO (should be 0 when quiet). */

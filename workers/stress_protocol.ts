@@ -23,13 +23,72 @@ export const C_PAGER_IDLE_SINCE_MS = 18; // monotonicMs() when the pager last we
  * pager then fill the absent page with its stale copy (the kernel accepts any supply of an absent page).
  */
 export const C_BACKING_LOCK = 19;
+/** Set by a faulting thread whose history reached HISTORY_MAX_RECORDS: it stopped, the run is inconclusive. */
+export const C_HISTORY_FULL = 20;
+export const C_ZERO_MARKERS = 21; // pages the pager supplied as zero markers (uncommitted aux pages)
+export const C_NO_MEMORY_RETRIES = 22; // pager operations (supply, OP_DIRTY) retried after ZX_ERR_NO_MEMORY
 export const C_OPS = 24; // + thread index: operations completed
 export const C_RECORDED = 24 + 64; // + thread index: operations recorded in the history
 export const CONTROL_WORDS = 24 + 128;
 
-export const HISTORY_I32 = 4; // kind | vmo << 1, page, stamp, status
+export const HISTORY_I32 = 4; // OpKind | vmo << 4, page, stamp (read/write) or count (ranges) or new size (resize), status
 export const HISTORY_F64 = 2; // start ns, end ns
+/**
+ * Each faulting thread records every operation it completes in its own pair of growable buffers: it
+ * starts at HISTORY_INITIAL_RECORDS and doubles them itself when full (the orchestrator's views track
+ * the growth), up to HISTORY_MAX_RECORDS; there it stops issuing operations rather than do one it
+ * cannot record, and raises C_HISTORY_FULL. Address space is reserved for the maximum, memory is not.
+ */
+export const HISTORY_INITIAL_RECORDS = 1 << 16;
+export const HISTORY_MAX_RECORDS = 1 << 24;
+
+/** SharedArrayBuffer.prototype.grow (ES2024; Node >= 20), which this project's lib does not declare yet. */
+export interface GrowableSharedArrayBuffer extends SharedArrayBuffer {
+  grow(byteLength: number): void;
+  readonly maxByteLength: number;
+}
+
+export function growableSharedArrayBuffer(byteLength: number, maxByteLength: number): GrowableSharedArrayBuffer {
+  const Ctor = SharedArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => GrowableSharedArrayBuffer;
+  return new Ctor(byteLength, { maxByteLength });
+}
+
+/** A history of `records` operations, growable to `maxRecords`. */
+export function allocHistory(records: number, maxRecords: number): { i32: GrowableSharedArrayBuffer; f64: GrowableSharedArrayBuffer } {
+  return {
+    i32: growableSharedArrayBuffer(records * HISTORY_I32 * 4, maxRecords * HISTORY_I32 * 4),
+    f64: growableSharedArrayBuffer(records * HISTORY_F64 * 8, maxRecords * HISTORY_F64 * 8),
+  };
+}
+
+/** Doubles a history (at most to its maximum); false when it is already at its maximum. */
+export function growHistory(h: { i32: GrowableSharedArrayBuffer; f64: GrowableSharedArrayBuffer }): boolean {
+  const records = h.f64.byteLength / (HISTORY_F64 * 8);
+  const max = h.f64.maxByteLength / (HISTORY_F64 * 8);
+  if (records >= max) return false;
+  const next = Math.min(max, Math.max(1, records * 2));
+  h.i32.grow(next * HISTORY_I32 * 4);
+  h.f64.grow(next * HISTORY_F64 * 8);
+  return true;
+}
 export const SPAN_F64 = 4; // kind, start ns, end ns, pages
+
+/** What a history record is. Range ops cover [page, page + count); a resize records its new size in pages. */
+export const OpKind = {
+  Read: 0,
+  Write: 1,
+  MapRead: 2,
+  MapWrite: 3,
+  Zero: 4,
+  Resize: 5,
+  Decommit: 6,
+  Commit: 7,
+  DontNeed: 8,
+  AlwaysNeed: 9,
+  Prefetch: 10,
+} as const;
+export type OpKind = (typeof OpKind)[keyof typeof OpKind];
+export const OP_KIND_NAMES = ['read', 'write', 'map-read', 'map-write', 'zero', 'resize', 'decommit', 'commit', 'dont-need', 'always-need', 'prefetch'] as const;
 
 export const SpanKind = { Read: 1, Dirty: 2, Fail: 3, Writeback: 4 } as const;
 

@@ -23,7 +23,7 @@ import {
   ZX_VMO_OP_DECOMMIT,
 } from '../shared/constants.js';
 import { deadlineAfter, mutexLock, mutexUnlock } from '../shared/futex.js';
-import { ZX_ERR_NO_MEMORY, ZX_ERR_TIMED_OUT } from '../shared/status.js';
+import { ZX_ERR_NO_MEMORY, ZX_ERR_OUT_OF_RANGE, ZX_ERR_TIMED_OUT } from '../shared/status.js';
 import { openBacking } from './stress_backing.js';
 import {
   C_BACKING_LOCK,
@@ -41,6 +41,8 @@ import {
   C_WB_FLUSH_REQ,
   C_WB_PAGES,
   C_WB_PASSES,
+  C_NO_MEMORY_RETRIES,
+  C_ZERO_MARKERS,
   FAIL_CODES,
   SPAN_F64,
   SpanKind,
@@ -66,6 +68,14 @@ export interface ServiceConfig {
   /** Simulated storage latency per page written back. */
   writebackLatencyUs: number;
   seed: number;
+  /** Supply pages whose backing is all zeros as zero markers (uncommitted aux pages). */
+  zeroSupply: boolean;
+}
+
+function isZeroPage(page: Uint8Array): boolean {
+  const words = new Uint32Array(page.buffer, page.byteOffset, page.byteLength / 4);
+  for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
+  return true;
 }
 
 function expected(e: unknown): number {
@@ -94,35 +104,88 @@ function runPager(c: ServiceConfig): void {
     if ((nspans + 1) * SPAN_F64 > spans.length) return;
     spans.set([kind, t0, Number(process.hrtime.bigint()), pages], nspans++ * SPAN_F64);
   };
-  /** Clusters that could not be supplied for lack of memory (only dirty pages left): retried. */
-  const retry: Array<[number, number, number]> = [];
+  /** Pager VMO v's size in bytes now (resizable VMOs change under the pager's feet). */
+  const sizeOf = (v: number): number => sys.vmoGetSize(c.vmos[v]!);
+  /**
+   * Supplies [off, off + len) of VMO v from the backing store, clipped to the VMO's current size: false
+   * when memory ran out (the caller retries later; only dirty pages may be left). With zero-supply, a
+   * page whose backing is all zeros is left uncommitted in aux and so supplied as a zero marker.
+   */
   const supplyCluster = (v: number, off: number, len: number): boolean => {
     mutexLock(control, C_BACKING_LOCK);
     try {
-      for (let p = 0; p < len / PAGE_SIZE; p++) backing.read(v, off / PAGE_SIZE + p, scratch.subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE));
-      try {
-        sys.vmoWrite(aux, scratch.subarray(0, len), 0);
-      } catch (e) {
-        if (expected(e) === ZX_ERR_NO_MEMORY) return false;
-        throw e;
+      for (;;) {
+        const end = Math.min(off + len, sizeOf(v));
+        if (end <= off) return true; // cut off by a shrink: its waiters were already woken
+        const pages = (end - off) / PAGE_SIZE;
+        let markers = 0;
+        try {
+          for (let p = 0; p < pages; p++) {
+            const page = scratch.subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE);
+            backing.read(v, off / PAGE_SIZE + p, page);
+            if (c.zeroSupply && isZeroPage(page)) markers++;
+            else sys.vmoWrite(aux, page, p * PAGE_SIZE);
+          }
+        } catch (e) {
+          if (expected(e) !== ZX_ERR_NO_MEMORY) throw e;
+          sys.vmoOpRange(aux, ZX_VMO_OP_DECOMMIT, 0, clusterBytes);
+          return false;
+        }
+        try {
+          sys.pagerSupplyPages(c.pager, c.vmos[v]!, off, end - off, aux, 0);
+          Atomics.add(control, C_PAGES_SUPPLIED, pages);
+          Atomics.add(control, C_ZERO_MARKERS, markers);
+          return true;
+        } catch (e) {
+          const status = expected(e);
+          sys.vmoOpRange(aux, ZX_VMO_OP_DECOMMIT, 0, clusterBytes);
+          if (status === ZX_ERR_NO_MEMORY) return false;
+          if (status !== ZX_ERR_OUT_OF_RANGE) return true; // detached or closed: its waiters were already woken
+          // shrunk since we looked: clip again
+        }
       }
-      try {
-        sys.pagerSupplyPages(c.pager, c.vmos[v]!, off, len, aux, 0);
-        Atomics.add(control, C_PAGES_SUPPLIED, len / PAGE_SIZE);
-      } catch (e) {
-        expected(e); // the VMO was detached or the pager closed: its waiters were already woken
-        sys.vmoOpRange(aux, ZX_VMO_OP_DECOMMIT, 0, clusterBytes);
-      }
-      return true;
     } finally {
       mutexUnlock(control, C_BACKING_LOCK);
     }
   };
+  /** OP_DIRTY: false when memory ran out (zero markers and zero intervals need frames): retried. */
+  const dirtyRange = (v: number, off: number, len: number): boolean => {
+    try {
+      sys.pagerOpRange(c.pager, ZX_PAGER_OP_DIRTY, c.vmos[v]!, off, len, 0);
+    } catch (e) {
+      // NOT_FOUND: a page was evicted meanwhile, the writer retries with READ; OUT_OF_RANGE: shrunk.
+      if (expected(e) === ZX_ERR_NO_MEMORY) return false;
+    }
+    return true;
+  };
+  /** OP_FAIL, clipped to the VMO's current size (a shrink already woke the waiters past it). */
+  const failRange = (v: number, off: number, len: number, code: number): boolean => {
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const end = Math.min(off + len, sizeOf(v));
+      if (end <= off) return false;
+      try {
+        sys.pagerOpRange(c.pager, ZX_PAGER_OP_FAIL, c.vmos[v]!, off, end - off, code);
+        return true;
+      } catch (e) {
+        if (expected(e) !== ZX_ERR_OUT_OF_RANGE) return false;
+      }
+    }
+    return false;
+  };
+  /** Requests that met ZX_ERR_NO_MEMORY, retried in order until memory comes back. */
+  const retry: Array<{ dirty: boolean; v: number; off: number; len: number }> = [];
   Atomics.store(control, C_PAGER_IDLE_SINCE_MS, monotonicMs());
   while (Atomics.load(control, C_STOP_SERVICES) === 0) {
     if (retry.length > 0) {
-      const [v, off, len] = retry[0]!;
-      if (supplyCluster(v, off, len)) retry.shift();
+      // Busy while a backlog waits, the clock reset only by a success: a retry that never succeeds
+      // (memory that never comes back) shows as a pager stuck on one packet: the watchdog's hang.
+      Atomics.store(control, C_PAGER_BUSY, 1);
+      const r = retry[0]!;
+      if (r.dirty ? dirtyRange(r.v, r.off, r.len) : supplyCluster(r.v, r.off, r.len)) {
+        retry.shift();
+        Atomics.store(control, C_PAGER_IDLE_SINCE_MS, monotonicMs());
+      } else Atomics.add(control, C_NO_MEMORY_RETRIES, 1);
+      Atomics.store(control, C_PAGER_BUSY, retry.length > 0 ? 1 : 0);
     }
     let packet;
     try {
@@ -141,12 +204,9 @@ function runPager(c: ServiceConfig): void {
     else if (v !== undefined && c.failRate > 0 && rand() < c.failRate) {
       const which = Math.floor(rand() * c.failCodes.length);
       const code = c.failCodes[which]!;
-      try {
-        sys.pagerOpRange(c.pager, ZX_PAGER_OP_FAIL, c.vmos[v]!, req.offset, req.length, code);
+      if (failRange(v, req.offset, req.length, code)) {
         Atomics.add(control, C_FAILED, 1);
         Atomics.add(control, C_FAILED_BY_CODE + FAIL_CODES.indexOf(code), 1);
-      } catch (e) {
-        expected(e);
       }
       span(SpanKind.Fail, t0, req.length / PAGE_SIZE);
     } else if (v !== undefined && req.command === ZX_PAGER_VMO_READ) {
@@ -154,21 +214,18 @@ function runPager(c: ServiceConfig): void {
       const first = Math.floor(req.offset / clusterBytes) * clusterBytes;
       const end = Math.min(Math.ceil((req.offset + req.length) / clusterBytes) * clusterBytes, c.vmoPages * PAGE_SIZE);
       for (let off = first; off < end; off += clusterBytes) {
-        if (!supplyCluster(v, off, Math.min(clusterBytes, end - off))) retry.push([v, off, Math.min(clusterBytes, end - off)]);
+        const len = Math.min(clusterBytes, end - off);
+        if (!supplyCluster(v, off, len)) retry.push({ dirty: false, v, off, len });
       }
       Atomics.add(control, C_READS_SERVED, 1);
       span(SpanKind.Read, t0, req.length / PAGE_SIZE);
     } else if (v !== undefined && req.command === ZX_PAGER_VMO_DIRTY) {
-      try {
-        sys.pagerOpRange(c.pager, ZX_PAGER_OP_DIRTY, c.vmos[v]!, req.offset, req.length, 0);
-      } catch (e) {
-        expected(e); // NOT_FOUND: a page was evicted meanwhile; the writer retries with READ
-      }
+      if (!dirtyRange(v, req.offset, req.length)) retry.push({ dirty: true, v, off: req.offset, len: req.length });
       Atomics.add(control, C_DIRTY_ACKED, 1);
       span(SpanKind.Dirty, t0, req.length / PAGE_SIZE);
     }
     Atomics.store(control, C_PAGER_IDLE_SINCE_MS, monotonicMs());
-    Atomics.store(control, C_PAGER_BUSY, 0);
+    Atomics.store(control, C_PAGER_BUSY, retry.length > 0 ? 1 : 0);
   }
   backing.close();
 }
@@ -180,7 +237,6 @@ function runWriteback(c: ServiceConfig): void {
   const backing = openBacking(c.backing);
   let copy = new Uint8Array(PAGE_SIZE);
   let nspans = 0;
-  const size = c.vmoPages * PAGE_SIZE;
   while (Atomics.load(control, C_STOP_SERVICES) === 0) {
     const flushTicket = Atomics.load(control, C_WB_FLUSH_REQ);
     let dirtyPages = 0;
@@ -188,21 +244,29 @@ function runWriteback(c: ServiceConfig): void {
     try {
       for (let v = 0; v < c.vmos.length; v++) {
         let start = 0;
+        const size = sys.vmoGetSize(c.vmos[v]!); // resizable VMOs: only what is there now
         for (;;) {
           const q = sys.pagerQueryDirtyRanges(c.pager, c.vmos[v]!, start, size - start, 64);
           for (const r of q.ranges) {
             const isZero = (r.options & ZX_VMO_DIRTY_RANGE_IS_ZERO) !== 0;
             const pages = r.length / PAGE_SIZE;
             if (copy.length < r.length) copy = new Uint8Array(r.length);
-            sys.pagerOpRange(c.pager, ZX_PAGER_OP_WRITEBACK_BEGIN, c.vmos[v]!, r.offset, r.length, isZero ? ZX_VMO_DIRTY_RANGE_IS_ZERO : 0);
-            if (isZero) copy.fill(0, 0, r.length);
-            else sys.vmoRead(c.vmos[v]!, copy.subarray(0, r.length), r.offset);
+            try {
+              sys.pagerOpRange(c.pager, ZX_PAGER_OP_WRITEBACK_BEGIN, c.vmos[v]!, r.offset, r.length, isZero ? ZX_VMO_DIRTY_RANGE_IS_ZERO : 0);
+              if (isZero) copy.fill(0, 0, r.length);
+              else sys.vmoRead(c.vmos[v]!, copy.subarray(0, r.length), r.offset);
+            } catch (e) {
+              if (expected(e) !== ZX_ERR_OUT_OF_RANGE) throw e;
+              continue; // shrunk since the query: what is left is still dirty for the next pass
+            }
             // The write to storage takes time; writes to the range meanwhile must survive END.
             if (c.writebackLatencyUs > 0) Atomics.wait(control, C_STOP_SERVICES, 0, (c.writebackLatencyUs * pages) / 1000);
             mutexLock(control, C_BACKING_LOCK);
             try {
               for (let p = 0; p < pages; p++) backing.write(v, r.offset / PAGE_SIZE + p, copy.subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE));
               sys.pagerOpRange(c.pager, ZX_PAGER_OP_WRITEBACK_END, c.vmos[v]!, r.offset, r.length, 0);
+            } catch (e) {
+              if (expected(e) !== ZX_ERR_OUT_OF_RANGE) throw e;
             } finally {
               mutexUnlock(control, C_BACKING_LOCK);
             }

@@ -1,23 +1,33 @@
 // The stress checker: the properties `pagersim stress` exists to check, over what the run recorded.
-//   1. no lost write   - after the final writeback, each page's backing content is the stamp of a
+//   1. no lost write   - after the final writeback, each page's backing content is the value of a
 //                        write that no later write followed (a maximal write of that page);
-//   2. no stale read   - each read returned a stamp current at some instant of the read: its write
+//   2. no stale read   - each read returned a value current at some instant of the read: its write
 //                        began before the read ended and no other write fitted between the two
 //                        (per-page linearizability of a register); torn and misplaced pages too;
 //   3. FAIL wakeups    - from the kernel trace, in lock order: every waiter whose first page a FAIL
 //                        covered was signalled with exactly that code, and none slept on;
-//   4. no hang         - checked live by the orchestrator's watchdog (run.ts);
-//   5. bookkeeping     - every request created was delivered or withdrawn, nothing outstanding.
-// Operations are whole-page reads and writes, so each is atomic under its VMO's lock.
+//   4. no hang         - checked live by the orchestrator's watchdog (watchdog.ts);
+//   5. bookkeeping     - every request created was delivered or withdrawn, nothing outstanding;
+//   6. statuses        - DECOMMIT of a pager VMO is ZX_ERR_NOT_SUPPORTED (or OK for an empty range).
+// The values of a page: the stamps of whole-page writes (vmo_write or a mapping), each written once,
+// and ZEROED, written by every successful OP_ZERO over the page and every shrink that cut it off (it
+// reads zero when regrown); a page's initial value is stamp 0, or ZEROED for a sparse backing hole.
+// A failed operation writes nothing: NO_MEMORY or BAD_STATE must leave the page as it was.
 
 import { TraceEvent, type TraceRecord } from '../../core/trace.js';
-import { MISPLACED, TORN } from './content.js';
+import { ZX_ERR_NOT_SUPPORTED, ZX_ERR_OUT_OF_RANGE } from '../../core/index.js';
+import { OpKind } from '../../workers/stress_protocol.js';
+import { MISPLACED, TORN, ZEROED } from './content.js';
 
 export interface Op {
   thread: number;
+  kind: OpKind;
+  /** A whole-page write (vmo_write or through a mapping). */
   write: boolean;
   vmo: number;
+  /** First page; for a resize, the new size in pages. */
   page: number;
+  /** Reads and writes: the stamp (or TORN, MISPLACED, ZEROED). Range ops: the page count. */
   stamp: number;
   status: number;
   t0: number;
@@ -29,6 +39,7 @@ export type ViolationKind =
   | 'stale-read'
   | 'torn-read'
   | 'misplaced-page'
+  | 'wrong-status'
   | 'fail-wrong-status'
   | 'fail-waiter-slept'
   | 'hang'
@@ -41,62 +52,117 @@ export interface Violation {
   detail: string;
 }
 
+export function isRead(op: Op): boolean {
+  return op.kind === OpKind.Read || op.kind === OpKind.MapRead;
+}
+
 interface PageWrites {
-  /** Successful writes of one page, sorted by start. */
+  /** Successful writes of one page (stamps and zeroings), sorted by start. */
   t0: Float64Array;
   t1: Float64Array;
   /** suffixMinT1[i] = min t1 over writes i.. (for "a write started after X and ended before Y"). */
   suffixMinT1: Float64Array;
   byStamp: Map<number, number>;
+  /** The zeroings among them: their starts (ascending) and prefix maxima of their ends. */
+  zeroT0: Float64Array;
+  zeroPrefixMaxT1: Float64Array;
 }
 
-function indexWrites(ops: readonly Op[]): Map<number, PageWrites> {
-  const lists = new Map<number, Op[]>();
-  for (const op of ops) {
-    if (!op.write || op.status !== 0) continue;
-    const key = op.vmo * 2 ** 32 + op.page;
+interface PageWrite {
+  value: number;
+  t0: number;
+  t1: number;
+}
+
+/** The successful writes of every page: whole-page writes, and the zeroings of OP_ZERO and shrinks. */
+function indexWrites(ops: readonly Op[], vmoPages: number): Map<number, PageWrites> {
+  const lists = new Map<number, PageWrite[]>();
+  const add = (vmo: number, page: number, w: PageWrite): void => {
+    const key = vmo * 2 ** 32 + page;
     let l = lists.get(key);
     if (!l) lists.set(key, (l = []));
-    l.push(op);
+    l.push(w);
+  };
+  for (const op of ops) {
+    if (op.status !== 0) continue;
+    if (op.write) add(op.vmo, op.page, { value: op.stamp, t0: op.t0, t1: op.t1 });
+    else if (op.kind === OpKind.Zero) for (let p = op.page; p < op.page + op.stamp; p++) add(op.vmo, p, { value: ZEROED, t0: op.t0, t1: op.t1 });
+    else if (op.kind === OpKind.Resize) for (let p = op.page; p < vmoPages; p++) add(op.vmo, p, { value: ZEROED, t0: op.t0, t1: op.t1 });
   }
   const out = new Map<number, PageWrites>();
   for (const [key, l] of lists) {
     l.sort((a, b) => a.t0 - b.t0);
     const n = l.length;
-    const pw: PageWrites = { t0: new Float64Array(n), t1: new Float64Array(n), suffixMinT1: new Float64Array(n), byStamp: new Map() };
+    const zeros = l.filter((w) => w.value === ZEROED);
+    const pw: PageWrites = {
+      t0: new Float64Array(n),
+      t1: new Float64Array(n),
+      suffixMinT1: new Float64Array(n),
+      byStamp: new Map(),
+      zeroT0: new Float64Array(zeros.length),
+      zeroPrefixMaxT1: new Float64Array(zeros.length),
+    };
     for (let i = 0; i < n; i++) {
       pw.t0[i] = l[i]!.t0;
       pw.t1[i] = l[i]!.t1;
-      pw.byStamp.set(l[i]!.stamp, i);
+      if (l[i]!.value !== ZEROED) pw.byStamp.set(l[i]!.value, i);
     }
     let min = Infinity;
     for (let i = n - 1; i >= 0; i--) pw.suffixMinT1[i] = min = Math.min(min, pw.t1[i]!);
+    let max = -Infinity;
+    zeros.forEach((z, i) => {
+      pw.zeroT0[i] = z.t0;
+      pw.zeroPrefixMaxT1[i] = max = Math.max(max, z.t1);
+    });
     out.set(key, pw);
   }
   return out;
 }
 
-/** Index of the first write that starts after `t` (binary search), n if none. */
-function firstStartingAfter(pw: PageWrites, t: number): number {
+/** Index of the first entry of a sorted array greater than `t` (binary search), length if none. */
+function upperBound(a: Float64Array, t: number): number {
   let lo = 0;
-  let hi = pw.t0.length;
+  let hi = a.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (pw.t0[mid]! > t) hi = mid;
+    if (a[mid]! > t) hi = mid;
     else lo = mid + 1;
   }
   return lo;
 }
 
-/** Properties 1 and 2. `finalStamp(vmo, page)` reads the backing store after the final writeback. */
-export function checkHistory(
-  ops: readonly Op[],
-  vmoCount: number,
-  vmoPages: number,
-  finalStamp: ((vmo: number, page: number) => number) | null,
-  limit = 20,
-): { violations: Violation[]; counts: Partial<Record<ViolationKind, number>> } {
-  const writes = indexWrites(ops);
+/** True if some write started after `t` and ended before `before` (it overwrote a value written by `t`). */
+function overwrittenBetween(pw: PageWrites | undefined, t: number, before: number): boolean {
+  if (!pw) return false;
+  const j = upperBound(pw.t0, t);
+  return j < pw.t0.length && pw.suffixMinT1[j]! < before;
+}
+
+/**
+ * The latest end of a zeroing that began by `by` (the best witness for reading ZEROED: a later end
+ * leaves fewer writes that could have overwritten it), -Infinity for the initial zeros of a sparse
+ * page, or null if nothing could have zeroed the page.
+ */
+function latestZeroing(pw: PageWrites | undefined, by: number, initiallyZero: boolean): number | null {
+  const i = pw ? upperBound(pw.zeroT0, by) - 1 : -1;
+  if (i >= 0) return pw!.zeroPrefixMaxT1[i]!;
+  return initiallyZero ? -Infinity : null;
+}
+
+export interface HistoryContext {
+  vmoCount: number;
+  vmoPages: number;
+  /** The backing store's content after the final writeback, or null when there was none. */
+  finalStamp: ((vmo: number, page: number) => number) | null;
+  /** Pages each VMO had at the end: the lost-write check covers only those. */
+  finalPages: (vmo: number) => number;
+  /** The page's initial value is ZEROED (a sparse backing hole), not stamp 0. */
+  initiallyZero: (vmo: number, page: number) => boolean;
+}
+
+/** Properties 1, 2 and 6. */
+export function checkHistory(ops: readonly Op[], ctx: HistoryContext, limit = 20): { violations: Violation[]; counts: Partial<Record<ViolationKind, number>> } {
+  const writes = indexWrites(ops, ctx.vmoPages);
   const violations: Violation[] = [];
   const counts: Partial<Record<ViolationKind, number>> = {};
   const add = (v: Violation): void => {
@@ -104,7 +170,11 @@ export function checkHistory(
     if (violations.length < limit) violations.push(v);
   };
   for (const r of ops) {
-    if (r.write || r.status !== 0) continue;
+    // A shrink may have cut the range off first (OUT_OF_RANGE); nothing else is legal.
+    if (r.kind === OpKind.Decommit && r.status !== ZX_ERR_NOT_SUPPORTED && r.status !== ZX_ERR_OUT_OF_RANGE) {
+      add({ kind: 'wrong-status', atNs: r.t1, detail: `thread ${r.thread}: DECOMMIT of pager VMO ${r.vmo} pages [${r.page}, +${r.stamp}) returned ${r.status}, not ZX_ERR_NOT_SUPPORTED` });
+    }
+    if (!isRead(r) || r.status !== 0) continue;
     const where = `VMO ${r.vmo} page ${r.page}`;
     if (r.stamp === TORN) {
       add({ kind: 'torn-read', atNs: r.t1, detail: `thread ${r.thread} read a torn page at ${where}` });
@@ -115,10 +185,18 @@ export function checkHistory(
       continue;
     }
     const pw = writes.get(r.vmo * 2 ** 32 + r.page);
+    const initiallyZero = ctx.initiallyZero(r.vmo, r.page);
+    if (r.stamp === ZEROED) {
+      const end = latestZeroing(pw, r.t1, initiallyZero);
+      if (end === null) add({ kind: 'stale-read', atNs: r.t1, detail: `thread ${r.thread} read zeros at ${where}, which nothing zeroed` });
+      else if (overwrittenBetween(pw, end, r.t0)) add({ kind: 'stale-read', atNs: r.t1, detail: `thread ${r.thread} read zeros at ${where}, overwritten before the read began` });
+      continue;
+    }
     const stamp = r.stamp >>> 0;
     if (stamp === 0) {
       // The initial content: stale if any write had completed before the read began.
-      if (pw && pw.suffixMinT1[0]! < r.t0) add({ kind: 'stale-read', atNs: r.t1, detail: `thread ${r.thread} read the initial content of ${where} after a completed write` });
+      if (initiallyZero) add({ kind: 'stale-read', atNs: r.t1, detail: `thread ${r.thread} read stamp 0 at ${where}, a page that started as a hole` });
+      else if (pw && pw.suffixMinT1[0]! < r.t0) add({ kind: 'stale-read', atNs: r.t1, detail: `thread ${r.thread} read the initial content of ${where} after a completed write` });
       continue;
     }
     const i = pw?.byStamp.get(stamp);
@@ -130,30 +208,43 @@ export function checkHistory(
       add({ kind: 'stale-read', atNs: r.t1, detail: `thread ${r.thread} read stamp ${stamp.toString(16)} at ${where} before its write began` });
       continue;
     }
-    const j = firstStartingAfter(pw, pw.t1[i]!);
-    if (j < pw.t0.length && pw.suffixMinT1[j]! < r.t0) {
+    if (overwrittenBetween(pw, pw.t1[i]!, r.t0)) {
       add({ kind: 'stale-read', atNs: r.t1, detail: `thread ${r.thread} read stamp ${stamp.toString(16)} at ${where}, overwritten before the read began` });
     }
   }
-  if (finalStamp) {
-    for (let v = 0; v < vmoCount; v++) {
-      for (let p = 0; p < vmoPages; p++) {
+  if (ctx.finalStamp) {
+    for (let v = 0; v < ctx.vmoCount; v++) {
+      for (let p = 0; p < ctx.finalPages(v); p++) {
         const pw = writes.get(v * 2 ** 32 + p);
-        const f = finalStamp(v, p);
+        const f = ctx.finalStamp(v, p);
         const where = `VMO ${v} page ${p}`;
+        const initial = ctx.initiallyZero(v, p) ? ZEROED : 0;
         if (!pw) {
-          if (f !== 0) add({ kind: 'lost-write', atNs: 0, detail: `${where}: backing holds ${f.toString(16)} but the page was never written` });
+          if (f !== initial) add({ kind: 'lost-write', atNs: 0, detail: `${where}: backing holds ${describe(f)} but the page was never written` });
           continue;
         }
-        const i = f > 0 ? pw.byStamp.get(f) : undefined;
-        const lastEnd = Math.max(...pw.t1);
-        if (i === undefined || firstStartingAfter(pw, pw.t1[i]!) < pw.t0.length) {
-          add({ kind: 'lost-write', atNs: lastEnd, detail: `${where}: backing holds ${f < 0 ? 'garbage' : f.toString(16)}, not the page's last write` });
+        let lastEnd = 0;
+        for (const t1 of pw.t1) lastEnd = Math.max(lastEnd, t1); // no spread: a hot page has many writes
+        // The backing must hold a value no write followed: a stamp, or zeros from a zeroing.
+        let ok: boolean;
+        if (f === ZEROED) {
+          const end = latestZeroing(pw, Infinity, false);
+          ok = end !== null && upperBound(pw.t0, end) === pw.t0.length;
+        } else {
+          const i = f > 0 ? pw.byStamp.get(f) : undefined;
+          ok = i !== undefined && upperBound(pw.t0, pw.t1[i]!) === pw.t0.length;
         }
+        if (!ok) add({ kind: 'lost-write', atNs: lastEnd, detail: `${where}: backing holds ${describe(f)}, not the page's last write` });
       }
     }
   }
   return { violations, counts };
+}
+
+function describe(value: number): string {
+  if (value === ZEROED) return 'zeros';
+  if (value === TORN || value === MISPLACED) return 'garbage';
+  return (value >>> 0).toString(16);
 }
 
 /**

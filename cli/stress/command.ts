@@ -67,7 +67,13 @@ export async function stressMain(cmd: StressCommand): Promise<number> {
     const events = writeChromeTrace(result, s.trace);
     console.log(`  trace written to ${s.trace} (${events.toLocaleString('en-US')} events; open it in ui.perfetto.dev or chrome://tracing)`);
   }
-  return result.clean ? 0 : 1;
+  return exitCode(result);
+}
+
+/** 0 clean, 1 violations found, 3 inconclusive (nothing found, but the run could not check everything it did). */
+export function exitCode(result: StressResult): number {
+  if (!result.clean) return 1;
+  return result.inconclusive.length > 0 ? 3 : 0;
 }
 
 /** The scenario each self-check run uses: small, hot and under pressure so every bug shows fast. */

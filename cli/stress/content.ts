@@ -1,7 +1,8 @@
 // Stamped page content: every write of the stress run fills a whole page so that its last write is
 // well defined, and every 32-bit word says which write it was (even words: the stamp) and which page
 // it belongs to (odd words: the tag), so a reader can tell stale, torn and misplaced pages apart.
-// Stamp 0 is the backing store's initial content.
+// Stamp 0 is the backing store's initial content. An all-zero page (OP_ZERO, a truncation, a zero
+// marker, a sparse backing page) reads as ZEROED: a value many operations may have written.
 
 import { PAGE_SIZE } from '../../core/index.js';
 
@@ -24,10 +25,20 @@ export function fillPage(words: Uint32Array, stamp: number, tag: number): void {
 
 export const TORN = -1;
 export const MISPLACED = -2;
+export const ZEROED = -3;
 
-/** The stamp a page holds, or TORN (words disagree) / MISPLACED (another page's content). */
+/** With zero-supply on, the backing store starts sparse: every fourth page is a hole (all zeros). */
+export function initiallyZero(sparse: boolean, page: number): boolean {
+  return sparse && page % 4 === 3;
+}
+
+/** The stamp a page holds, or TORN (words disagree) / MISPLACED (another page's content) / ZEROED. */
 export function readStamp(words: Uint32Array, tag: number, offsetWords = 0): number {
   const stamp = words[offsetWords]!;
+  if (stamp === 0 && words[offsetWords + 1] === 0) {
+    for (let i = 0; i < WORDS; i++) if (words[offsetWords + i] !== 0) return TORN;
+    return ZEROED;
+  }
   for (let i = 0; i < WORDS; i += 2) {
     if (words[offsetWords + i + 1] !== tag) return MISPLACED;
     if (words[offsetWords + i] !== stamp) return TORN;

@@ -7,7 +7,7 @@ import { SPAN_F64, SpanKind } from '../../workers/stress_protocol.js';
 import type { Progress, StressResult } from './run.js';
 
 export const REPORT_SCHEMA = 'pagersim-stress-report';
-export const REPORT_VERSION = 1;
+export const REPORT_VERSION = 2;
 
 const n = (x: number): string => Math.round(x).toLocaleString('en-US');
 const us = (ns: number): string => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : `${(ns / 1e3).toFixed(1)} µs`);
@@ -38,12 +38,25 @@ export function summaryText(r: StressResult): string {
     ['fault latency', lat.count ? `p50 ${us(lat.p50)}  p90 ${us(lat.p90)}  p99 ${us(lat.p99)}  max ${us(lat.max)}  (${n(lat.count)} waits)` : 'no waits'],
     ['violations', byKind || 'none'],
   ];
+  // Only runs that enable more than reads and writes show these (the default output stays as it was).
+  if (r.enabledOps.length > 0 || r.squeezedFrames > 0) {
+    const extra: Array<[string, string]> = [];
+    const kinds = Object.entries(r.ops.byKind)
+      .filter(([k]) => k !== 'read' && k !== 'write')
+      .map(([k, c]) => `${k} ${n(c.total)} (${n(c.ok)} ok)`)
+      .join(', ');
+    extra.push(['operations mix', `${r.enabledOps.join(', ') || 'read, write only'}${s.swarm ? ' (swarm, chosen by the seed)' : ''}`]);
+    if (kinds) extra.push(['extra ops', kinds]);
+    if (r.enabledOps.includes('zero-supply')) extra.push(['zero markers', `${n(r.pager.zeroMarkers)} pages supplied as zero markers`]);
+    if (r.squeezedFrames > 0) extra.push(['squeeze', `${n(r.squeezedFrames)} frames pinned, ${n(r.kernel.frames - r.squeezedFrames)} left; ${n(r.pager.noMemoryRetries)} NO_MEMORY retries by the pager`]);
+    rows.splice(rows.length - 1, 0, ...extra);
+  }
   if (r.checksSkipped.length) rows.push(['not checked', r.checksSkipped.join('; ')]);
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
   for (const v of r.violations.slice(0, 10)) lines.push(`    ✗ ${v.kind} at +${((v.atNs - r.startNs) / 1e6).toFixed(0)} ms: ${v.detail}`);
   if (r.violations.length > 10) lines.push(`    … and ${r.violations.length - 10} more`);
-  lines.push(r.clean ? '  result: clean' : '  result: VIOLATIONS FOUND');
+  lines.push(!r.clean ? '  result: VIOLATIONS FOUND' : r.inconclusive.length ? `  result: INCONCLUSIVE (${r.inconclusive.join('; ')})` : '  result: clean');
   return `pagersim stress\n${lines.join('\n')}`;
 }
 
@@ -59,6 +72,8 @@ export function reportJson(r: StressResult): object {
     seed: r.seed,
     scenario,
     durationMs: Math.round(r.durationMs),
+    enabledOps: r.enabledOps,
+    squeezedFrames: r.squeezedFrames,
     ops: r.ops,
     throughput: {
       opsPerSec: r.ops.total / (r.durationMs / 1000),
@@ -83,6 +98,7 @@ export function reportJson(r: StressResult): object {
     },
     notChecked: r.checksSkipped,
     clean: r.clean,
+    inconclusive: r.inconclusive,
   };
 }
 

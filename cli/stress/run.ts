@@ -11,7 +11,8 @@ import {
   PAGE_SIZE,
   ThreadPool,
   ZX_ERR_TIMED_OUT,
-  ZX_THREAD_STATE_BLOCKED_PAGER,
+  ZX_VMO_OP_COMMIT,
+  ZX_VMO_RESIZABLE,
   ZX_VMO_TRAP_DIRTY,
   TraceEvent,
   ZxError,
@@ -30,7 +31,9 @@ import {
   C_DIRTY_ACKED,
   C_FAILED,
   C_FAILED_BY_CODE,
+  C_HISTORY_FULL,
   C_OPS,
+  C_NO_MEMORY_RETRIES,
   C_PAGER_BUSY,
   C_PAGER_IDLE_SINCE_MS,
   C_PAGES_SUPPLIED,
@@ -43,16 +46,23 @@ import {
   C_WB_FLUSH_REQ,
   C_WB_PAGES,
   C_WB_PASSES,
+  C_ZERO_MARKERS,
   CONTROL_WORDS,
   FAIL_CODES,
   HISTORY_F64,
   HISTORY_I32,
+  HISTORY_INITIAL_RECORDS,
+  HISTORY_MAX_RECORDS,
   SPAN_F64,
+  OP_KIND_NAMES,
+  OpKind,
+  allocHistory,
   monotonicMs,
 } from '../../workers/stress_protocol.js';
-import { checkFailWakeups, checkHistory, type Op, type Violation, type ViolationKind } from './checker.js';
-import { fillPage, pageTag, readStamp, WORDS } from './content.js';
-import type { Scenario } from './scenario.js';
+import { checkFailWakeups, checkHistory, isRead, type Op, type Violation, type ViolationKind } from './checker.js';
+import { fillPage, initiallyZero, pageTag, readStamp, WORDS, ZEROED } from './content.js';
+import { HangWatch } from './watchdog.js';
+import { enabledOps, midRunEvents, type Scenario, type SwarmOp } from './scenario.js';
 
 export interface Progress {
   elapsedMs: number;
@@ -69,22 +79,44 @@ export interface StressResult {
   seed: number;
   startNs: number;
   durationMs: number;
-  ops: { total: number; reads: number; writes: number; failedByStatus: Record<string, number>; recorded: number };
+  ops: { total: number; reads: number; writes: number; failedByStatus: Record<string, number>; recorded: number; byKind: Record<string, { total: number; ok: number }> };
+  /** The extra operations this run enabled (--ops-mix, --swarm). */
+  enabledOps: SwarmOp[];
+  /** Frames an anonymous VMO pinned (--squeeze-memory), 0 if none. */
+  squeezedFrames: number;
   kernel: KernelStats;
-  pager: { readsServed: number; pagesSupplied: number; dirtyAcked: number; failed: number; failedByCode: Record<string, number>; completes: number; errors: number };
+  pager: {
+    readsServed: number;
+    pagesSupplied: number;
+    dirtyAcked: number;
+    failed: number;
+    failedByCode: Record<string, number>;
+    completes: number;
+    errors: number;
+    /** Pages supplied as zero markers (zero-supply). */
+    zeroMarkers: number;
+    /** Supplies and OP_DIRTYs retried after ZX_ERR_NO_MEMORY. */
+    noMemoryRetries: number;
+  };
   writeback: { passes: number; pages: number };
   faultLatencyNs: HistogramSummary;
   wakeStatuses: Record<string, number>;
   violations: Violation[];
   violationCounts: Partial<Record<ViolationKind, number>>;
   checksSkipped: string[];
+  /** Reasons the run proves nothing although it found no violation (the exit code is then 3). */
+  inconclusive: string[];
   trace: { events: TraceRecord[]; dropped: number; spans: Float64Array[]; threadNames: Map<number, string> } | null;
   clean: boolean;
 }
 
-const HISTORY_CAPACITY_MAX = 1 << 18;
+/** Limits a test may lower to reach their edges quickly. */
+export interface StressLimits {
+  /** Operations one thread's history holds at most (HISTORY_MAX_RECORDS). */
+  historyMaxRecords?: number;
+}
 
-export async function runStress(s: Scenario, onProgress?: (p: Progress) => void): Promise<StressResult> {
+export async function runStress(s: Scenario, onProgress?: (p: Progress) => void, limits: StressLimits = {}): Promise<StressResult> {
   const seed = s.seed ?? Math.floor(Math.random() * 2 ** 31);
   const frames = Math.ceil(s.physicalMemory / PAGE_SIZE);
   const kernel = Kernel.create({
@@ -92,21 +124,30 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
     maxThreads: s.threads + 16,
     // The checker needs three event types; the whole trace only for --trace. The ring grows with the
     // run: about three events per wait, tens of thousands of waits a second.
-    traceEvents: s.trace ? s.traceEvents : Math.min(8_000_000, Math.max(s.traceEvents, Math.ceil(s.duration / 1000) * 80_000)),
+    // An --ops bound caps it too (a few events per operation at most): a generous --duration next to
+    // it must not cost a ring of hundreds of megabytes.
+    traceEvents: s.trace ? s.traceEvents : Math.min(8_000_000, Math.max(s.traceEvents, Math.ceil(s.duration / 1000) * 80_000), s.ops === undefined ? Infinity : Math.max(s.traceEvents, s.ops * s.threads * 8)),
     traceTypes: s.trace ? undefined : [TraceEvent.WaitBegin, TraceEvent.Signal, TraceEvent.Fail],
     injectBugs: s.injectBug ? BUG_NAMES[s.injectBug]! : 0,
   });
   const sys = kernel.sys;
+  const extraOps = enabledOps(s, seed);
+  const zeroSupply = extraOps.includes('zero-supply');
   const pager = sys.pagerCreate(0);
   const port = sys.portCreate(0);
   const vmos: number[] = [];
   const keys: bigint[] = [];
   for (let v = 0; v < s.vmos; v++) {
     keys.push(BigInt(0x100 + v));
-    vmos.push(sys.pagerCreateVmo(pager, s.trapDirty ? ZX_VMO_TRAP_DIRTY : 0, port, keys[v]!, s.vmoPages * PAGE_SIZE));
+    const options = (s.trapDirty ? ZX_VMO_TRAP_DIRTY : 0) | (extraOps.includes('resize') ? ZX_VMO_RESIZABLE : 0);
+    vmos.push(sys.pagerCreateVmo(pager, options, port, keys[v]!, s.vmoPages * PAGE_SIZE));
   }
+  // Memory at the edge: an anonymous VMO pins all frames but `squeezeMemory` (never evicted).
+  const squeezedFrames = s.squeezeMemory > 0 ? Math.max(0, frames - s.squeezeMemory) : 0;
+  if (squeezedFrames > 0) sys.vmoOpRange(sys.vmoCreate(squeezedFrames * PAGE_SIZE, 0), ZX_VMO_OP_COMMIT, 0, squeezedFrames * PAGE_SIZE);
 
-  // The backing store starts with every page at stamp 0 (tagged with its own page).
+  // The backing store starts with every page at stamp 0 (tagged with its own page), or, with
+  // zero-supply, sparse: every fourth page a hole of zeros (content.ts initiallyZero).
   const backingBytes = s.vmos * s.vmoPages * PAGE_SIZE;
   const initial = new Uint32Array(WORDS);
   let memory: SharedArrayBuffer | undefined;
@@ -114,7 +155,8 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
     const fd = fs.openSync(s.backing, 'w+');
     for (let v = 0; v < s.vmos; v++) {
       for (let p = 0; p < s.vmoPages; p++) {
-        fillPage(initial, 0, pageTag(v, p));
+        if (initiallyZero(zeroSupply, p)) initial.fill(0);
+        else fillPage(initial, 0, pageTag(v, p));
         fs.writeSync(fd, new Uint8Array(initial.buffer), 0, PAGE_SIZE, (v * s.vmoPages + p) * PAGE_SIZE);
       }
     }
@@ -124,7 +166,8 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
     const all = new Uint32Array(memory);
     for (let v = 0; v < s.vmos; v++) {
       for (let p = 0; p < s.vmoPages; p++) {
-        fillPage(initial, 0, pageTag(v, p));
+        if (initiallyZero(zeroSupply, p)) initial.fill(0);
+        else fillPage(initial, 0, pageTag(v, p));
         all.set(initial, ((v * s.vmoPages + p) * PAGE_SIZE) / 4);
       }
     }
@@ -149,6 +192,7 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
     writebackIntervalMs: s.writebackInterval,
     writebackLatencyUs: s.writebackLatencyUs,
     seed: seed ^ 0x5bd1e995,
+    zeroSupply,
   };
   const serviceUrl = new URL('../../workers/stress_services.js', import.meta.url);
   const pagerWorker = new Worker(serviceUrl, { workerData: { stressService: { ...serviceBase, role: 'pager', spans: spanBuffers[0] } }, execArgv: [] });
@@ -157,11 +201,10 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
   for (const w of [pagerWorker, writebackWorker]) w.on('error', (e) => workerErrors.push(e.message));
 
   const pool = new ThreadPool(kernel, { maxThreads: s.threads });
-  const capacity = Math.min(HISTORY_CAPACITY_MAX, s.ops ?? HISTORY_CAPACITY_MAX);
-  const histories = Array.from({ length: s.threads }, () => ({
-    i32: new SharedArrayBuffer(capacity * HISTORY_I32 * 4),
-    f64: new SharedArrayBuffer(capacity * HISTORY_F64 * 8),
-  }));
+  // Each thread's history grows as it needs (stress_protocol.ts); an --ops bound is its exact size.
+  const historyMax = limits.historyMaxRecords ?? HISTORY_MAX_RECORDS;
+  const maxRecords = Math.min(historyMax, s.ops ?? historyMax);
+  const histories = Array.from({ length: s.threads }, () => allocHistory(Math.min(HISTORY_INITIAL_RECORDS, maxRecords), maxRecords));
   const startNs = Number(process.hrtime.bigint());
   const started = performance.now();
   const threadUrl = new URL('../../workers/stress_thread.js', import.meta.url);
@@ -176,6 +219,7 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
       pattern: s.pattern,
       hotFraction: s.hotFraction,
       hotProbability: s.hotProbability,
+      extraOps: extraOps.filter((op) => op !== 'zero-supply').map((op) => OP_KIND_NAMES.indexOf(op) as OpKind),
       seed: (seed * 31 + i * 0x9e3779b9) >>> 0,
       control: controlBuffer,
       historyI32: h.i32,
@@ -191,47 +235,40 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
     counts[v.kind] = (counts[v.kind] ?? 0) + 1;
     violations.push(v);
   };
-  const blockedSince = new Map<number, number>();
-  let detached = false;
+  const watch = new HangWatch(kernel, s.hangTimeout);
+  const tids = threads.map((t) => t.tid);
+  const pending = midRunEvents(s);
   let pagerClosed = false;
   let hung = false;
   const checksSkipped: string[] = [];
+  /** Why the run cannot vouch for the kernel although it found nothing (exit code 3). */
+  const inconclusive: string[] = [];
   while (!threads.every((t) => t.finished)) {
     await new Promise((r) => setTimeout(r, 50));
     const now = performance.now();
     const elapsed = now - started;
-    if (s.detachAt !== undefined && !detached && elapsed >= s.detachAt) {
-      detached = true;
-      sys.pagerDetachVmo(pager, vmos[0]!);
-    }
-    if (s.closePagerAt !== undefined && !pagerClosed && elapsed >= s.closePagerAt) {
-      pagerClosed = true;
-      sys.handleClose(pager);
+    while (pending.length > 0 && elapsed >= pending[0]!.atMs) {
+      const event = pending.shift()!;
+      switch (event.kind) {
+        case 'detach':
+          sys.pagerDetachVmo(pager, vmos[0]!);
+          break;
+        case 'close-pager':
+          pagerClosed = true;
+          sys.handleClose(pager);
+          break;
+        default: {
+          const unknown: never = event.kind;
+          throw new Error(`unhandled mid-run event ${String(unknown)}`);
+        }
+      }
     }
     // Time since the pager last finished a packet: idle if it is waiting on its port, stuck if not.
     const pagerQuietMs = (monotonicMs() - Atomics.load(control, C_PAGER_IDLE_SINCE_MS)) & 0x7fffffff;
     const pagerBusy = Atomics.load(control, C_PAGER_BUSY) !== 0;
-    for (const t of threads) {
-      if (kernel.threadState(t.tid) !== ZX_THREAD_STATE_BLOCKED_PAGER) {
-        blockedSince.delete(t.tid);
-        continue;
-      }
-      const since = blockedSince.get(t.tid) ?? now;
-      blockedSince.set(t.tid, since);
-      // A hang: blocked past the bound while the pager idles, or while the pager itself is stuck.
-      const pagerState = pagerBusy ? `the pager stuck on one packet for ${pagerQuietMs} ms` : 'the pager idle';
-      if (now - since > s.hangTimeout && (pagerBusy ? pagerQuietMs > s.hangTimeout : pagerQuietMs > Math.min(250, s.hangTimeout))) {
-        const r = kernel.debugThreadRequest(t.tid);
-        const where = r
-          ? `${r.command} request [0x${r.offset.toString(16)}, +0x${r.length.toString(16)}) of VMO koid ${r.vmoKoid} as ${r.role}; its packet: ${r.packet}`
-          : 'its request already completed: the wake-up was lost';
-        addViolation({
-          kind: 'hang',
-          atNs: startNs + (since + s.hangTimeout - started) * 1e6,
-          detail: `thread ${threads.indexOf(t)} (tid ${t.tid}) blocked ${(now - since).toFixed(0)} ms with ${pagerState}: ${where}`,
-        });
-        hung = true;
-      }
+    for (const h of watch.sample(tids, now, { quietMs: pagerQuietMs, busy: pagerBusy })) {
+      addViolation({ kind: 'hang', atNs: startNs + (h.at - started) * 1e6, detail: h.detail });
+      hung = true;
     }
     onProgress?.({
       elapsedMs: elapsed,
@@ -243,6 +280,10 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
       violations: violations.length,
     });
     if (hung) break;
+    if (Atomics.load(control, C_HISTORY_FULL) !== 0) {
+      inconclusive.push(`a thread recorded ${historyMax.toLocaleString('en-US')} operations, the most a history holds: the run stopped at ${(elapsed / 1000).toFixed(1)} s`);
+      break;
+    }
   }
   Atomics.store(control, C_STOP_THREADS, 1);
 
@@ -281,6 +322,8 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
 
   // ---- Check ----
   const ops = collectOps(histories, control, s.threads);
+  const opsDone = sumOps(control, s.threads);
+  if (ops.length !== opsDone) inconclusive.push(`${(opsDone - ops.length).toLocaleString('en-US')} of ${opsDone.toLocaleString('en-US')} operations were not recorded`);
   const finalStamp = flushed
     ? (() => {
         const words = new Uint32Array(WORDS);
@@ -296,7 +339,14 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
         return read;
       })()
     : null;
-  const history = checkHistory(ops, s.vmos, s.vmoPages, finalStamp);
+  const finalSizes = vmos.map((v) => sys.vmoGetSize(v) / PAGE_SIZE);
+  const history = checkHistory(ops, {
+    vmoCount: s.vmos,
+    vmoPages: s.vmoPages,
+    finalStamp,
+    finalPages: (v) => finalSizes[v]!,
+    initiallyZero: (_v, p) => initiallyZero(zeroSupply, p),
+  });
   for (const v of history.violations) violations.push(v);
   for (const [k, n] of Object.entries(history.counts)) counts[k as ViolationKind] = (counts[k as ViolationKind] ?? 0) + n!;
   const trace = kernel.readTrace();
@@ -326,9 +376,15 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
   for (const e of [...workerErrors, ...(hung ? [] : threadErrors)]) addViolation({ kind: 'bookkeeping', atNs: Number(process.hrtime.bigint()), detail: `worker error: ${e}` });
 
   const failedByStatus: Record<string, number> = {};
+  const byKind: Record<string, { total: number; ok: number }> = {};
   let reads = 0;
+  let writes = 0;
   for (const op of ops) {
-    if (!op.write) reads++;
+    if (isRead(op)) reads++;
+    if (op.write) writes++;
+    const k = (byKind[OP_KIND_NAMES[op.kind]!] ??= { total: 0, ok: 0 });
+    k.total++;
+    if (op.status === 0) k.ok++;
     if (op.status !== 0) failedByStatus[statusName(op.status)] = (failedByStatus[statusName(op.status)] ?? 0) + 1;
   }
   const failedByCode: Record<string, number> = {};
@@ -341,7 +397,9 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
     seed,
     startNs,
     durationMs,
-    ops: { total: sumOps(control, s.threads), reads, writes: ops.length - reads, failedByStatus, recorded: ops.length },
+    ops: { total: opsDone, reads, writes, failedByStatus, recorded: ops.length, byKind },
+    enabledOps: extraOps,
+    squeezedFrames,
     kernel: stats,
     pager: {
       readsServed: Atomics.load(control, C_READS_SERVED),
@@ -351,6 +409,8 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
       failedByCode,
       completes: Atomics.load(control, C_COMPLETE),
       errors: Atomics.load(control, C_SERVICE_ERRORS),
+      zeroMarkers: Atomics.load(control, C_ZERO_MARKERS),
+      noMemoryRetries: Atomics.load(control, C_NO_MEMORY_RETRIES),
     },
     writeback: { passes: Atomics.load(control, C_WB_PASSES), pages: Atomics.load(control, C_WB_PAGES) },
     faultLatencyNs: kernel.waitLatency(),
@@ -367,6 +427,7 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void)
         }
       : null,
     clean: Object.keys(counts).length === 0,
+    inconclusive,
   };
   kernel.close();
   return result;
@@ -386,12 +447,14 @@ function collectOps(histories: ReadonlyArray<{ i32: SharedArrayBuffer; f64: Shar
     const n = Atomics.load(control, C_RECORDED + t);
     for (let i = 0; i < n; i++) {
       const b = i * HISTORY_I32;
+      const kind = (hi[b]! & 15) as OpKind;
       ops.push({
         thread: t,
-        write: (hi[b]! & 1) === 1,
-        vmo: hi[b]! >> 1,
+        kind,
+        write: kind === OpKind.Write || kind === OpKind.MapWrite,
+        vmo: hi[b]! >> 4,
         page: hi[b + 1]!,
-        stamp: hi[b + 2]! < 0 && hi[b + 2]! >= -2 ? hi[b + 2]! : hi[b + 2]! >>> 0,
+        stamp: hi[b + 2]! < 0 && hi[b + 2]! >= ZEROED ? hi[b + 2]! : hi[b + 2]! >>> 0,
         status: hi[b + 3]!,
         t0: hf[i * HISTORY_F64]!,
         t1: hf[i * HISTORY_F64 + 1]!,

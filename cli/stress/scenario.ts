@@ -31,6 +31,34 @@ const Bytes = z.union([z.number(), z.string()]).transform((v, ctx) => {
 
 const Flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((s) => s === 'true' || s === '1')]);
 
+/**
+ * The operations a run can exercise beyond whole-page reads and writes (always on): what a real
+ * pager's clients do (mapped access, zx_vmo_op_range ZERO / COMMIT / DECOMMIT / hints, resizes) and
+ * what a real pager does (supplying zero pages as uncommitted aux pages: zero markers).
+ */
+export const SWARM_OPS = ['map-read', 'map-write', 'zero', 'resize', 'decommit', 'commit', 'dont-need', 'always-need', 'prefetch', 'zero-supply'] as const;
+export type SwarmOp = (typeof SWARM_OPS)[number];
+const OP_NAMES = ['read', 'write', ...SWARM_OPS] as const;
+
+/** "zero,resize" or ["zero", "resize"]: the operations to enable (read and write always are). */
+const OpsMix = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((x) => x.trim()).filter(Boolean))
+  .pipe(z.array(z.enum(OP_NAMES)));
+
+/** Free frames to leave: `true` (the flag alone) picks a default, a number says how many. */
+const Squeeze = z.union([z.boolean(), z.number(), z.string()]).transform((v, ctx) => {
+  if (v === true || v === 'true') return SQUEEZE_DEFAULT_FREE;
+  if (v === false || v === 'false') return 0;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 4) {
+    ctx.addIssue({ code: 'custom', message: `must be true, false or a number of free frames to leave, at least 4 (got ${JSON.stringify(v)})` });
+    return z.NEVER;
+  }
+  return n;
+});
+export const SQUEEZE_DEFAULT_FREE = 12;
+
 export const ScenarioSchema = z
   .object({
     /** Faulting threads (ThreadPool workers). */
@@ -61,7 +89,16 @@ export const ScenarioSchema = z
     failCodes: z.array(z.enum(FAIL_CODE_NAMES)).min(1).default(['ZX_ERR_IO', 'ZX_ERR_IO_DATA_INTEGRITY']),
     /** The pager supplies whole aligned clusters of this many pages (read-ahead). */
     readahead: z.coerce.number().int().min(1).max(256).default(4),
-    /** Optional mid-run events: detach VMO 0, or close the pager handle. */
+    /** Extra operations to enable (read and write always are), from SWARM_OPS. */
+    opsMix: OpsMix.default([]),
+    /** Let the seed enable a random subset of SWARM_OPS (on top of --ops-mix). */
+    swarm: Flag.default(false),
+    /**
+     * Memory at the edge: an anonymous VMO commits all frames but this many (0 = off), so supply,
+     * OP_DIRTY, OP_ZERO, COMMIT and resizes meet ZX_ERR_NO_MEMORY; NO_MEMORY is then a legal outcome.
+     */
+    squeezeMemory: Squeeze.default(0),
+    /** Optional mid-run events (midRunEvents()): detach VMO 0, or close the pager handle. */
     detachAt: Duration.optional(),
     closePagerAt: Duration.optional(),
     seed: z.coerce.number().int().min(0).max(2 ** 31 - 1).optional(),
@@ -81,6 +118,38 @@ export const ScenarioSchema = z
   .strict();
 
 export type Scenario = z.output<typeof ScenarioSchema>;
+
+/**
+ * Mid-run events in time order. Each kind is one flag (`--<kind>-at TIME`) and one case in the
+ * orchestrator's dispatch (run.ts); kill-pager / kill-threads slot in here the same way.
+ */
+export type MidRunEventKind = 'detach' | 'close-pager';
+export interface MidRunEvent {
+  atMs: number;
+  kind: MidRunEventKind;
+}
+
+export function midRunEvents(s: Scenario): MidRunEvent[] {
+  const events: MidRunEvent[] = [];
+  if (s.detachAt !== undefined) events.push({ atMs: s.detachAt, kind: 'detach' });
+  if (s.closePagerAt !== undefined) events.push({ atMs: s.closePagerAt, kind: 'close-pager' });
+  return events.sort((a, b) => a.atMs - b.atMs);
+}
+
+/** The extra operations this run enables: --ops-mix, plus the seed's random subset with --swarm. */
+export function enabledOps(s: Scenario, seed: number): SwarmOp[] {
+  const on = new Set<string>(s.opsMix);
+  if (s.swarm) {
+    let x = (seed ^ 0x2545f491) >>> 0 || 1;
+    for (const op of SWARM_OPS) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      if ((x >>> 0) % 2 === 1) on.add(op);
+    }
+  }
+  return SWARM_OPS.filter((op) => on.has(op));
+}
 export type ScenarioInput = z.input<typeof ScenarioSchema>;
 
 /** One readable line per problem, naming the field: "--fail-rate: Too big: expected number to be <=1". */
@@ -117,6 +186,7 @@ export function flagsToInput(argv: readonly string[]): { input: Record<string, u
     }
     if (key === 'scenario') scenarioFile = value;
     else if (key === 'failCodes') input[key] = value.split(',').filter(Boolean);
+    else if (key === 'squeezeMemory' && /^\d+$/.test(value)) input[key] = Number(value);
     else input[key] = value;
   }
   return { input, scenarioFile, selfCheck };
