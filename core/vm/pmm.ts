@@ -5,7 +5,7 @@
 //
 // Allocation never reclaims: its callers hold a VMO lock, and reclaim must take other VMOs' locks (and
 // must never touch the range the caller is working on). An operation that finds the pool short frees
-// what it took, returns SHOULD_WAIT_FOR_MEMORY, and its outermost function drops the VMO lock, calls
+// what it took, returns SHOULD_WAIT_FOR_FRAMES (or _NODES), and its outermost function drops the VMO lock, calls
 // waitForMemory (reclaim with no lock held) and restarts - Zircon's ZX_ERR_SHOULD_WAIT with an
 // AnonymousPageRequest. ZX_ERR_NO_MEMORY reaches the caller only when reclaim found nothing to free.
 
@@ -15,11 +15,16 @@ import { PAGE_SIZE } from '../../shared/constants.js';
 import type { KernelState } from '../kernel_state.js';
 
 /**
- * Kernel-internal status of a *Locked operation that found the frame pool (or the radix-node heap,
- * which reclaim also refills) short and undid everything it had done: the caller drops the VMO lock,
- * calls waitForMemory and retries. Never returned by a syscall; distinct from every zx_status_t.
+ * Kernel-internal statuses of a *Locked operation that found the frame pool (FRAMES) or the radix-node
+ * heap (NODES; evicting pages frees nodes too) short and undid everything it had done: the caller
+ * drops the VMO lock, calls waitForMemory and retries. Never returned by a syscall.
  */
-export const SHOULD_WAIT_FOR_MEMORY = -0x4d454d; // "MEM"
+export const SHOULD_WAIT_FOR_FRAMES = -0x4d454d;
+export const SHOULD_WAIT_FOR_NODES = -0x4d454e;
+
+export function isMemoryWait(status: number): boolean {
+  return status === SHOULD_WAIT_FOR_FRAMES || status === SHOULD_WAIT_FOR_NODES;
+}
 
 /** Takes a free frame for page `ownerPage` of `ownerVmo` (whose lock the caller holds); -1 if none. */
 export function allocFrame(k: KernelState, ownerVmo: number, ownerPage: number): number {
@@ -27,13 +32,14 @@ export function allocFrame(k: KernelState, ownerVmo: number, ownerPage: number):
 }
 
 /**
- * The wait half of an allocation that failed under a VMO lock. Called with NO lock held: reclaims,
- * never touching pages [start, end) of `vmo` (the range the caller works on), and says whether the
- * caller should retake its lock and retry: true when `frames` (> 0) frames are free already or reclaim
- * freed anything; false means nothing is reclaimable (ZX_ERR_NO_MEMORY).
+ * The wait half of an allocation that failed under a VMO lock with `status` (a memory wait). Called
+ * with NO lock held: reclaims, never touching pages [start, end) of `vmo` (the range the caller works
+ * on), and says whether the caller should retake its lock and retry: true when the `frames` it wanted
+ * are free already (a frame shortage another thread relieved) or reclaim freed anything; false means
+ * nothing is reclaimable (ZX_ERR_NO_MEMORY).
  */
-export function waitForMemory(k: KernelState, vmo: number, start: number, end: number, frames: number): boolean {
-  if (frames > 0 && freeFrameCount(k) >= frames) return true;
+export function waitForMemory(k: KernelState, vmo: number, start: number, end: number, status: number, frames: number): boolean {
+  if (status === SHOULD_WAIT_FOR_FRAMES && freeFrameCount(k) >= frames) return true;
   return k.reclaim(vmo, start, end) > 0;
 }
 

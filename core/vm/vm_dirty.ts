@@ -16,7 +16,7 @@ import { O_KOID } from '../../shared/layout.js';
 import type { DirtyRange } from '../sys_types.js';
 import { forEachDirtyRun, lookupSlot, nextDirtyPage, nextPresentPage, setSlot } from './page_list.js';
 import { onPagesDirtiedLocked, onPagesSuppliedLocked } from './page_source.js';
-import { allocFrame, freeFrame, SHOULD_WAIT_FOR_MEMORY } from './pmm.js';
+import { allocFrame, freeFrame, isMemoryWait, SHOULD_WAIT_FOR_FRAMES, SHOULD_WAIT_FOR_NODES } from './pmm.js';
 import { isPagerBacked, placeFrameLocked, waitForMemoryDroppingLock } from './vm_object.js';
 import {
   addIntervalLocked,
@@ -130,9 +130,9 @@ export function dirtyPages(k: KernelState, vmo: number, start: number, len: numb
   let status: number;
   for (;;) {
     status = dirtyPagesLocked(k, vmo, start, len);
-    if (status !== SHOULD_WAIT_FOR_MEMORY) break;
+    if (!isMemoryWait(status)) break;
     // Nothing changed: wait for memory with no lock held (never evicting this range), then start over.
-    if (!waitForMemoryDroppingLock(k, vmo, start, start + len, framesWanted)) {
+    if (!waitForMemoryDroppingLock(k, vmo, start, start + len, status, framesWanted)) {
       status = ZX_ERR_NO_MEMORY;
       break;
     }
@@ -149,7 +149,7 @@ let frameScratch = new Int32Array(64);
 /**
  * DirtyPagesLocked: allocates everything first - a frame for each zero marker and zero-interval page,
  * and the interval record a split needs - so the transitions cannot fail half way. When the pool is
- * short it frees what it took and returns SHOULD_WAIT_FOR_MEMORY with nothing changed; out of
+ * short it frees what it took and returns a memory wait (pmm.ts) with nothing changed; out of
  * interval records it returns ZX_ERR_NO_MEMORY, also with nothing changed.
  */
 function dirtyPagesLocked(k: KernelState, vmo: number, start: number, len: number): number {
@@ -206,7 +206,7 @@ function dirtyPagesLocked(k: KernelState, vmo: number, start: number, len: numbe
     }
     for (let i = 0; i < taken; i++) freeFrame(k, frames[i]!);
     releaseReservedIntervals(k);
-    return SHOULD_WAIT_FOR_MEMORY;
+    return taken < need ? SHOULD_WAIT_FOR_FRAMES : SHOULD_WAIT_FOR_NODES;
   }
   removeRangeLocked(k, vmo, start, end); // cannot fail: a split's record is reserved
   releaseReservedIntervals(k);

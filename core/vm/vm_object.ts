@@ -91,7 +91,7 @@ import {
   populateRequestLocked,
   waitOnRequest,
 } from './page_source.js';
-import { allocFrame, freeFrame, setFrameOwner, SHOULD_WAIT_FOR_MEMORY, waitForMemory, zeroFrame } from './pmm.js';
+import { allocFrame, freeFrame, isMemoryWait, setFrameOwner, SHOULD_WAIT_FOR_FRAMES, SHOULD_WAIT_FOR_NODES, waitForMemory, zeroFrame } from './pmm.js';
 
 /** Records an access for reclaim's clock: sets ACCESSED and drops a DONT_NEED hint, in place. */
 export function markAccessedLocked(k: KernelState, at: number, slot: number): void {
@@ -261,8 +261,8 @@ export function dirtyRequestRunEndLocked(k: KernelState, vmo: number, page: numb
 /**
  * Turns the not-yet-Dirty content at `page` into a Dirty page (a write without trapping, or COMMIT of
  * a zero-interval page): a Clean or AwaitingClean page changes state; a zero marker or a zero-interval
- * page gets a zeroed frame. All or nothing: returns the new slot, or SHOULD_WAIT_FOR_MEMORY (no frame
- * or node: the caller waits for memory and retries) or ZX_ERR_NO_MEMORY (no interval record) with
+ * page gets a zeroed frame. All or nothing: returns the new slot, or a memory wait (pmm.ts: no frame
+ * or node; the caller waits for memory and retries) or ZX_ERR_NO_MEMORY (no interval record) with
  * nothing changed.
  */
 export function makeDirtyLocked(k: KernelState, vmo: number, page: number, slot: number): number {
@@ -282,11 +282,11 @@ export function makeDirtyLocked(k: KernelState, vmo: number, page: number, slot:
 
 /**
  * Puts a zeroed (unless a whole-page write follows) new frame at `page` in `state`: the new slot, or
- * SHOULD_WAIT_FOR_MEMORY with nothing changed when no frame or radix node is free.
+ * a memory wait (pmm.ts) with nothing changed when no frame or radix node is free.
  */
 function materializeLocked(k: KernelState, vmo: number, page: number, state: DirtyState, wholePageWrite = false): number {
   const frame = allocFrame(k, vmo, page);
-  if (frame < 0) return SHOULD_WAIT_FOR_MEMORY;
+  if (frame < 0) return SHOULD_WAIT_FOR_FRAMES;
   const fresh = placeFrameLocked(k, vmo, page, frame, state, !wholePageWrite);
   if (fresh < 0) freeFrame(k, frame);
   return fresh;
@@ -294,12 +294,12 @@ function materializeLocked(k: KernelState, vmo: number, page: number, state: Dir
 
 /**
  * Installs `frame` (the caller allocated it) at the empty or marker offset `page` as a page in
- * `state`, zero-filled when `zero`: the new slot, or SHOULD_WAIT_FOR_MEMORY with nothing changed
+ * `state`, zero-filled when `zero`: the new slot, or SHOULD_WAIT_FOR_NODES with nothing changed
  * (the frame still the caller's) when a radix node was needed and none is free.
  */
 export function placeFrameLocked(k: KernelState, vmo: number, page: number, frame: number, state: DirtyState, zero: boolean): number {
   const fresh = makePageSlot(frame, state);
-  if (!setSlot(k, vmo, page, fresh)) return SHOULD_WAIT_FOR_MEMORY;
+  if (!setSlot(k, vmo, page, fresh)) return SHOULD_WAIT_FOR_NODES;
   setFrameOwner(k, frame, vmo, page);
   if (zero) zeroFrame(k, frame);
   k.w[k.obj(vmo) + V_COMMITTED_PAGES] = k.w[k.obj(vmo) + V_COMMITTED_PAGES]! + 1;
@@ -311,9 +311,9 @@ export function placeFrameLocked(k: KernelState, vmo: number, page: number, fram
  * touching pages [start, end) of this VMO) and retakes the lock. True: the caller re-validates and
  * retries, as after a page request wait; false: nothing was reclaimable (ZX_ERR_NO_MEMORY).
  */
-export function waitForMemoryDroppingLock(k: KernelState, vmo: number, start: number, end: number, frames: number): boolean {
+export function waitForMemoryDroppingLock(k: KernelState, vmo: number, start: number, end: number, status: number, frames: number): boolean {
   k.unlockObject(vmo);
-  const retry = waitForMemory(k, vmo, start, end, frames);
+  const retry = waitForMemory(k, vmo, start, end, status, frames);
   k.lockObject(vmo);
   return retry;
 }
@@ -370,8 +370,8 @@ export function vmoWrite(k: KernelState, r: number, vmo: number, src: Uint8Array
     const n = Math.min(PAGE_SIZE - inPage, len - done);
     const endPage = Math.floor((offset + len - 1) / PAGE_SIZE) + 1;
     const slot = prepareWritePageLocked(k, r, vmo, page, endPage, n === PAGE_SIZE);
-    if (slot === SHOULD_WAIT_FOR_MEMORY) {
-      if (waitForMemoryDroppingLock(k, vmo, Math.floor(offset / PAGE_SIZE), endPage, 1)) continue;
+    if (isMemoryWait(slot)) {
+      if (waitForMemoryDroppingLock(k, vmo, Math.floor(offset / PAGE_SIZE), endPage, slot, 1)) continue;
       status = ZX_ERR_NO_MEMORY;
       break;
     }
@@ -481,8 +481,8 @@ export function populateRange(k: KernelState, r: number, vmo: number, startPage:
     }
     // A zero marker becomes a clean zero page, a zero-interval page a Dirty one; anonymous: zeros.
     const made = inInterval ? makeDirtyLocked(k, vmo, page, slot) : materializeLocked(k, vmo, page, DirtyState.Clean);
-    if (made === SHOULD_WAIT_FOR_MEMORY) {
-      if (waitForMemoryDroppingLock(k, vmo, startPage, endPage, 1)) continue;
+    if (isMemoryWait(made)) {
+      if (waitForMemoryDroppingLock(k, vmo, startPage, endPage, made, 1)) continue;
       status = ZX_ERR_NO_MEMORY;
       break;
     }
@@ -596,9 +596,9 @@ export function supplyPages(k: KernelState, vmo: number, offsetPages: number, le
     for (;;) {
       status = checkSupplyTargetLocked(k, vmo, offsetPages + done, batch);
       if (status === ZX_OK) status = insertSuppliedLocked(k, vmo, offsetPages + done, batch, scratch);
-      if (status !== SHOULD_WAIT_FOR_MEMORY) break;
+      if (status !== SHOULD_WAIT_FOR_NODES) break;
       // Out of radix nodes: the batch is undone; reclaim (evicting pages frees nodes) and retry it.
-      if (!waitForMemoryDroppingLock(k, vmo, offsetPages, offsetPages + lenPages, 0)) {
+      if (!waitForMemoryDroppingLock(k, vmo, offsetPages, offsetPages + lenPages, status, 0)) {
         status = ZX_ERR_NO_MEMORY;
         break;
       }
@@ -648,7 +648,7 @@ function takePages(k: KernelState, aux: number, fromPage: number, count: number,
 /**
  * Inserts a taken batch: offsets holding anything (a page, a marker, a zero interval) keep it and the
  * supplied frame is freed; each run of newly filled offsets resolves READ requests. All or nothing:
- * SHOULD_WAIT_FOR_MEMORY, with the VMO unchanged, when a radix node could not be allocated.
+ * SHOULD_WAIT_FOR_NODES, with the VMO unchanged, when a radix node could not be allocated.
  */
 function insertSuppliedLocked(k: KernelState, vmo: number, offsetPages: number, count: number, scratch: SupplyScratch): number {
   const w = k.w;
@@ -669,7 +669,7 @@ function insertSuppliedLocked(k: KernelState, vmo: number, offsetPages: number, 
     // A radix node was missing: take the batch out again (this frees the nodes it added), so the
     // batch is all or nothing; the caller still owns every frame in `slots`.
     for (let i = 0; i < count; i++) if (inserted[i] === 1) setSlot(k, vmo, offsetPages + i, EMPTY_SLOT);
-    return SHOULD_WAIT_FOR_MEMORY;
+    return SHOULD_WAIT_FOR_NODES;
   }
   let runStart = -1;
   let filled = 0;

@@ -42,7 +42,7 @@ import {
 } from '../../shared/status.js';
 import type { KernelState } from '../kernel_state.js';
 import { slotIndex } from './page_list.js';
-import { SHOULD_WAIT_FOR_MEMORY, waitForMemory } from './pmm.js';
+import { isMemoryWait, waitForMemory } from './pmm.js';
 import { cancelRequestLocked, closeSourceLocked, isRequestInitialized, populateRequestLocked, waitOnRequest } from './page_source.js';
 import {
   isPagerBacked,
@@ -205,9 +205,9 @@ export function memAccess(k: KernelState, r: number, address: number, buffer: Ui
     }
     if (status !== ZX_ERR_SHOULD_WAIT && isRequestInitialized(k, r)) cancelRequestLocked(k, r);
     k.unlockObject(vmo);
-    if (status === SHOULD_WAIT_FOR_MEMORY) {
+    if (isMemoryWait(status)) {
       // No frame for the fault: reclaim with no lock held (never this page), then retry the fault.
-      const retry = waitForMemory(k, vmo, vmoPage, vmoPage + 1, 1);
+      const retry = waitForMemory(k, vmo, vmoPage, vmoPage + 1, status, 1);
       k.release(vmo);
       if (!retry) return fatal(result, ZX_ERR_NO_MEMORY, cur);
       continue;

@@ -1,0 +1,116 @@
+// A small kernel driven from the main thread for the memory-pressure regression tests: one pager, one
+// port, pager VMOs supplied from anonymous aux VMOs, and counters of the kernel's free pools read
+// straight from the shared state (frames, radix nodes, zero-interval records) to prove that a failed
+// operation leaks nothing. Main thread only; nothing here waits on a page request (a read of an
+// absent page would, so the kernel is created with a request timeout as a safety net).
+
+import { Kernel, PAGE_SIZE, ZX_INFO_VMO, ZX_PAGER_OP_DIRTY, ZxError, statusName } from '../../core/index.js';
+import type { KernelOptions, Sys } from '../../core/index.js';
+import { H_FREE_FRAMES, H_FREE_INTERVAL, H_FREE_NODE, N_NEXT_FREE, Z_NEXT_FREE } from '../../shared/layout.js';
+
+export const P = PAGE_SIZE;
+
+/** Byte `i` of page `page` of the content a test supplies for a VMO keyed `key`: never all zero. */
+export function pageByte(key: number, page: number, i: number): number {
+  return (key * 31 + page * 7 + (i % 251) + 1) & 0xff || 1;
+}
+
+export function pageContent(key: number, page: number): Uint8Array {
+  const out = new Uint8Array(P);
+  for (let i = 0; i < P; i++) out[i] = pageByte(key, page, i);
+  return out;
+}
+
+/** The status name a call throws, or ZX_OK. */
+export function statusNameOf(fn: () => unknown): string {
+  try {
+    fn();
+    return 'ZX_OK';
+  } catch (e) {
+    if (e instanceof ZxError) return statusName(e.status);
+    throw e;
+  }
+}
+
+export class KernelEnv {
+  readonly kernel: Kernel;
+  readonly sys: Sys;
+  readonly pager: number;
+  readonly port: number;
+  #nextKey = 1;
+
+  constructor(options: KernelOptions) {
+    this.kernel = Kernel.create({ pageRequestTimeoutMs: 5000, ...options });
+    this.sys = this.kernel.sys;
+    this.pager = this.sys.pagerCreate(0);
+    this.port = this.sys.portCreate(0);
+  }
+
+  /** A pager VMO; its key is also the seed of its supplied content. */
+  createVmo(pages: number, options = 0): { handle: number; key: number } {
+    const key = this.#nextKey++;
+    return { handle: this.sys.pagerCreateVmo(this.pager, options, this.port, key, pages * P), key };
+  }
+
+  /**
+   * Supplies [page, page + count) from a fresh aux VMO: pages[i] true = the standard content of the
+   * VMO's key (a Clean page), false = left uncommitted in aux (a zero marker).
+   */
+  supply(vmo: { handle: number; key: number }, page: number, count: number, withContent: (p: number) => boolean = () => true): string {
+    const aux = this.sys.vmoCreate(count * P, 0);
+    try {
+      for (let i = 0; i < count; i++) {
+        if (withContent(page + i)) this.sys.vmoWrite(aux, pageContent(vmo.key, page + i), i * P);
+      }
+      return statusNameOf(() => this.sys.pagerSupplyPages(this.pager, vmo.handle, page * P, count * P, aux, 0));
+    } finally {
+      this.sys.handleClose(aux);
+    }
+  }
+
+  opDirty(handle: number, page: number, count: number): string {
+    return statusNameOf(() => this.sys.pagerOpRange(this.pager, ZX_PAGER_OP_DIRTY, handle, page * P, count * P));
+  }
+
+  /** Dirty ranges in pages: [start, end, isZero]. */
+  dirtyRanges(handle: number, pages: number): [number, number, boolean][] {
+    const r = this.sys.pagerQueryDirtyRanges(this.pager, handle, 0, pages * P, 64);
+    return r.ranges.map((x) => [x.offset / P, (x.offset + x.length) / P, x.options !== 0]);
+  }
+
+  committed(handle: number): number {
+    return this.sys.objectGetInfo(handle, ZX_INFO_VMO).committedBytes / P;
+  }
+
+  readPage(handle: number, page: number): Uint8Array {
+    const out = new Uint8Array(P);
+    this.sys.vmoRead(handle, out, page * P);
+    return out;
+  }
+
+  /** Free frames, radix nodes and interval records right now (nothing may be in flight). */
+  pools(): { frames: number; nodes: number; intervals: number } {
+    const k = this.kernel.state;
+    const count = (head: number, recordOf: (n: number) => number): number => {
+      let n = 0;
+      for (let x = k.w[head]!; x >= 0; x = k.w[recordOf(x)]!) n++;
+      return n;
+    };
+    return {
+      frames: Atomics.load(k.w, H_FREE_FRAMES),
+      nodes: count(H_FREE_NODE, (x) => k.node(x) + N_NEXT_FREE),
+      intervals: count(H_FREE_INTERVAL, (x) => k.zint(x) + Z_NEXT_FREE),
+    };
+  }
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export function isZero(a: Uint8Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== 0) return false;
+  return true;
+}
