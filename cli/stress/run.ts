@@ -281,6 +281,7 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void,
       violations: violations.length,
     });
     if (hung) break;
+    if (Atomics.load(control, C_SERVICE_ERRORS) > 0 && !pagerClosed) break; // inconclusive: see below
     if (Atomics.load(control, C_HISTORY_FULL) !== 0) {
       inconclusive.push(`a thread recorded ${historyMax.toLocaleString('en-US')} operations, the most a history holds: the run stopped at ${(elapsed / 1000).toFixed(1)} s`);
       break;
