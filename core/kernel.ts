@@ -33,6 +33,7 @@ import {
   R_OFFSET,
   R_OUT_NEXT,
   R_EVENT,
+  R_EVENT_INTERRUPTED,
   R_STATE,
   R_TYPE,
   T_SUSPEND,
@@ -213,6 +214,9 @@ export class Kernel {
     if (slot < 0) throw new ZxError(ZX_ERR_BAD_STATE, 'zx_task_suspend');
     const t = this.state.thr(slot);
     Atomics.store(this.state.w, t + T_SUSPEND, 1);
+    // Change the event word too: a waiter that checked T_SUSPEND but has not parked yet would park on
+    // an unchanged word, missing this notify (a lost wake-up). A pending signal (1) wakes it anyway.
+    Atomics.compareExchange(this.state.w, t + R_EVENT, 0, R_EVENT_INTERRUPTED);
     Atomics.notify(this.state.w, t + R_EVENT); // wake it out of its request wait
   }
 

@@ -27,6 +27,7 @@ export const C_BACKING_LOCK = 19;
 export const C_HISTORY_FULL = 20;
 export const C_ZERO_MARKERS = 21; // pages the pager supplied as zero markers (uncommitted aux pages)
 export const C_NO_MEMORY_RETRIES = 22; // pager operations (supply, OP_DIRTY) retried after ZX_ERR_NO_MEMORY
+export const C_SERVICE_LAST_ERROR = 23; // the status that stopped a service (C_SERVICE_ERRORS)
 export const C_OPS = 24; // + thread index: operations completed
 export const C_RECORDED = 24 + 64; // + thread index: operations recorded in the history
 export const CONTROL_WORDS = 24 + 128;

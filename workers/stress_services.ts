@@ -36,6 +36,7 @@ import {
   C_PAGES_SUPPLIED,
   C_READS_SERVED,
   C_SERVICE_ERRORS,
+  C_SERVICE_LAST_ERROR,
   C_STOP_SERVICES,
   C_WB_FLUSH_ACK,
   C_WB_FLUSH_REQ,
@@ -191,7 +192,9 @@ function runPager(c: ServiceConfig): void {
     try {
       packet = sys.portWait(c.port, deadlineAfter(retry.length > 0 ? 1_000_000 : 20_000_000));
     } catch (e) {
-      if (expected(e) === ZX_ERR_TIMED_OUT) continue;
+      const status = expected(e);
+      if (status === ZX_ERR_TIMED_OUT) continue;
+      Atomics.store(control, C_SERVICE_LAST_ERROR, status);
       Atomics.add(control, C_SERVICE_ERRORS, 1);
       break; // the port or pager handle is gone
     }
@@ -246,7 +249,13 @@ function runWriteback(c: ServiceConfig): void {
         let start = 0;
         const size = sys.vmoGetSize(c.vmos[v]!); // resizable VMOs: only what is there now
         for (;;) {
-          const q = sys.pagerQueryDirtyRanges(c.pager, c.vmos[v]!, start, size - start, 64);
+          let q;
+          try {
+            q = sys.pagerQueryDirtyRanges(c.pager, c.vmos[v]!, start, size - start, 64);
+          } catch (e) {
+            if (expected(e) !== ZX_ERR_OUT_OF_RANGE) throw e;
+            break; // shrunk since we looked: the next pass sees the new size
+          }
           for (const r of q.ranges) {
             const isZero = (r.options & ZX_VMO_DIRTY_RANGE_IS_ZERO) !== 0;
             const pages = r.length / PAGE_SIZE;
@@ -278,7 +287,7 @@ function runWriteback(c: ServiceConfig): void {
         }
       }
     } catch (e) {
-      expected(e);
+      Atomics.store(control, C_SERVICE_LAST_ERROR, expected(e));
       Atomics.add(control, C_SERVICE_ERRORS, 1);
       break; // the pager handle is gone (closed mid-run): nothing more can be written back
     }

@@ -40,6 +40,7 @@ import {
   C_READS_SERVED,
   C_RECORDED,
   C_SERVICE_ERRORS,
+  C_SERVICE_LAST_ERROR,
   C_STOP_SERVICES,
   C_STOP_THREADS,
   C_WB_FLUSH_ACK,
@@ -280,6 +281,7 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void,
       violations: violations.length,
     });
     if (hung) break;
+    if (Atomics.load(control, C_SERVICE_ERRORS) > 0 && !pagerClosed) break; // inconclusive: see below
     if (Atomics.load(control, C_HISTORY_FULL) !== 0) {
       inconclusive.push(`a thread recorded ${historyMax.toLocaleString('en-US')} operations, the most a history holds: the run stopped at ${(elapsed / 1000).toFixed(1)} s`);
       break;
@@ -323,6 +325,10 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void,
   // ---- Check ----
   const ops = collectOps(histories, control, s.threads);
   const opsDone = sumOps(control, s.threads);
+  // A service that stopped early leaves the run unable to vouch for what came after (a writeback that
+  // quit lets memory fill with dirty pages: the hang that follows is the harness's, not the kernel's).
+  const serviceErrors = Atomics.load(control, C_SERVICE_ERRORS);
+  if (serviceErrors > 0 && !pagerClosed) inconclusive.push(`a stress service stopped on ${statusName(Atomics.load(control, C_SERVICE_LAST_ERROR))}`);
   if (ops.length !== opsDone) inconclusive.push(`${(opsDone - ops.length).toLocaleString('en-US')} of ${opsDone.toLocaleString('en-US')} operations were not recorded`);
   const finalStamp = flushed
     ? (() => {

@@ -456,6 +456,7 @@ export function waitOnRequest(k: KernelState, vmo: number, r: number): number {
   let status: number;
   let suspended = false;
   for (;;) {
+    // 1: signalled. R_EVENT_INTERRUPTED (a suspend) is not a signal: it only makes us re-check.
     if (Atomics.exchange(w, t + R_EVENT, 0) === 1) {
       status = w[t + R_EVENT_STATUS]!;
       break;
