@@ -18,6 +18,7 @@ import {
   O_LOCK,
   O_REFS,
   OBJ_WORDS,
+  V_RECORD_REFS,
   PACKET_WORDS,
   THREAD_WORDS,
   Z_NEXT_FREE,
@@ -32,6 +33,8 @@ export class KernelState {
   readonly frames: Uint8Array;
   /** Hook run when an object's last reference goes (set by core/object/lifecycle.ts). */
   destroyObject: (obj: number) => void = () => {};
+  /** Hook run when a VMO record's last reference goes (its VMO is dead and no packet is queued). */
+  freeVmoRecord: (vmo: number) => void = () => {};
   /** Hook run when an object's last handle is closed (on_zero_handles). */
   onZeroHandles: (obj: number) => void = () => {};
   /**
@@ -146,6 +149,24 @@ export class KernelState {
     const before = Atomics.sub(this.w, this.obj(obj) + O_REFS, 1);
     assert(before > 0, 'object reference count underflow');
     if (before === 1) this.destroyObject(obj);
+  }
+  /**
+   * A reference on a VMO's record (V_RECORD_REFS), which keeps the record - and the PagerProxy state in
+   * it - valid without keeping the VMO alive: a queued packet or a waiting fault holds one.
+   */
+  addRecordRef(vmo: number): void {
+    Atomics.add(this.w, this.obj(vmo) + V_RECORD_REFS, 1);
+  }
+  /** Drops a record reference; the last one frees the record. Never call with a lock held. */
+  releaseRecord(vmo: number): void {
+    const before = Atomics.sub(this.w, this.obj(vmo) + V_RECORD_REFS, 1);
+    assert(before > 0, 'VMO record reference count underflow');
+    if (before === 1) this.freeVmoRecord(vmo);
+  }
+  /** Drops a record reference that cannot be the last one; safe under locks. */
+  releaseRecordNotLast(vmo: number): void {
+    const before = Atomics.sub(this.w, this.obj(vmo) + V_RECORD_REFS, 1);
+    assert(before > 1, 'releaseRecordNotLast dropped the last record reference');
   }
   /** Drops a reference that cannot be the last one (the caller holds another); safe under locks. */
   releaseNotLast(obj: number): void {

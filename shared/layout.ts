@@ -37,7 +37,7 @@ import { HISTOGRAM_WORDS } from './histogram.js';
 export const TRACE_EVENT_WORDS = 16;
 
 export const LAYOUT_MAGIC = 0x5a58_5047; // "ZXPG"
-export const LAYOUT_VERSION = 5;
+export const LAYOUT_VERSION = 6;
 
 // ---------------------------------------------------------------------------------------------
 // Header: named slots at the start of meta.
@@ -55,7 +55,7 @@ export const H_HANDLE_LOCK = 10;
 export const H_PMM_LOCK = 11;
 export const H_HEAP_LOCK = 12;
 export const H_NEXT_KOID = 13;
-export const H_FREE_HANDLE = 14; // head of the free handle list, -1 if none
+export const H_FREE_HANDLE = 14; // head of the free handle list (least recently freed), -1 if none
 export const H_FREE_OBJECT = 15;
 export const H_FREE_THREAD = 16;
 export const H_FREE_NODE = 17;
@@ -75,7 +75,7 @@ export const H_STAT_TIMED_OUT = 30;
 export const H_STAT_EVICTIONS = 31;
 export const H_CLOCK_HAND = 32; // reclaim's clock hand over frames (Atomics)
 export const H_VMAR_LOCK = 33; // the address space's mapping table (a leaf lock)
-export const H_VMAR_NEXT_PAGE = 34; // next free page number of the address space
+// word 34 is unused (the address space is allocated first-fit over the mapping table)
 export const H_MAX_MAPPINGS = 35;
 export const H_FREE_MAPPING = 36;
 export const H_STAT_DISCARDS = 37;
@@ -89,18 +89,26 @@ export const H_STAT_PORT_DROPPED = 44; // pager packets dropped by a port whose 
 export const H_BUG_LATCH = 45; // one-shot latch of injected bugs that fire once
 export const H_STAT_COMPLETES = 46; // ZX_PAGER_VMO_COMPLETE packets posted
 export const H_TRACE_MASK = 47; // bit t set: trace events of type t are recorded (core/trace.ts)
+export const H_HANDLE_GEN_BITS = 48; // generation bits of a handle value (planLayout, from maxHandles)
+export const H_FREE_HANDLE_TAIL = 49; // tail of the free handle list: freed slots queue up FIFO
 export const HEADER_WORDS = 64;
 
 // ---------------------------------------------------------------------------------------------
 // Handle table (struct-of-arrays). A handle value encodes (slot, generation) so a stale value is
-// ZX_ERR_BAD_HANDLE, never another object (bitECS-style versioned ids).
-export const HANDLE_GEN_BITS = 7;
-export const HANDLE_GEN_MASK = (1 << HANDLE_GEN_BITS) - 1;
-/** Bit position of (slot + 1) in a handle value: above the generation and Zircon's fixed low bits 0b11. */
-export const HANDLE_SLOT_SHIFT = HANDLE_GEN_BITS + 2;
+// ZX_ERR_BAD_HANDLE, never another object (bitECS-style versioned ids). The split is made per kernel
+// at layout time: the slot field takes just the bits maxHandles needs, the generation every bit left
+// in a positive 31-bit value, so with the FIFO free list a value recurs only after
+// maxHandles * 2^genBits closes.
+/** Fewest generation bits a kernel may have: it bounds maxHandles (MAX_HANDLES). */
+export const MIN_HANDLE_GEN_BITS = 7;
 /** Handle slots the encoding can name while the value stays a positive 31-bit integer. */
-export const MAX_HANDLES = (1 << (31 - HANDLE_SLOT_SHIFT)) - 1;
-// handle value = (slot + 1) << SLOT_SHIFT | gen << 2 | 0b11: pure integer bit fields, cheap to decode.
+export const MAX_HANDLES = (1 << (31 - MIN_HANDLE_GEN_BITS - 2)) - 1;
+
+/** Generation bits left for a table of `maxHandles` slots: 29 minus the width of (slot + 1). */
+export function handleGenBitsFor(maxHandles: number): number {
+  return 29 - (32 - Math.clz32(maxHandles));
+}
+// handle value = (slot + 1) << (genBits + 2) | gen << 2 | 0b11: pure integer bit fields, cheap to decode.
 
 // ---------------------------------------------------------------------------------------------
 // Object table: one record of OBJ_WORDS per kernel object (array of records; named fields).
@@ -108,7 +116,7 @@ export const ObjType = { Free: 0, Vmo: 3, Port: 6, Pager: 28 } as const;
 // Fields common to all objects.
 export const O_TYPE = 0;
 export const O_KOID = 1;
-export const O_REFS = 2; // references: handles, syscalls in flight, internal links (Atomics)
+export const O_REFS = 2; // references: handles, mappings, syscalls in flight (Atomics); 0 = destroyed
 export const O_HANDLES = 3; // live handles; reaching 0 runs on_zero_handles
 export const O_LOCK = 4; // the object's futex lock
 export const O_NEXT_FREE = 5;
@@ -136,8 +144,12 @@ export const PX_COMPLETE_PENDING = 25; // complete_pending_
 export const PX_COMPLETE_IN_FIFO = 26; // COMPLETE waits behind the busy packet
 export const PX_PACKET = 27; // the VMO's one reusable port packet
 export const V_ZERO_HEAD = 28; // zero intervals, sorted (issue: dirty tracking)
-export const V_MAP_COUNT = 29; // mappings of this VMO (they keep its page source open, like handles)
+export const V_MAP_COUNT = 29; // mappings of this VMO (each also holds one O_REFS reference)
 export const V_LOCK_COUNT = 30; // ZX_VMO_OP_LOCK count of a discardable VMO
+// References to the record itself (Atomics): 1 while the VMO lives (O_REFS > 0), plus 1 while its
+// packet sits in a port or a faulting thread waits on its page source. The record is the VMO's
+// PagerProxy too, which Zircon keeps alive past the VMO until the pager dequeues the COMPLETE.
+export const V_RECORD_REFS = 31;
 export const OBJ_WORDS = 32;
 // Pager fields (reuse the words after the common ones).
 export const P_VMO_HEAD = 6;
@@ -244,7 +256,14 @@ export const Z_NEXT_FREE = 4;
 export const INTERVAL_WORDS = 8;
 
 // ---------------------------------------------------------------------------------------------
-// Mappings of the process's one address space (VmMapping), guarded by H_VMAR_LOCK.
+// Mappings of the process's one address space (VmMapping), guarded by H_VMAR_LOCK. The address space
+// spans pages [VMAR_BASE_PAGE, VMAR_END_PAGE); a new mapping takes the lowest gap that fits it plus
+// one guard page on each side (first fit over the table), so freed ranges are reused and two live
+// mappings never overlap.
+/** First page of the address space: 256 MiB, like a real address space's low guard. */
+export const VMAR_BASE_PAGE = 0x10000;
+/** End (exclusive) of the address space in pages: page numbers are Int32 words, bases stay exact. */
+export const VMAR_END_PAGE = 0x7fff_ffff;
 export const M_IN_USE = 0;
 export const M_BASE_PAGE = 1; // first page number of the mapping in the address space
 export const M_PAGES = 2;
@@ -275,6 +294,10 @@ export interface Layout extends LayoutConfig {
   handleRights: number;
   handleGen: number;
   handleNextFree: number;
+  /** Generation bits of a handle value; the slot field starts at handleGenBits + 2. */
+  handleGenBits: number;
+  handleGenMask: number;
+  handleSlotShift: number;
   objects: number;
   threads: number;
   packets: number;
@@ -290,10 +313,30 @@ export interface Layout extends LayoutConfig {
   frameBytes: number;
 }
 
+/** Largest metadata buffer a plan may need, in Int32 words (an ArrayBuffer of < 2 GiB). */
+export const MAX_META_WORDS = 2 ** 29 - 1;
+
+/** The metadata words each capacity of `config` costs (its tables), for naming the one too big. */
+export function metaWordsByCapacity(config: LayoutConfig): Record<keyof LayoutConfig, number> {
+  return {
+    frameCount: config.frameCount * 3, // free-frame stack and the owner tables
+    maxHandles: config.maxHandles * 4,
+    maxObjects: config.maxObjects * OBJ_WORDS,
+    maxThreads: config.maxThreads * THREAD_WORDS,
+    maxNodes: config.maxNodes * NODE_WORDS,
+    maxPortPackets: config.maxPortPackets * PACKET_WORDS,
+    maxIntervals: config.maxIntervals * INTERVAL_WORDS,
+    maxMappings: config.maxMappings * MAPPING_WORDS,
+    traceCapacity: config.traceCapacity * TRACE_EVENT_WORDS,
+  };
+}
+
 export function planLayout(config: LayoutConfig): Readonly<Layout> {
   for (const [name, value] of Object.entries(config)) {
     assert(Number.isInteger(value) && (value > 0 || name === 'traceCapacity'), `layout: ${name} must be a positive integer`);
   }
+  assert(config.maxHandles <= MAX_HANDLES, `layout: maxHandles must be at most ${MAX_HANDLES}`);
+  const handleGenBits = handleGenBitsFor(config.maxHandles);
   let cursor = HEADER_WORDS;
   const region = (words: number): number => {
     const at = cursor;
@@ -307,6 +350,9 @@ export function planLayout(config: LayoutConfig): Readonly<Layout> {
     handleRights: region(config.maxHandles),
     handleGen: region(config.maxHandles),
     handleNextFree: region(config.maxHandles),
+    handleGenBits,
+    handleGenMask: 2 ** handleGenBits - 1,
+    handleSlotShift: handleGenBits + 2,
     objects: region(config.maxObjects * OBJ_WORDS),
     threads: region(config.maxThreads * THREAD_WORDS),
     packets: region(config.maxPortPackets * PACKET_WORDS),
@@ -322,7 +368,7 @@ export function planLayout(config: LayoutConfig): Readonly<Layout> {
     frameBytes: config.frameCount * PAGE_SIZE,
   };
   plan.metaWords = cursor;
-  assert(plan.metaWords * 4 < 2 ** 31, 'layout: metadata exceeds 2 GiB');
+  assert(plan.metaWords <= MAX_META_WORDS, 'layout: metadata exceeds 2 GiB');
   return Object.freeze(plan);
 }
 
@@ -345,6 +391,7 @@ export function createShared(config: LayoutConfig): SharedViews {
   w[H_INSTANCE] = (Math.random() * 0x7fffffff) | 0;
   w[H_FRAME_COUNT] = config.frameCount;
   w[H_MAX_HANDLES] = config.maxHandles;
+  w[H_HANDLE_GEN_BITS] = layout.handleGenBits;
   w[H_MAX_OBJECTS] = config.maxObjects;
   w[H_MAX_THREADS] = config.maxThreads;
   w[H_MAX_NODES] = config.maxNodes;
@@ -352,11 +399,11 @@ export function createShared(config: LayoutConfig): SharedViews {
   w[H_MAX_INTERVALS] = config.maxIntervals;
   w[H_MAX_MAPPINGS] = config.maxMappings;
   w[H_TRACE_CAPACITY] = config.traceCapacity;
-  w[H_VMAR_NEXT_PAGE] = 0x10000; // user mappings start at 256 MiB, like a real address space's low guard
   w[H_NEXT_KOID] = 1024; // like Zircon, koids start past the reserved low values
   w[H_NEXT_TID] = 1;
   // Free lists are threaded through each table's next-free field, lowest slot first.
   chainFreeList(w, H_FREE_HANDLE, layout.handleNextFree, 1, config.maxHandles);
+  w[H_FREE_HANDLE_TAIL] = config.maxHandles - 1;
   chainFreeList(w, H_FREE_OBJECT, layout.objects + O_NEXT_FREE, OBJ_WORDS, config.maxObjects);
   chainFreeList(w, H_FREE_THREAD, layout.threads + T_NEXT_FREE, THREAD_WORDS, config.maxThreads);
   chainFreeList(w, H_FREE_NODE, layout.nodes + N_NEXT_FREE, NODE_WORDS, config.maxNodes);
@@ -386,6 +433,7 @@ export function attachShared(meta: SharedArrayBuffer, frameBuffer: SharedArrayBu
     maxMappings: w[H_MAX_MAPPINGS]!,
     traceCapacity: w[H_TRACE_CAPACITY]!,
   });
+  assert(layout.handleGenBits === w[H_HANDLE_GEN_BITS], 'attach: handle generation bits do not match the plan');
   assert(layout.metaWords * 4 === meta.byteLength, 'attach: metadata buffer size does not match its plan');
   assert(layout.frameBytes === frameBuffer.byteLength, 'attach: frame buffer size does not match its plan');
   return { layout, meta, frameBuffer, w, frames: new Uint8Array(frameBuffer) };

@@ -8,13 +8,12 @@
 import { mutexLock, mutexUnlock } from '../../shared/futex.js';
 import {
   H_FREE_HANDLE,
+  H_FREE_HANDLE_TAIL,
   H_FREE_OBJECT,
   H_FREE_THREAD,
   H_HANDLE_LOCK,
   H_NEXT_KOID,
   H_NEXT_TID,
-  HANDLE_GEN_MASK,
-  HANDLE_SLOT_SHIFT,
   O_HANDLES,
   O_KOID,
   O_LOCK,
@@ -90,16 +89,16 @@ export function objectKoid(k: KernelState, slot: number): number {
 
 // ---- Handles ----
 
-function encodeHandle(slot: number, gen: number): number {
-  return ((slot + 1) << HANDLE_SLOT_SHIFT) | (gen << 2) | 3;
+function encodeHandle(k: KernelState, slot: number, gen: number): number {
+  return ((slot + 1) << k.layout.handleSlotShift) | (gen << 2) | 3;
 }
 
 /** The handle-table slot a value names, or -1 if it names none (checked under the lock). */
 function decodeHandleLocked(k: KernelState, value: number): number {
   if (typeof value !== 'number' || (value | 0) !== value || value <= 0 || (value & 3) !== 3) return -1;
-  const slot = (value >>> HANDLE_SLOT_SHIFT) - 1;
-  const gen = (value >>> 2) & HANDLE_GEN_MASK;
   const L = k.layout;
+  const slot = (value >>> L.handleSlotShift) - 1;
+  const gen = (value >>> 2) & L.handleGenMask;
   if (slot < 0 || slot >= L.maxHandles) return -1;
   if (k.w[L.handleGen + slot] !== gen || k.w[L.handleObject + slot]! < 0) return -1;
   return slot;
@@ -113,12 +112,14 @@ export function addHandle(k: KernelState, obj: number, rights: number): number {
   const slot = w[H_FREE_HANDLE]!;
   let value: number = ZX_ERR_NO_RESOURCES;
   if (slot >= 0) {
-    w[H_FREE_HANDLE] = w[L.handleNextFree + slot]!;
+    const next = w[L.handleNextFree + slot]!;
+    w[H_FREE_HANDLE] = next;
+    if (next < 0) w[H_FREE_HANDLE_TAIL] = -1;
     w[L.handleObject + slot] = obj;
     w[L.handleRights + slot] = rights;
     Atomics.add(w, k.obj(obj) + O_HANDLES, 1);
     Atomics.add(w, k.obj(obj) + O_REFS, 1);
-    value = encodeHandle(slot, w[L.handleGen + slot]!);
+    value = encodeHandle(k, slot, w[L.handleGen + slot]!);
   }
   mutexUnlock(w, H_HANDLE_LOCK);
   return value;
@@ -166,9 +167,13 @@ function takeHandleLocked(k: KernelState, slot: number): { obj: number; lastHand
   const L = k.layout;
   const obj = w[L.handleObject + slot]!;
   w[L.handleObject + slot] = -1;
-  w[L.handleGen + slot] = (w[L.handleGen + slot]! + 1) & HANDLE_GEN_MASK;
-  w[L.handleNextFree + slot] = w[H_FREE_HANDLE]!;
-  w[H_FREE_HANDLE] = slot;
+  w[L.handleGen + slot] = (w[L.handleGen + slot]! + 1) & L.handleGenMask;
+  // FIFO: the slot is reused only after every other free slot, so its generation advances slowly.
+  w[L.handleNextFree + slot] = -1;
+  const tail = w[H_FREE_HANDLE_TAIL]!;
+  if (tail >= 0) w[L.handleNextFree + tail] = slot;
+  else w[H_FREE_HANDLE] = slot;
+  w[H_FREE_HANDLE_TAIL] = slot;
   const lastHandle = Atomics.sub(w, k.obj(obj) + O_HANDLES, 1) === 1;
   return { obj, lastHandle };
 }
@@ -239,8 +244,8 @@ export function replaceHandle(k: KernelState, value: number, rights: number): nu
     // Swap rights in place and re-issue the value under a new generation: same object, no gap in
     // which the handle count could reach zero.
     w[L.handleRights + slot] = newRights;
-    w[L.handleGen + slot] = (w[L.handleGen + slot]! + 1) & HANDLE_GEN_MASK;
-    const value = encodeHandle(slot, w[L.handleGen + slot]!);
+    w[L.handleGen + slot] = (w[L.handleGen + slot]! + 1) & L.handleGenMask;
+    const value = encodeHandle(k, slot, w[L.handleGen + slot]!);
     mutexUnlock(w, H_HANDLE_LOCK);
     return value;
   }
@@ -302,3 +307,4 @@ export function threadState(k: KernelState, tid: number): number {
   const slot = threadSlotOf(k, tid);
   return slot < 0 ? ZX_THREAD_STATE_DEAD : Atomics.load(k.w, k.thr(slot) + T_STATE);
 }
+

@@ -1,9 +1,13 @@
 // Object lifecycle hooks: what happens when an object's last handle closes (on_zero_handles) and
 // when its last reference goes (destruction). Installed on every thread's KernelState at attach.
+// A VMO dies in two steps, as in Zircon: its last reference (handles, mappings, syscalls in flight)
+// runs the dead transition - its page source closes, queueing the COMPLETE, and its pages go - and
+// the record, which is also its PagerProxy, is freed when the last record reference (a queued
+// packet, a waiting fault) goes. A VMO has nothing to do on zero handles.
 
 import { ObjType, O_TYPE, PT_HEAD, V_PAGER, V_PORT } from '../../shared/layout.js';
 import type { KernelState } from '../kernel_state.js';
-import { destroyVmoPages, vmoOnZeroHandles } from '../vm/vm_object.js';
+import { freeVmoPacket, vmoDeadTransition } from '../vm/vm_object.js';
 import { freeObject } from './handle_table.js';
 import { pagerOnZeroHandles, pagerUnlinkVmo } from './pager_dispatcher.js';
 import { portOnZeroHandles } from './port_dispatcher.js';
@@ -11,9 +15,6 @@ import { portOnZeroHandles } from './port_dispatcher.js';
 export function installLifecycle(k: KernelState): void {
   k.onZeroHandles = (obj) => {
     switch (k.w[k.obj(obj) + O_TYPE]) {
-      case ObjType.Vmo:
-        vmoOnZeroHandles(k, obj);
-        break;
       case ObjType.Port:
         portOnZeroHandles(k, obj);
         break;
@@ -22,19 +23,23 @@ export function installLifecycle(k: KernelState): void {
         break;
     }
   };
+  k.freeVmoRecord = (vmo) => {
+    const o = k.obj(vmo);
+    const pager = k.w[o + V_PAGER]!;
+    const port = k.w[o + V_PORT]!;
+    freeVmoPacket(k, vmo);
+    if (pager >= 0) pagerUnlinkVmo(k, pager, vmo);
+    freeObject(k, vmo);
+    if (pager >= 0) k.release(pager);
+    if (port >= 0) k.release(port);
+  };
   k.destroyObject = (obj) => {
     const o = k.obj(obj);
     switch (k.w[o + O_TYPE]) {
-      case ObjType.Vmo: {
-        destroyVmoPages(k, obj);
-        const pager = k.w[o + V_PAGER]!;
-        const port = k.w[o + V_PORT]!;
-        if (pager >= 0) pagerUnlinkVmo(k, pager, obj);
-        freeObject(k, obj);
-        if (pager >= 0) k.release(pager);
-        if (port >= 0) k.release(port);
+      case ObjType.Vmo:
+        vmoDeadTransition(k, obj);
+        k.releaseRecord(obj); // the live VMO's reference on its record
         return;
-      }
       case ObjType.Port:
         // Every queued packet was dropped when the last handle closed; a port never queued to
         // (created, never handed out) has an empty queue too.

@@ -3,7 +3,7 @@
 // the lock order). Closing the pager's last handle closes every VMO's page source (waiters retry into
 // ZX_ERR_BAD_STATE) and takes back COMPLETE packets nobody read; pages already present stay readable.
 
-import { O_REFS, P_CLOSED, P_VMO_HEAD, V_PAGER_NEXT, V_PAGER_PREV } from '../../shared/layout.js';
+import { P_CLOSED, P_VMO_HEAD, V_PAGER_NEXT, V_PAGER_PREV, V_RECORD_REFS } from '../../shared/layout.js';
 import { ZX_ERR_BAD_STATE, ZX_OK } from '../../shared/status.js';
 import type { KernelState } from '../kernel_state.js';
 import { closeSourceLocked } from '../vm/page_source.js';
@@ -50,10 +50,13 @@ export function pagerUnlinkVmo(k: KernelState, pager: number, vmo: number): void
   k.unlockObject(pager);
 }
 
-/** A reference on an object only if it is not already on its way to destruction. */
-function tryAddRef(k: KernelState, obj: number): boolean {
+/**
+ * A reference on a VMO's record only if it is not already being freed. The record is in the pager's
+ * list until it is freed (the unlink takes the pager lock the caller holds), so it is not reused yet.
+ */
+function tryAddRecordRef(k: KernelState, obj: number): boolean {
   const w = k.w;
-  const at = k.obj(obj) + O_REFS;
+  const at = k.obj(obj) + V_RECORD_REFS;
   for (let refs = Atomics.load(w, at); refs > 0; refs = Atomics.load(w, at)) {
     if (Atomics.compareExchange(w, at, refs, refs + 1) === refs) return true;
   }
@@ -72,12 +75,13 @@ export function pagerOnZeroHandles(k: KernelState, pager: number): void {
       return;
     }
     unlinkLocked(k, pager, vmo);
-    const alive = tryAddRef(k, vmo);
+    // A dead VMO whose COMPLETE is still queued is in the list too: that packet is withdrawn.
+    const alive = tryAddRecordRef(k, vmo);
     k.unlockObject(pager);
-    if (!alive) continue; // being destroyed: nothing left to close
+    if (!alive) continue; // being freed: nothing left to close or withdraw
     k.lockObject(vmo);
     proxyOnDispatcherCloseLocked(k, vmo, () => closeSourceLocked(k, vmo));
     k.unlockObject(vmo);
-    k.release(vmo);
+    k.releaseRecord(vmo);
   }
 }

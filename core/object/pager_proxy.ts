@@ -6,7 +6,8 @@
 // Protocol: at most one packet per VMO is in the port. When the pager dequeues it, portWait calls
 // proxyFreeLocked(), which posts the next FIFO entry. A request completed or cancelled while its
 // packet still sits unread in the port is withdrawn (the pager never sees it) and the next entry is
-// posted instead. A queued packet holds a reference on its VMO, so the record outlives it.
+// posted instead. A queued packet holds a reference on the VMO's record (not on the VMO): the VMO may
+// die while its COMPLETE waits in the port, and the record (this proxy) lives until it is dequeued.
 
 import { assert } from '../../shared/assert.js';
 import {
@@ -88,7 +89,7 @@ function queuePacketLocked(k: KernelState, vmo: number, r: number): void {
   // A port whose last handle is gone swallows the packet; we then believe it is in flight forever,
   // which is what Zircon does (ZX_ERR_BAD_HANDLE from Queue is treated as "queued, never answered").
   if (portQueuePagerPacketLocked(k, w[o + V_PORT]!, w[o + PX_PACKET]!)) {
-    k.addRef(vmo); // the packet's reference, dropped when it leaves the port
+    k.addRecordRef(vmo); // the packet's reference, dropped when it leaves the port
     Atomics.add(w, H_STAT_PACKETS, 1);
     if (r === ACTIVE_COMPLETE) Atomics.add(w, H_STAT_COMPLETES, 1);
   }
@@ -127,7 +128,7 @@ function fifoRemoveLocked(k: KernelState, vmo: number, r: number): void {
 function withdrawPacketLocked(k: KernelState, vmo: number, reqId: number): boolean {
   const o = k.obj(vmo);
   if (!portCancelQueuedLocked(k, k.w[o + V_PORT]!, k.w[o + PX_PACKET]!)) return false;
-  k.releaseNotLast(vmo);
+  k.releaseRecordNotLast(vmo); // the caller holds the VMO or another record reference
   Atomics.add(k.w, H_STAT_WITHDRAWN, 1);
   if (k.tracing) traceEvent(k, TraceEvent.PktWithdraw, k.w[o + O_KOID]!, reqId);
   return true;
@@ -180,8 +181,8 @@ export function proxyOnDetachLocked(k: KernelState, vmo: number): void {
 
 /**
  * The source closed (PagerProxy::OnClose). Zircon drops its ties to the pager here; in shared memory
- * the VMO record itself is the proxy and lives until its last reference (a queued COMPLETE packet
- * holds one), so there is nothing to release.
+ * the VMO record itself is the proxy and lives until its last record reference (a queued COMPLETE
+ * packet holds one), so there is nothing to release.
  */
 export function proxyOnCloseLocked(_k: KernelState, _vmo: number): void {}
 

@@ -187,7 +187,7 @@ export function portWait(k: KernelState, port: number, deadline: bigint, out: { 
         k.lockObject(vmo);
         proxyFreeLocked(k, vmo);
         k.unlockObject(vmo);
-        k.release(vmo); // the packet's reference (see pager_proxy.ts)
+        k.releaseRecord(vmo); // the packet's reference (see pager_proxy.ts)
       }
       out.packet = packet;
       return ZX_OK;
@@ -224,7 +224,7 @@ export function portOnZeroHandles(k: KernelState, port: number): void {
     if (kind === PacketKind.User) freePacket(k, e);
     else if (vmo >= 0) {
       Atomics.add(w, H_STAT_PORT_DROPPED, 1);
-      k.release(vmo);
+      k.releaseRecord(vmo);
     }
   }
 }

@@ -26,7 +26,7 @@ import {
   V_KEY_HI,
   V_KEY_LO,
   V_LOCK_COUNT,
-  V_MAP_COUNT,
+  V_RECORD_REFS,
   V_OPTIONS,
   V_OUT_DIRTY,
   V_OUT_READ,
@@ -132,6 +132,7 @@ export function initVmo(k: KernelState, vmo: number, sizePages: number, options:
   w[o + PX_FIFO_TAIL] = -1;
   w[o + PX_PACKET] = -1;
   w[o + V_ZERO_HEAD] = -1;
+  w[o + V_RECORD_REFS] = 1; // the live VMO's own reference on its record
   if (pager >= 0) {
     const e = allocPacket(k, PacketKind.Pager);
     if (e < 0) return ZX_ERR_NO_MEMORY;
@@ -145,11 +146,16 @@ export function initVmo(k: KernelState, vmo: number, sizePages: number, options:
   return ZX_OK;
 }
 
-/** Frees everything a VMO holds once its last reference is gone (no other thread can reach it). */
-export function destroyVmoPages(k: KernelState, vmo: number): void {
+/**
+ * The VMO's last reference is gone (VmCowPages::DeadTransition): a pager VMO's source closes - waiters
+ * have none left, so this only queues the COMPLETE - and every page and zero interval is freed. The
+ * record stays (it is the PagerProxy) until its own last reference goes: see freeVmoRecord.
+ */
+export function vmoDeadTransition(k: KernelState, vmo: number): void {
   const w = k.w;
   const o = k.obj(vmo);
   k.lockObject(vmo);
+  if (isPagerBacked(k, vmo)) closeSourceLocked(k, vmo);
   forEachPresent(k, vmo, 0, 2 ** 31, (page, slot) => {
     if (slotKind(slot) === SlotKind.Page) freeFrame(k, slotFrame(slot));
     setSlot(k, vmo, page, EMPTY_SLOT);
@@ -161,21 +167,17 @@ export function destroyVmoPages(k: KernelState, vmo: number): void {
     z = next;
   }
   w[o + V_ZERO_HEAD] = -1;
-  const e = w[o + PX_PACKET]!;
-  if (e >= 0) {
-    freePacket(k, e);
-    w[o + PX_PACKET] = -1;
-  }
   k.unlockObject(vmo);
 }
 
-/** Last handle closed: a pager VMO's source closes (waiters retry into BAD_STATE; COMPLETE is sent). */
-export function vmoOnZeroHandles(k: KernelState, vmo: number): void {
-  // Mappings keep the source open too; the last unmap closes it then (core/vm/vmar.ts).
-  if (!isPagerBacked(k, vmo) || Atomics.load(k.w, k.obj(vmo) + V_MAP_COUNT) > 0) return;
-  k.lockObject(vmo);
-  closeSourceLocked(k, vmo);
-  k.unlockObject(vmo);
+/** The record's last reference is gone (no packet in any port): frees its packet. */
+export function freeVmoPacket(k: KernelState, vmo: number): void {
+  const o = k.obj(vmo);
+  const e = k.w[o + PX_PACKET]!;
+  if (e >= 0) {
+    freePacket(k, e);
+    k.w[o + PX_PACKET] = -1;
+  }
 }
 
 // ---- Reads ----

@@ -13,7 +13,6 @@ import { PAGE_SIZE, ZX_VM_PERM_READ, ZX_VM_PERM_WRITE } from '../../shared/const
 import {
   H_FREE_MAPPING,
   H_VMAR_LOCK,
-  H_VMAR_NEXT_PAGE,
   M_BASE_PAGE,
   M_IN_USE,
   M_NEXT_FREE,
@@ -22,19 +21,20 @@ import {
   M_VMO,
   M_VMO_PAGE,
   MAPPING_WORDS,
-  O_HANDLES,
   PageRequestType,
   V_FLAGS,
   V_MAP_COUNT,
   V_SIZE_PAGES,
+  VMAR_BASE_PAGE,
+  VMAR_END_PAGE,
   VmoFlag,
 } from '../../shared/layout.js';
 import { DirtyState, EMPTY_SLOT, SlotKind, slotDirtyState, slotFrame, slotKind } from '../../shared/page_slot.js';
 import {
   ZX_ERR_ACCESS_DENIED,
   ZX_ERR_INVALID_ARGS,
-  ZX_ERR_NO_RESOURCES,
   ZX_ERR_NO_MEMORY,
+  ZX_ERR_NO_RESOURCES,
   ZX_ERR_NOT_FOUND,
   ZX_ERR_OUT_OF_RANGE,
   ZX_ERR_SHOULD_WAIT,
@@ -43,7 +43,7 @@ import {
 import type { KernelState } from '../kernel_state.js';
 import { slotIndex } from './page_list.js';
 import { isMemoryWait, waitForMemory } from './pmm.js';
-import { cancelRequestLocked, closeSourceLocked, isRequestInitialized, populateRequestLocked, waitOnRequest } from './page_source.js';
+import { cancelRequestLocked, isRequestInitialized, populateRequestLocked, waitOnRequest } from './page_source.js';
 import {
   isPagerBacked,
   isTrapDirty,
@@ -53,17 +53,37 @@ import {
 } from './vm_object.js';
 import { intervalAtLocked } from './zero_intervals.js';
 
-/** Maps `pages` pages of `vmo` from `vmoPage` with `perms`; returns the address or a status. */
+/**
+ * The lowest base page where `pages` pages fit with a guard page on each side of every mapping (first
+ * fit over the live mappings, sorted by base), or -1 when no gap of the address space is large enough.
+ */
+function findSpotLocked(k: KernelState, pages: number): number {
+  const w = k.w;
+  const live: number[] = [];
+  for (let m = 0; m < k.layout.maxMappings; m++) if (w[k.map(m) + M_IN_USE] === 1) live.push(m);
+  live.sort((a, b) => w[k.map(a) + M_BASE_PAGE]! - w[k.map(b) + M_BASE_PAGE]!);
+  let candidate = VMAR_BASE_PAGE;
+  for (const m of live) {
+    const mb = w[k.map(m) + M_BASE_PAGE]!;
+    if (candidate + pages + 1 <= mb) break; // fits before this mapping, guard page included
+    candidate = Math.max(candidate, mb + w[k.map(m) + M_PAGES]! + 1);
+  }
+  return candidate + pages <= VMAR_END_PAGE ? candidate : -1;
+}
+
+/**
+ * Maps `pages` pages of `vmo` from `vmoPage` with `perms`; returns the address or a status: NO_MEMORY
+ * when the mapping table is full (Zircon's VmMapping allocation), NO_RESOURCES when no free range
+ * of the address space is large enough. A failure changes nothing.
+ */
 export function vmarMap(k: KernelState, vmo: number, vmoPage: number, pages: number, perms: number): number {
   const w = k.w;
   mutexLock(w, H_VMAR_LOCK);
   const m = w[H_FREE_MAPPING]!;
-  let base = -1;
-  if (m >= 0) {
+  const base = m >= 0 ? findSpotLocked(k, pages) : -1;
+  if (base >= 0) {
     const r = k.map(m);
     w[H_FREE_MAPPING] = w[r + M_NEXT_FREE]!;
-    base = w[H_VMAR_NEXT_PAGE]!;
-    w[H_VMAR_NEXT_PAGE] = base + pages + 1; // one guard page between mappings
     w[r + M_IN_USE] = 1;
     w[r + M_BASE_PAGE] = base;
     w[r + M_PAGES] = pages;
@@ -74,13 +94,14 @@ export function vmarMap(k: KernelState, vmo: number, vmoPage: number, pages: num
     Atomics.add(w, k.obj(vmo) + V_MAP_COUNT, 1);
   }
   mutexUnlock(w, H_VMAR_LOCK);
-  return base < 0 ? ZX_ERR_NO_RESOURCES : base * PAGE_SIZE;
+  if (base < 0) return m < 0 ? ZX_ERR_NO_MEMORY : ZX_ERR_NO_RESOURCES;
+  return base * PAGE_SIZE;
 }
 
 /**
  * Unmaps [address, address + length): whole mappings go, mappings cut at an edge shrink, a mapping
- * cut in the middle is split in two. A VMO whose last mapping and last handle are gone closes its page
- * source, as when its last reference goes in Zircon.
+ * cut in the middle is split in two. Each mapping holds a reference on its VMO: the VMO dies (its page
+ * source closes) when its last mapping, handle and syscall in flight are all gone.
  */
 export function vmarUnmap(k: KernelState, address: number, length: number): number {
   const w = k.w;
@@ -127,13 +148,8 @@ export function vmarUnmap(k: KernelState, address: number, length: number): numb
   }
   mutexUnlock(w, H_VMAR_LOCK);
   for (const vmo of released) {
-    const last = Atomics.sub(w, k.obj(vmo) + V_MAP_COUNT, 1) === 1;
-    if (last && Atomics.load(w, k.obj(vmo) + O_HANDLES) === 0 && isPagerBacked(k, vmo)) {
-      k.lockObject(vmo);
-      closeSourceLocked(k, vmo);
-      k.unlockObject(vmo);
-    }
-    k.release(vmo);
+    Atomics.sub(w, k.obj(vmo) + V_MAP_COUNT, 1);
+    k.release(vmo); // the mapping's reference: the last one runs the VMO's dead transition
   }
   return status;
 }
@@ -213,13 +229,18 @@ export function memAccess(k: KernelState, r: number, address: number, buffer: Ui
       continue;
     }
     if (status === ZX_ERR_SHOULD_WAIT) {
+      // A waiting fault keeps the VMO's record, not the VMO, alive (Zircon's fault waits on its
+      // PageRequest only): if the last handle and mapping go meanwhile, the VMO dies, its source
+      // closes, and the retried fault finds no mapping.
+      k.addRecordRef(vmo);
+      k.release(vmo);
       status = waitOnRequest(k, vmo, r);
       if (isRequestInitialized(k, r)) {
         k.lockObject(vmo);
         cancelRequestLocked(k, r);
         k.unlockObject(vmo);
       }
-      k.release(vmo);
+      k.releaseRecord(vmo);
       if (status !== ZX_OK) return fatal(result, status, cur);
       continue; // retry the fault from the mapping lookup
     }

@@ -52,7 +52,7 @@ t.test('the dirty transition table allows exactly the kernel transitions', async
 
 t.test('layout regions are 8-byte aligned and disjoint', async (t) => {
   const L = planLayout({ frameCount: 100, maxHandles: 10, maxObjects: 7, maxThreads: 5, maxNodes: 9, maxPortPackets: 11, maxIntervals: 3, maxMappings: 2, traceCapacity: 4 });
-  const regions = Object.entries(L).filter(([k]) => !['frameCount', 'maxHandles', 'maxObjects', 'maxThreads', 'maxNodes', 'maxPortPackets', 'maxIntervals', 'maxMappings', 'traceCapacity', 'metaWords', 'frameBytes'].includes(k));
+  const regions = Object.entries(L).filter(([k]) => !['frameCount', 'maxHandles', 'maxObjects', 'maxThreads', 'maxNodes', 'maxPortPackets', 'maxIntervals', 'maxMappings', 'traceCapacity', 'metaWords', 'frameBytes', 'handleGenBits', 'handleGenMask', 'handleSlotShift'].includes(k));
   const starts = regions.map(([, v]) => v as number).sort((a, b) => a - b);
   for (const s of starts) t.equal(s % 2, 0, 'each region starts on an even word (8 bytes)');
   t.ok(starts.every((s, i) => i === 0 || s > starts[i - 1]!), 'regions do not start at the same word');
