@@ -8,7 +8,6 @@
 // WRITEBACK_BEGIN) gives in the real kernel. A fault that cannot be resolved is fatal: the access
 // reports its status and address, and the syscall layer throws ZxException(ZX_EXCP_FATAL_PAGE_FAULT).
 
-import { mutexLock, mutexUnlock } from '../../shared/futex.js';
 import { PAGE_SIZE, ZX_VM_PERM_READ, ZX_VM_PERM_WRITE } from '../../shared/constants.js';
 import {
   H_FREE_MAPPING,
@@ -54,7 +53,7 @@ import { intervalAtLocked } from './zero_intervals.js';
 /** Maps `pages` pages of `vmo` from `vmoPage` with `perms`; returns the address or a status. */
 export function vmarMap(k: KernelState, vmo: number, vmoPage: number, pages: number, perms: number): number {
   const w = k.w;
-  mutexLock(w, H_VMAR_LOCK);
+  k.lockLeaf(H_VMAR_LOCK);
   const m = w[H_FREE_MAPPING]!;
   let base = -1;
   if (m >= 0) {
@@ -71,7 +70,7 @@ export function vmarMap(k: KernelState, vmo: number, vmoPage: number, pages: num
     k.addRef(vmo); // the mapping's reference
     Atomics.add(w, k.obj(vmo) + V_MAP_COUNT, 1);
   }
-  mutexUnlock(w, H_VMAR_LOCK);
+  k.unlockLeaf(H_VMAR_LOCK);
   return base < 0 ? ZX_ERR_NO_RESOURCES : base * PAGE_SIZE;
 }
 
@@ -87,7 +86,7 @@ export function vmarUnmap(k: KernelState, address: number, length: number): numb
   const end = first + Math.ceil(length / PAGE_SIZE);
   const released: number[] = [];
   let status: number = ZX_OK;
-  mutexLock(w, H_VMAR_LOCK);
+  k.lockLeaf(H_VMAR_LOCK);
   for (let m = 0; m < k.layout.maxMappings; m++) {
     const r = k.map(m);
     if (w[r + M_IN_USE] !== 1) continue;
@@ -123,7 +122,7 @@ export function vmarUnmap(k: KernelState, address: number, length: number): numb
       Atomics.add(w, k.obj(vmo) + V_MAP_COUNT, 1);
     }
   }
-  mutexUnlock(w, H_VMAR_LOCK);
+  k.unlockLeaf(H_VMAR_LOCK);
   for (const vmo of released) {
     const last = Atomics.sub(w, k.obj(vmo) + V_MAP_COUNT, 1) === 1;
     if (last && Atomics.load(w, k.obj(vmo) + O_HANDLES) === 0 && isPagerBacked(k, vmo)) {
@@ -177,9 +176,9 @@ export function memAccess(k: KernelState, r: number, address: number, buffer: Ui
     const page = Math.floor(cur / PAGE_SIZE);
     const inPage = cur - page * PAGE_SIZE;
     const n = Math.min(PAGE_SIZE - inPage, buffer.length - done);
-    mutexLock(w, H_VMAR_LOCK);
+    k.lockLeaf(H_VMAR_LOCK);
     const vmo = resolveLocked(k, page, resolved);
-    mutexUnlock(w, H_VMAR_LOCK);
+    k.unlockLeaf(H_VMAR_LOCK);
     if (vmo < 0) return fatal(result, vmo, cur);
     const { vmoPage, perms } = resolved;
     if ((perms & (write ? ZX_VM_PERM_WRITE : ZX_VM_PERM_READ)) === 0) {
