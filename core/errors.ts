@@ -34,3 +34,41 @@ export class ZxException extends Error {
     this.address = address;
   }
 }
+
+/**
+ * The kernel fail-stopped (core/panic.ts): a worker died inside a kernel critical section, or a killed
+ * thread never left the kernel. Every later syscall on that kernel throws it; nothing waits forever.
+ */
+export class KernelPanic extends Error {
+  override name = 'KernelPanic';
+  /** The kernel thread whose death caused the panic (0 if none). */
+  readonly tid: number;
+  /** The syscall it was in ('' if none). */
+  readonly syscall: string;
+  /** The lock it held ('' if none), e.g. 'lock of VMO koid 1030' or 'H_PMM_LOCK'. */
+  readonly lock: string;
+
+  constructor(message: string, tid: number, syscall: string, lock: string) {
+    super(message);
+    this.tid = tid;
+    this.syscall = syscall;
+    this.lock = lock;
+  }
+}
+
+/**
+ * What a killed simulated thread reports (zx_task_kill): thrown out of the syscall at whose exit the
+ * kill took effect (or at the next syscall entry), and by SimThread.join().
+ */
+export class ThreadKilled extends Error {
+  override name = 'ThreadKilled';
+  readonly tid: number;
+  /** The syscall the kill interrupted or refused ('' if the thread ended outside the kernel). */
+  readonly syscall: string;
+
+  constructor(tid: number, syscall: string) {
+    super(`thread ${tid} was killed${syscall ? ` (in ${syscall})` : ''}`);
+    this.tid = tid;
+    this.syscall = syscall;
+  }
+}

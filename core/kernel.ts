@@ -2,6 +2,14 @@
 // (Kernel.attach). All kernel state is in the shared buffers (shared/layout.ts); a Kernel object is
 // just this JS thread's view of them plus its own kernel thread (`sys`). Options are validated with
 // zod at this edge, and rejected with a message that names the field.
+//
+// Processes and death (core/object/process.ts): kernel.processCreate() makes a Process; a worker
+// joins it with Kernel.attach(share, { process: proc.token }), and its handles (proc.transferHandle)
+// close when its last thread dies. Without a process everything lives in the implicit root process,
+// as before. kernel.watchWorker(worker) makes the main thread reap a worker's kernel threads when the
+// worker exits (returns, throws or is terminated): no slot leaks, its process exits, and a worker that
+// died holding a kernel lock panics the kernel (KernelPanic, core/panic.ts) instead of hanging it.
+// kernel.threadKill(tid) is zx_task_kill of one thread.
 
 import { z } from 'zod';
 import { PAGE_SIZE } from '../shared/constants.js';
@@ -50,13 +58,16 @@ import { readTrace, type TraceRecord } from './trace.js';
 import { H_BUGS, H_DEBUG_SYSCALLS, H_INSTANCE, H_TRACE_MASK, H_REQUEST_TIMEOUT_MS, H_WAIT_SPIN, T_STATE, attachShared, createShared, type SharedViews } from '../shared/layout.js';
 import { MAX_FRAMES } from '../shared/page_slot.js';
 import { KernelState } from './kernel_state.js';
-import { allocThread, freeThread, threadSlotOf, threadState } from './object/handle_table.js';
+import { allocThread, threadSlotOf, threadState } from './object/handle_table.js';
+import { Process, exitThread, killThread, processCreate, processFromToken, reapJsThread, type ProcessToken } from './object/process.js';
+import { isPanicked, kernelPanicOf } from './panic.js';
+import { GatedSys } from './syscall_gate.js';
+import type { Worker } from 'node:worker_threads';
 import { installLifecycle } from './object/lifecycle.js';
 import { checkInvariants } from './invariants.js';
 import { installEvictor } from './vm/evictor.js';
-import { ThreadSys } from './sys.js';
-import { ZxError } from './errors.js';
-import { ZX_ERR_BAD_STATE } from '../shared/status.js';
+import { type KernelPanic, ZxError } from './errors.js';
+import { ZX_ERR_BAD_STATE, ZX_ERR_NO_MEMORY } from '../shared/status.js';
 import type { Sys } from './sys_types.js';
 import { ZX_THREAD_STATE_BLOCKED_PAGER, ZX_THREAD_STATE_RUNNING } from '../shared/constants.js';
 
@@ -102,6 +113,11 @@ export interface KernelShare {
   readonly frames: SharedArrayBuffer;
 }
 
+export interface AttachOptions {
+  /** The process this JS thread's kernel thread and new handles belong to (Process.token). */
+  process?: ProcessToken;
+}
+
 export interface KernelStats {
   requests: number;
   packets: number;
@@ -135,7 +151,7 @@ export interface DebugWait {
 
 export class Kernel {
   readonly state: KernelState;
-  #sys: ThreadSys | null = null;
+  #sys: GatedSys | null = null;
   #ownThreadSlot = -1;
 
   private constructor(views: SharedViews) {
@@ -171,9 +187,59 @@ export class Kernel {
     return new Kernel(views);
   }
 
-  /** The same kernel, same handles, in any worker. */
-  static attach(share: KernelShare): Kernel {
-    return new Kernel(attachShared(share.meta, share.frames));
+  /**
+   * The same kernel, same handles, in any worker. With `process`, this JS thread's kernel thread
+   * (`sys`) and the handles it creates belong to that process (kernel.processCreate()).
+   */
+  static attach(share: KernelShare, options: AttachOptions = {}): Kernel {
+    const kernel = new Kernel(attachShared(share.meta, share.frames));
+    if (options.process !== undefined) {
+      const p = processFromToken(kernel.state, options.process);
+      if (p < 0) throw new ZxError(p, 'Kernel.attach', 'options.process is not a live process');
+      kernel.state.process = p;
+    }
+    return kernel;
+  }
+
+  /** A new process (zx_process_create) with no threads yet; see core/object/process.ts. */
+  processCreate(): Process {
+    const p = processCreate(this.state);
+    if (p < 0) throw new ZxError(ZX_ERR_NO_MEMORY, 'zx_process_create');
+    return new Process(this.state, p);
+  }
+
+  /**
+   * Watches a Worker that attached this kernel: when it exits - returns, throws or is terminated,
+   * which runs no code in it - this (main) thread reaps its kernel threads: withdraws their requests,
+   * frees their slots and, if that was a process's last thread, runs the process exit. Resolves after
+   * the reap with the KernelPanic if the worker died holding a kernel lock, else null.
+   */
+  watchWorker(worker: Worker): Promise<KernelPanic | null> {
+    const jsThread = worker.threadId; // -1 once it exited: read it now
+    return new Promise((resolve) => {
+      worker.once('exit', () => resolve(reapJsThread(this.state, jsThread)));
+    });
+  }
+
+  /**
+   * zx_task_kill of a thread: it stops at its next kernel exit (a blocked wait is interrupted and
+   * its request withdrawn) or kernel entry; its syscall throws ThreadKilled. Asynchronous, as in
+   * Zircon. Throws ZxError(ZX_ERR_BAD_STATE) for a thread that is not alive.
+   */
+  threadKill(tid: number): void {
+    const slot = threadSlotOf(this.state, tid);
+    if (slot < 0) throw new ZxError(ZX_ERR_BAD_STATE, 'zx_task_kill');
+    killThread(this.state, slot);
+  }
+
+  /** The KernelPanic this kernel fail-stopped with, or null. */
+  get panic(): KernelPanic | null {
+    return isPanicked(this.state) ? kernelPanicOf(this.state) : null;
+  }
+
+  /** Asserts that the calling thread holds object `obj`'s lock (kernel-internal; see KernelState). */
+  assertLockHeld(obj: number): void {
+    this.state.assertLockHeld(obj);
   }
 
   shareable(): KernelShare {
@@ -189,17 +255,18 @@ export class Kernel {
   get sys(): Sys {
     if (!this.#sys) {
       const t = allocThread(this.state);
+      if (t === ZX_ERR_BAD_STATE) throw new ZxError(t, 'zx_thread_create', 'the process is dead');
       if (typeof t === 'number') throw new RangeError('Kernel.sys: no free kernel thread (options.maxThreads)');
       Atomics.store(this.state.w, this.state.thr(t.slot) + T_STATE, ZX_THREAD_STATE_RUNNING);
       this.#ownThreadSlot = t.slot;
-      this.#sys = new ThreadSys(this.state, t.slot);
+      this.#sys = new GatedSys(this.state, t.slot);
     }
     return this.#sys;
   }
 
   /** Syscalls acting as an existing kernel thread (ThreadPool workers use this). */
   sysForThread(threadSlot: number): Sys {
-    return new ThreadSys(this.state, threadSlot);
+    return new GatedSys(this.state, threadSlot);
   }
 
   /**
@@ -363,7 +430,7 @@ export class Kernel {
   /** Releases this JS thread's kernel thread. Other attachments are unaffected. */
   close(): void {
     if (this.#ownThreadSlot >= 0) {
-      freeThread(this.state, this.#ownThreadSlot);
+      exitThread(this.state, this.#ownThreadSlot);
       this.#ownThreadSlot = -1;
       this.#sys = null;
     }

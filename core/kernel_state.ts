@@ -3,7 +3,9 @@
 // own KernelState over the same buffers; it holds no kernel state of its own beyond scratch space.
 
 import { assert } from '../shared/assert.js';
+import { threadId as jsThreadId } from 'node:worker_threads';
 import { mutexLock, mutexUnlock } from '../shared/futex.js';
+import { kernelPanicOf, sweepLocksAfterPanic } from './panic.js';
 import {
   H_BUGS,
   H_TRACE_MASK,
@@ -16,7 +18,9 @@ import {
   N_NEXT_FREE,
   NODE_WORDS,
   O_LOCK,
+  O_LOCK_OWNER,
   O_REFS,
+  leafLockOwnerWord,
   OBJ_WORDS,
   V_RECORD_REFS,
   PACKET_WORDS,
@@ -47,7 +51,18 @@ export class KernelState {
    * The kernel thread this JS thread is acting as, recorded in trace events. A JS thread runs one
    * kernel thread at a time (a pool worker runs one task at a time), so ThreadSys sets it on creation.
    */
-  actor = -1;
+  get actor(): number {
+    return this.#owner - 1;
+  }
+  set actor(slot: number) {
+    this.#owner = slot + 1;
+  }
+  /** actor + 1: the value written into lock owner words (0 = no kernel thread). */
+  #owner = 0;
+  /** The process new handles of this JS thread belong to (-1: the implicit root process). */
+  process = -1;
+  /** worker_threads threadId of this JS thread (0 on the main thread), recorded in its kernel threads. */
+  readonly jsThread: number = jsThreadId;
   /** Injected bugs (core/bugs.ts), read once: 0 in every normal run. */
   readonly bugs: number;
   /** Trace ring capacity; 0 = tracing off (core/trace.ts). */
@@ -96,18 +111,46 @@ export class KernelState {
 
   /** Takes an object's lock only if it is free right now; reclaim uses it so it can never deadlock. */
   tryLockObject(obj: number): boolean {
-    if (Atomics.compareExchange(this.w, this.obj(obj) + O_LOCK, 0, 1) !== 0) return false;
+    const o = this.obj(obj);
+    if (Atomics.compareExchange(this.w, o + O_LOCK, 0, 1) !== 0) return false;
+    this.w[o + O_LOCK_OWNER] = this.#owner;
     this.#lockDepth++;
     return true;
   }
 
   lockObject(obj: number): void {
-    mutexLock(this.w, this.obj(obj) + O_LOCK);
+    const o = this.obj(obj);
+    if (!mutexLock(this.w, o + O_LOCK)) this.#panicked();
+    this.w[o + O_LOCK_OWNER] = this.#owner;
     this.#lockDepth++;
   }
   unlockObject(obj: number): void {
-    mutexUnlock(this.w, this.obj(obj) + O_LOCK);
+    const o = this.obj(obj);
+    this.w[o + O_LOCK_OWNER] = 0;
+    mutexUnlock(this.w, o + O_LOCK);
     if (--this.#lockDepth === 0 && this.#wakeCount > 0) this.#flushWakes();
+  }
+
+  /** Takes a leaf lock (H_HANDLE_LOCK, H_PMM_LOCK, H_HEAP_LOCK, H_VMAR_LOCK), recording its owner. */
+  lockLeaf(lock: number): void {
+    if (!mutexLock(this.w, lock)) this.#panicked();
+    this.w[leafLockOwnerWord(lock)] = this.#owner;
+  }
+  unlockLeaf(lock: number): void {
+    this.w[leafLockOwnerWord(lock)] = 0;
+    mutexUnlock(this.w, lock);
+  }
+
+  /** Asserts that this thread holds `obj`'s lock (the lock word is taken and its owner word is us). */
+  assertLockHeld(obj: number): void {
+    const o = this.obj(obj);
+    assert(Atomics.load(this.w, o + O_LOCK) !== 0 && this.w[o + O_LOCK_OWNER] === this.#owner, `lock of object ${obj} is not held by thread slot ${this.actor}`);
+  }
+
+  /** A lock was PANICKED: make sure no other lock waits forever on us, then fail stop. */
+  #panicked(): never {
+    sweepLocksAfterPanic(this);
+    throw kernelPanicOf(this);
   }
 
   /**
@@ -178,34 +221,34 @@ export class KernelState {
 
   allocNode(): number {
     const w = this.w;
-    mutexLock(w, H_HEAP_LOCK);
+    this.lockLeaf(H_HEAP_LOCK);
     const n = w[H_FREE_NODE]!;
     if (n >= 0) w[H_FREE_NODE] = w[this.node(n) + N_NEXT_FREE]!;
-    mutexUnlock(w, H_HEAP_LOCK);
+    this.unlockLeaf(H_HEAP_LOCK);
     if (n >= 0) this.w.fill(0, this.node(n), this.node(n) + NODE_WORDS);
     return n;
   }
   freeNode(n: number): void {
     const w = this.w;
-    mutexLock(w, H_HEAP_LOCK);
+    this.lockLeaf(H_HEAP_LOCK);
     w[this.node(n) + N_NEXT_FREE] = w[H_FREE_NODE]!;
     w[H_FREE_NODE] = n;
-    mutexUnlock(w, H_HEAP_LOCK);
+    this.unlockLeaf(H_HEAP_LOCK);
   }
   allocInterval(): number {
     const w = this.w;
-    mutexLock(w, H_HEAP_LOCK);
+    this.lockLeaf(H_HEAP_LOCK);
     const z = w[H_FREE_INTERVAL]!;
     if (z >= 0) w[H_FREE_INTERVAL] = w[this.zint(z) + Z_NEXT_FREE]!;
-    mutexUnlock(w, H_HEAP_LOCK);
+    this.unlockLeaf(H_HEAP_LOCK);
     if (z >= 0) this.w.fill(0, this.zint(z), this.zint(z) + INTERVAL_WORDS);
     return z;
   }
   freeInterval(z: number): void {
     const w = this.w;
-    mutexLock(w, H_HEAP_LOCK);
+    this.lockLeaf(H_HEAP_LOCK);
     w[this.zint(z) + Z_NEXT_FREE] = w[H_FREE_INTERVAL]!;
     w[H_FREE_INTERVAL] = z;
-    mutexUnlock(w, H_HEAP_LOCK);
+    this.unlockLeaf(H_HEAP_LOCK);
   }
 }

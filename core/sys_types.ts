@@ -70,3 +70,39 @@ export interface Sys {
   handleReplace(handle: number, rights: number): number;
   objectGetInfo(handle: number, topic: number): VmoInfo;
 }
+
+/**
+ * Syscall ids: T_SYSCALL holds the index + 1 of the method a thread is in (0 = outside the kernel);
+ * each entry is [Sys method, zx_ name].
+ */
+export const SYSCALLS: ReadonlyArray<readonly [keyof Sys, string]> = [
+  ['pagerCreate', 'zx_pager_create'],
+  ['pagerCreateVmo', 'zx_pager_create_vmo'],
+  ['pagerDetachVmo', 'zx_pager_detach_vmo'],
+  ['pagerSupplyPages', 'zx_pager_supply_pages'],
+  ['pagerOpRange', 'zx_pager_op_range'],
+  ['pagerQueryDirtyRanges', 'zx_pager_query_dirty_ranges'],
+  ['pagerQueryVmoStats', 'zx_pager_query_vmo_stats'],
+  ['portCreate', 'zx_port_create'],
+  ['portWait', 'zx_port_wait'],
+  ['portQueue', 'zx_port_queue'],
+  ['vmoCreate', 'zx_vmo_create'],
+  ['vmoRead', 'zx_vmo_read'],
+  ['vmoWrite', 'zx_vmo_write'],
+  ['vmoGetSize', 'zx_vmo_get_size'],
+  ['vmoSetSize', 'zx_vmo_set_size'],
+  ['vmoOpRange', 'zx_vmo_op_range'],
+  ['vmarMap', 'zx_vmar_map'],
+  ['vmarUnmap', 'zx_vmar_unmap'],
+  ['memRead', 'memRead (user fault)'],
+  ['memWrite', 'memWrite (user fault)'],
+  ['handleClose', 'zx_handle_close'],
+  ['handleDuplicate', 'zx_handle_duplicate'],
+  ['handleReplace', 'zx_handle_replace'],
+  ['objectGetInfo', 'zx_object_get_info'],
+];
+
+/** The zx_ name of a T_SYSCALL value ('' for 0: outside the kernel). */
+export function syscallName(id: number): string {
+  return id > 0 && id <= SYSCALLS.length ? SYSCALLS[id - 1]![1] : '';
+}

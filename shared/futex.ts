@@ -4,33 +4,64 @@
 // The mutex is Drepper's three-state futex lock (0 free, 1 locked, 2 locked with waiters): it costs
 // one compareExchange to take and one exchange to release when uncontended, and it degrades best
 // when threads outnumber the two cores (NODE-NOTES §2c). Kernel critical sections are short and
-// never block, so no lock is held across a wait.
+// never block, so no lock is held across a wait. A fourth state, PANICKED, fail-stops a lock whose
+// owner died inside its critical section.
 
 import { ZX_TIME_INFINITE } from './constants.js';
 
 const FREE = 0;
 const LOCKED = 1;
 const CONTENDED = 2;
+/**
+ * A kernel lock after a kernel panic (core/object/process.ts): never taken again. mutexLock returns
+ * false instead of waiting, so no thread sleeps forever on a lock a dead worker took with it.
+ */
+const PANICKED = 3;
 
-export function mutexLock(w: Int32Array, index: number): void {
+/**
+ * Takes the lock; returns false (without taking it) only if the lock was marked PANICKED. The slow
+ * path uses compareExchange, never a blind exchange, so nothing but an unlock overwrites PANICKED.
+ */
+export function mutexLock(w: Int32Array, index: number): boolean {
   let c = Atomics.compareExchange(w, index, FREE, LOCKED);
-  if (c === FREE) return;
+  if (c === FREE) return true;
   // A short spin first: critical sections are tens of nanoseconds, a park costs ~25 µs here.
   for (let spin = 0; spin < 64; spin++) {
     if (Atomics.load(w, index) === FREE) {
       c = Atomics.compareExchange(w, index, FREE, LOCKED);
-      if (c === FREE) return;
+      if (c === FREE) return true;
     }
   }
-  if (c !== CONTENDED) c = Atomics.exchange(w, index, CONTENDED);
-  while (c !== FREE) {
-    Atomics.wait(w, index, CONTENDED);
-    c = Atomics.exchange(w, index, CONTENDED);
+  for (;;) {
+    c = Atomics.load(w, index);
+    if (c === FREE) {
+      // Taken as CONTENDED: another waiter may still be parked, and our unlock must wake it.
+      if (Atomics.compareExchange(w, index, FREE, CONTENDED) === FREE) return true;
+    } else if (c === PANICKED) {
+      return false;
+    } else if (c === CONTENDED || Atomics.compareExchange(w, index, LOCKED, CONTENDED) === LOCKED) {
+      Atomics.wait(w, index, CONTENDED);
+    }
   }
 }
 
 export function mutexUnlock(w: Int32Array, index: number): void {
   if (Atomics.exchange(w, index, FREE) === CONTENDED) Atomics.notify(w, index, 1);
+}
+
+/**
+ * Marks a held lock PANICKED and wakes all its waiters (they return false from mutexLock); a free
+ * lock is left alone. Returns true if the lock was held.
+ */
+export function mutexMarkPanicked(w: Int32Array, index: number): boolean {
+  for (;;) {
+    const c = Atomics.load(w, index);
+    if (c === FREE) return false;
+    if (c === PANICKED || Atomics.compareExchange(w, index, c, PANICKED) === c) {
+      Atomics.notify(w, index);
+      return true;
+    }
+  }
 }
 
 export function mutexIsHeld(w: Int32Array, index: number): boolean {

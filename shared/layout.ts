@@ -37,7 +37,7 @@ import { HISTOGRAM_WORDS } from './histogram.js';
 export const TRACE_EVENT_WORDS = 16;
 
 export const LAYOUT_MAGIC = 0x5a58_5047; // "ZXPG"
-export const LAYOUT_VERSION = 6;
+export const LAYOUT_VERSION = 7;
 
 // ---------------------------------------------------------------------------------------------
 // Header: named slots at the start of meta.
@@ -91,6 +91,21 @@ export const H_STAT_COMPLETES = 46; // ZX_PAGER_VMO_COMPLETE packets posted
 export const H_TRACE_MASK = 47; // bit t set: trace events of type t are recorded (core/trace.ts)
 export const H_HANDLE_GEN_BITS = 48; // generation bits of a handle value (planLayout, from maxHandles)
 export const H_FREE_HANDLE_TAIL = 49; // tail of the free handle list: freed slots queue up FIFO
+// Lock owners: beside every kernel lock a word holding the owner's thread slot + 1 (0 = none),
+// written right after the acquire and cleared right before the release (core/kernel_state.ts), so
+// the main thread can tell which lock a dead worker took with it (core/object/process.ts).
+export const H_HANDLE_LOCK_OWNER = 50;
+export const H_PMM_LOCK_OWNER = 51;
+export const H_HEAP_LOCK_OWNER = 52;
+export const H_VMAR_LOCK_OWNER = 53;
+/** The owner word of a leaf lock. */
+export function leafLockOwnerWord(lock: number): number {
+  return lock === H_VMAR_LOCK ? H_VMAR_LOCK_OWNER : lock - H_HANDLE_LOCK + H_HANDLE_LOCK_OWNER;
+}
+export const H_PANIC = 54; // 1 once the kernel panicked (Atomics): every later syscall throws KernelPanic
+export const H_PANIC_TID = 55; // the thread whose death caused the panic
+export const H_PANIC_SYSCALL = 56; // its T_SYSCALL when it died
+export const H_PANIC_LOCK = 57; // word index of the lock it held (-1 none)
 export const HEADER_WORDS = 64;
 
 // ---------------------------------------------------------------------------------------------
@@ -112,7 +127,7 @@ export function handleGenBitsFor(maxHandles: number): number {
 
 // ---------------------------------------------------------------------------------------------
 // Object table: one record of OBJ_WORDS per kernel object (array of records; named fields).
-export const ObjType = { Free: 0, Vmo: 3, Port: 6, Pager: 28 } as const;
+export const ObjType = { Free: 0, Process: 1, Vmo: 3, Port: 6, Pager: 28 } as const;
 // Fields common to all objects.
 export const O_TYPE = 0;
 export const O_KOID = 1;
@@ -150,7 +165,8 @@ export const V_LOCK_COUNT = 30; // ZX_VMO_OP_LOCK count of a discardable VMO
 // packet sits in a port or a faulting thread waits on its page source. The record is the VMO's
 // PagerProxy too, which Zircon keeps alive past the VMO until the pager dequeues the COMPLETE.
 export const V_RECORD_REFS = 31;
-export const OBJ_WORDS = 32;
+export const O_LOCK_OWNER = 32; // thread slot + 1 holding O_LOCK, 0 none (see H_HANDLE_LOCK_OWNER)
+export const OBJ_WORDS = 40;
 // Pager fields (reuse the words after the common ones).
 export const P_VMO_HEAD = 6;
 export const P_CLOSED = 7;
@@ -161,6 +177,10 @@ export const PT_SEQ = 8; // bumped and notified on every queue (futex word for p
 export const PT_USER_COUNT = 9;
 export const PT_DEAD = 10; // last handle closed: queue dropped, later packets vanish
 export const PT_OPTIONS = 11;
+// Process fields (core/object/process.ts).
+export const PR_THREADS = 6; // live kernel threads of the process (guarded by H_HANDLE_LOCK)
+export const PR_STATE = 7; // ProcessState below
+export const ProcessState = { Initial: 0, Running: 1, Dead: 2 } as const;
 
 export const VmoFlag = {
   PagerBacked: 1 << 0,
@@ -205,7 +225,12 @@ export const R_FIFO_PREV = 24;
 export const R_IN_FIFO = 25;
 export const R_SERIAL = 26; // bumped per new request (trace/bookkeeping)
 export const T_SUSPEND = 27; // 1 while a suspend is requested (Atomics; futex word for resume)
-export const THREAD_WORDS = 32;
+export const T_KILLED = 28; // 1 once zx_task_kill was requested (Atomics)
+export const T_SYSCALL = 29; // the syscall the thread is in (core/syscall_gate.ts id), 0 outside the kernel
+export const T_WAIT_WORD = 30; // futex word the thread parks on in the kernel besides R_EVENT (a port's), 0 none
+export const T_PROCESS = 31; // object slot of its process, -1 for the kernel's implicit root process
+export const T_JS_THREAD = 32; // worker_threads threadId of the JS thread that runs it (0 = main)
+export const THREAD_WORDS = 40;
 
 export const RequestState = { None: 0, Leader: 1, Follower: 2 } as const;
 export const PageRequestType = { Read: 0, Dirty: 1 } as const;
@@ -298,6 +323,7 @@ export interface Layout extends LayoutConfig {
   handleGenBits: number;
   handleGenMask: number;
   handleSlotShift: number;
+  handleProcess: number; // process object slot owning each handle, -1 = the implicit root process
   objects: number;
   threads: number;
   packets: number;
@@ -353,6 +379,7 @@ export function planLayout(config: LayoutConfig): Readonly<Layout> {
     handleGenBits,
     handleGenMask: 2 ** handleGenBits - 1,
     handleSlotShift: handleGenBits + 2,
+    handleProcess: region(config.maxHandles),
     objects: region(config.maxObjects * OBJ_WORDS),
     threads: region(config.maxThreads * THREAD_WORDS),
     packets: region(config.maxPortPackets * PACKET_WORDS),
@@ -411,6 +438,7 @@ export function createShared(config: LayoutConfig): SharedViews {
   chainFreeList(w, H_FREE_INTERVAL, layout.intervals + Z_NEXT_FREE, INTERVAL_WORDS, config.maxIntervals);
   chainFreeList(w, H_FREE_MAPPING, layout.mappings + M_NEXT_FREE, MAPPING_WORDS, config.maxMappings);
   w.fill(-1, layout.handleObject, layout.handleObject + config.maxHandles);
+  w.fill(-1, layout.handleProcess, layout.handleProcess + config.maxHandles);
   for (let f = 0; f < config.frameCount; f++) w[layout.freeFrames + f] = config.frameCount - 1 - f;
   w[H_FREE_FRAMES] = config.frameCount;
   w.fill(-1, layout.frameOwnerVmo, layout.frameOwnerVmo + config.frameCount);

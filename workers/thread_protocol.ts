@@ -8,6 +8,7 @@ export type BuiltinOp = 'vmoRead' | 'vmoWrite' | 'vmoOpRange' | 'memRead' | 'mem
 export interface ThreadTask {
   share: KernelShare;
   threadSlot: number;
+  tid: number;
   op: BuiltinOp | { module: string; export: string };
   args: unknown;
 }
@@ -16,4 +17,6 @@ export type ThreadOutcome =
   | { ok: true; value: unknown }
   | { ok: false; kind: 'ZxError'; status: number; syscall: string; message: string }
   | { ok: false; kind: 'ZxException'; type: number; status: number; address: number }
+  | { ok: false; kind: 'ThreadKilled'; tid: number; syscall: string }
+  | { ok: false; kind: 'KernelPanic'; message: string; tid: number; syscall: string; lock: string }
   | { ok: false; kind: 'Error'; message: string; stack?: string };

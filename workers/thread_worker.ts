@@ -4,9 +4,9 @@
 // worker, against shared memory: no message passing on a syscall path.
 
 import { Kernel } from '../core/kernel.js';
-import { ZxError, ZxException } from '../core/errors.js';
+import { KernelPanic, ThreadKilled, ZxError, ZxException } from '../core/errors.js';
 import type { Sys } from '../core/sys_types.js';
-import { H_INSTANCE, T_STATE } from '../shared/layout.js';
+import { H_INSTANCE, T_KILLED, T_STATE } from '../shared/layout.js';
 import { ZX_THREAD_STATE_DEAD, ZX_THREAD_STATE_RUNNING } from '../shared/constants.js';
 import type { ThreadOutcome, ThreadTask } from './thread_protocol.js';
 
@@ -57,6 +57,7 @@ export async function runThread(task: ThreadTask): Promise<ThreadOutcome> {
   const kernel = kernelFor(task);
   const w = kernel.state.w;
   const stateWord = kernel.state.thr(task.threadSlot) + T_STATE;
+  const killedWord = kernel.state.thr(task.threadSlot) + T_KILLED;
   const sys = kernel.sysForThread(task.threadSlot);
   Atomics.store(w, stateWord, ZX_THREAD_STATE_RUNNING);
   try {
@@ -69,8 +70,13 @@ export async function runThread(task: ThreadTask): Promise<ThreadOutcome> {
       if (typeof fn !== 'function') throw new Error(`${task.op.module} has no export ${task.op.export}`);
       value = await (fn as (sys: Sys, args: unknown) => unknown)(sys, task.args);
     }
+    // A killed thread ends killed even if its code swallowed the ThreadKilled.
+    if (Atomics.load(w, killedWord) !== 0) return { ok: false, kind: 'ThreadKilled', tid: task.tid, syscall: '' };
     return { ok: true, value };
   } catch (e) {
+    if (e instanceof ThreadKilled) return { ok: false, kind: 'ThreadKilled', tid: e.tid, syscall: e.syscall };
+    if (Atomics.load(w, killedWord) !== 0) return { ok: false, kind: 'ThreadKilled', tid: task.tid, syscall: '' };
+    if (e instanceof KernelPanic) return { ok: false, kind: 'KernelPanic', message: e.message, tid: e.tid, syscall: e.syscall, lock: e.lock };
     if (e instanceof ZxError) return { ok: false, kind: 'ZxError', status: e.status, syscall: e.syscall, message: e.message };
     if (e instanceof ZxException) return { ok: false, kind: 'ZxException', type: e.type, status: e.status, address: e.address };
     const err = e instanceof Error ? e : new Error(String(e));

@@ -4,8 +4,9 @@
 // reference count (O_REFS, Atomics): each handle, each syscall in flight and each internal link holds
 // one. Handle count reaching zero runs the object's on_zero_handles; references reaching zero destroy
 // it (both hooks live on KernelState, installed by core/object/lifecycle.ts).
+// Handles and threads belong to a process (core/object/process.ts): handleProcess / T_PROCESS hold
+// its object slot, -1 for the kernel's implicit root process, which never exits.
 
-import { mutexLock, mutexUnlock } from '../../shared/futex.js';
 import {
   H_FREE_HANDLE,
   H_FREE_HANDLE_TAIL,
@@ -17,11 +18,16 @@ import {
   O_HANDLES,
   O_KOID,
   O_LOCK,
+  O_LOCK_OWNER,
   O_NEXT_FREE,
   O_REFS,
   O_TYPE,
-  OBJ_WORDS,
   ObjType,
+  PR_STATE,
+  PR_THREADS,
+  ProcessState,
+  T_JS_THREAD,
+  T_PROCESS,
   R_LEADER,
   R_STATE,
   RequestState,
@@ -36,6 +42,7 @@ import { ZX_RIGHT_DUPLICATE, ZX_RIGHT_SAME_RIGHTS, ZX_THREAD_STATE_DEAD, ZX_THRE
 import {
   ZX_ERR_ACCESS_DENIED,
   ZX_ERR_BAD_HANDLE,
+  ZX_ERR_BAD_STATE,
   ZX_ERR_INVALID_ARGS,
   ZX_ERR_NO_MEMORY,
   ZX_ERR_NO_RESOURCES,
@@ -51,7 +58,7 @@ const TID_SLOT_RANGE = 65536;
 /** Allocates an object record of `type` with no references yet; -1 when the table is full. */
 export function allocObject(k: KernelState, type: number): number {
   const w = k.w;
-  mutexLock(w, H_HANDLE_LOCK);
+  k.lockLeaf(H_HANDLE_LOCK);
   const slot = w[H_FREE_OBJECT]!;
   if (slot >= 0) {
     const o = k.obj(slot);
@@ -59,24 +66,24 @@ export function allocObject(k: KernelState, type: number): number {
     // Zero the record but never its lock word: reclaim may be holding a freed record's lock through
     // a try-lock, and resetting it would let two threads in.
     w.fill(0, o, o + O_LOCK);
-    w.fill(0, o + O_LOCK + 1, o + OBJ_WORDS);
+    w.fill(0, o + O_LOCK + 1, o + O_LOCK_OWNER); // nor its owner word (the last one)
     w[o + O_TYPE] = type;
     w[o + O_KOID] = w[H_NEXT_KOID]!;
     w[H_NEXT_KOID] = w[H_NEXT_KOID]! + 1;
   }
-  mutexUnlock(w, H_HANDLE_LOCK);
+  k.unlockLeaf(H_HANDLE_LOCK);
   return slot;
 }
 
 /** Returns a destroyed object's record to the free list. */
 export function freeObject(k: KernelState, slot: number): void {
   const w = k.w;
-  mutexLock(w, H_HANDLE_LOCK);
+  k.lockLeaf(H_HANDLE_LOCK);
   const o = k.obj(slot);
   w[o + O_TYPE] = ObjType.Free;
   w[o + O_NEXT_FREE] = w[H_FREE_OBJECT]!;
   w[H_FREE_OBJECT] = slot;
-  mutexUnlock(w, H_HANDLE_LOCK);
+  k.unlockLeaf(H_HANDLE_LOCK);
 }
 
 export function objectType(k: KernelState, slot: number): number {
@@ -108,7 +115,7 @@ function decodeHandleLocked(k: KernelState, value: number): number {
 export function addHandle(k: KernelState, obj: number, rights: number): number {
   const w = k.w;
   const L = k.layout;
-  mutexLock(w, H_HANDLE_LOCK);
+  k.lockLeaf(H_HANDLE_LOCK);
   const slot = w[H_FREE_HANDLE]!;
   let value: number = ZX_ERR_NO_RESOURCES;
   if (slot >= 0) {
@@ -117,11 +124,12 @@ export function addHandle(k: KernelState, obj: number, rights: number): number {
     if (next < 0) w[H_FREE_HANDLE_TAIL] = -1;
     w[L.handleObject + slot] = obj;
     w[L.handleRights + slot] = rights;
+    w[L.handleProcess + slot] = k.process;
     Atomics.add(w, k.obj(obj) + O_HANDLES, 1);
     Atomics.add(w, k.obj(obj) + O_REFS, 1);
     value = encodeHandle(k, slot, w[L.handleGen + slot]!);
   }
-  mutexUnlock(w, H_HANDLE_LOCK);
+  k.unlockLeaf(H_HANDLE_LOCK);
   return value;
 }
 
@@ -132,7 +140,7 @@ export function addHandle(k: KernelState, obj: number, rights: number): number {
 export function lookupHandle(k: KernelState, value: number, type: number, rights: number): number {
   const w = k.w;
   const L = k.layout;
-  mutexLock(w, H_HANDLE_LOCK);
+  k.lockLeaf(H_HANDLE_LOCK);
   const slot = decodeHandleLocked(k, value);
   let result: number;
   if (slot < 0) {
@@ -148,16 +156,16 @@ export function lookupHandle(k: KernelState, value: number, type: number, rights
       result = obj;
     }
   }
-  mutexUnlock(w, H_HANDLE_LOCK);
+  k.unlockLeaf(H_HANDLE_LOCK);
   return result;
 }
 
 /** The rights of a live handle, or a status. */
 export function handleRights(k: KernelState, value: number): number {
-  mutexLock(k.w, H_HANDLE_LOCK);
+  k.lockLeaf(H_HANDLE_LOCK);
   const slot = decodeHandleLocked(k, value);
   const rights = slot < 0 ? ZX_ERR_BAD_HANDLE : k.w[k.layout.handleRights + slot]! >>> 0;
-  mutexUnlock(k.w, H_HANDLE_LOCK);
+  k.unlockLeaf(H_HANDLE_LOCK);
   return rights;
 }
 
@@ -185,14 +193,14 @@ function finishClose(k: KernelState, obj: number, lastHandle: boolean): void {
 
 export function closeHandle(k: KernelState, value: number): number {
   if (value === 0) return ZX_OK; // zx_handle_close(ZX_HANDLE_INVALID) is a no-op
-  mutexLock(k.w, H_HANDLE_LOCK);
+  k.lockLeaf(H_HANDLE_LOCK);
   const slot = decodeHandleLocked(k, value);
   if (slot < 0) {
-    mutexUnlock(k.w, H_HANDLE_LOCK);
+    k.unlockLeaf(H_HANDLE_LOCK);
     return ZX_ERR_BAD_HANDLE;
   }
   const { obj, lastHandle } = takeHandleLocked(k, slot);
-  mutexUnlock(k.w, H_HANDLE_LOCK);
+  k.unlockLeaf(H_HANDLE_LOCK);
   finishClose(k, obj, lastHandle);
   return ZX_OK;
 }
@@ -207,7 +215,7 @@ function derivedRights(current: number, requested: number): number {
 export function duplicateHandle(k: KernelState, value: number, rights: number): number {
   const w = k.w;
   const L = k.layout;
-  mutexLock(w, H_HANDLE_LOCK);
+  k.lockLeaf(H_HANDLE_LOCK);
   const slot = decodeHandleLocked(k, value);
   let obj = -1;
   let newRights = 0;
@@ -222,7 +230,7 @@ export function duplicateHandle(k: KernelState, value: number, rights: number): 
       Atomics.add(w, k.obj(obj) + O_REFS, 1); // keeps obj alive until addHandle takes its own
     }
   }
-  mutexUnlock(w, H_HANDLE_LOCK);
+  k.unlockLeaf(H_HANDLE_LOCK);
   if (status !== ZX_OK) return status;
   const dup = addHandle(k, obj, newRights);
   k.release(obj);
@@ -233,10 +241,10 @@ export function duplicateHandle(k: KernelState, value: number, rights: number): 
 export function replaceHandle(k: KernelState, value: number, rights: number): number {
   const w = k.w;
   const L = k.layout;
-  mutexLock(w, H_HANDLE_LOCK);
+  k.lockLeaf(H_HANDLE_LOCK);
   const slot = decodeHandleLocked(k, value);
   if (slot < 0) {
-    mutexUnlock(w, H_HANDLE_LOCK);
+    k.unlockLeaf(H_HANDLE_LOCK);
     return ZX_ERR_BAD_HANDLE;
   }
   const newRights = derivedRights(w[L.handleRights + slot]! >>> 0, rights);
@@ -246,11 +254,11 @@ export function replaceHandle(k: KernelState, value: number, rights: number): nu
     w[L.handleRights + slot] = newRights;
     w[L.handleGen + slot] = (w[L.handleGen + slot]! + 1) & L.handleGenMask;
     const value = encodeHandle(k, slot, w[L.handleGen + slot]!);
-    mutexUnlock(w, H_HANDLE_LOCK);
+    k.unlockLeaf(H_HANDLE_LOCK);
     return value;
   }
   const { obj, lastHandle } = takeHandleLocked(k, slot);
-  mutexUnlock(w, H_HANDLE_LOCK);
+  k.unlockLeaf(H_HANDLE_LOCK);
   finishClose(k, obj, lastHandle);
   return ZX_ERR_INVALID_ARGS;
 }
@@ -260,7 +268,11 @@ export function replaceHandle(k: KernelState, value: number, rights: number): nu
 /** Allocates a kernel thread (with its PageRequest); returns its slot or a status. */
 export function allocThread(k: KernelState): { slot: number; tid: number } | number {
   const w = k.w;
-  mutexLock(w, H_HANDLE_LOCK);
+  k.lockLeaf(H_HANDLE_LOCK);
+  if (k.process >= 0 && w[k.obj(k.process) + PR_STATE] === ProcessState.Dead) {
+    k.unlockLeaf(H_HANDLE_LOCK);
+    return ZX_ERR_BAD_STATE; // a dead process gets no new threads
+  }
   const slot = w[H_FREE_THREAD]!;
   let tid = 0;
   if (slot >= 0) {
@@ -274,22 +286,72 @@ export function allocThread(k: KernelState): { slot: number; tid: number } | num
     w[t + T_BLOCKED_VMO] = -1;
     w[t + R_STATE] = RequestState.None;
     w[t + R_LEADER] = -1;
+    w[t + T_PROCESS] = k.process;
+    w[t + T_JS_THREAD] = k.jsThread;
+    if (k.process >= 0) {
+      const p = k.obj(k.process);
+      w[p + PR_THREADS] = w[p + PR_THREADS]! + 1;
+      w[p + PR_STATE] = ProcessState.Running;
+    }
     Atomics.store(w, t + T_STATE, ZX_THREAD_STATE_NEW);
     tid = serial * TID_SLOT_RANGE + slot;
   }
-  mutexUnlock(w, H_HANDLE_LOCK);
+  k.unlockLeaf(H_HANDLE_LOCK);
   return slot >= 0 ? { slot, tid } : ZX_ERR_NO_MEMORY;
 }
 
-export function freeThread(k: KernelState, slot: number): void {
+/**
+ * Frees a kernel thread whose request is not outstanding (callers withdraw it first). Returns the
+ * slot of its process if this was the process's last thread (the caller runs the process exit,
+ * core/object/process.ts), else -1.
+ */
+export function freeThread(k: KernelState, slot: number): number {
   const w = k.w;
-  mutexLock(w, H_HANDLE_LOCK);
+  k.lockLeaf(H_HANDLE_LOCK);
   const t = k.thr(slot);
   Atomics.store(w, t + T_STATE, ZX_THREAD_STATE_DEAD);
   w[t + T_IN_USE] = 0;
   w[t + T_NEXT_FREE] = w[H_FREE_THREAD]!;
   w[H_FREE_THREAD] = slot;
-  mutexUnlock(w, H_HANDLE_LOCK);
+  const process = w[t + T_PROCESS]!;
+  let exited = -1;
+  if (process >= 0) {
+    const p = k.obj(process);
+    w[p + PR_THREADS] = w[p + PR_THREADS]! - 1;
+    if (w[p + PR_THREADS] === 0 && w[p + PR_STATE] === ProcessState.Running) {
+      w[p + PR_STATE] = ProcessState.Dead;
+      exited = process;
+    }
+  }
+  k.unlockLeaf(H_HANDLE_LOCK);
+  return exited;
+}
+
+/** The thread id of a live thread slot. */
+export function threadTidOf(k: KernelState, slot: number): number {
+  return k.w[k.thr(slot) + T_TID]! * TID_SLOT_RANGE + slot;
+}
+
+/** Closes every handle process `process` owns (its exit), as if each were zx_handle_close'd. */
+export function closeProcessHandles(k: KernelState, process: number): void {
+  const w = k.w;
+  const L = k.layout;
+  const closed: Array<{ obj: number; lastHandle: boolean }> = [];
+  k.lockLeaf(H_HANDLE_LOCK);
+  for (let slot = 0; slot < L.maxHandles; slot++) {
+    if (w[L.handleProcess + slot] === process && w[L.handleObject + slot]! >= 0) closed.push(takeHandleLocked(k, slot));
+  }
+  k.unlockLeaf(H_HANDLE_LOCK);
+  for (const { obj, lastHandle } of closed) finishClose(k, obj, lastHandle);
+}
+
+/** Moves a live handle into process `process` (-1: the root process); a status. */
+export function transferHandle(k: KernelState, value: number, process: number): number {
+  k.lockLeaf(H_HANDLE_LOCK);
+  const slot = decodeHandleLocked(k, value);
+  if (slot >= 0) k.w[k.layout.handleProcess + slot] = process;
+  k.unlockLeaf(H_HANDLE_LOCK);
+  return slot < 0 ? ZX_ERR_BAD_HANDLE : ZX_OK;
 }
 
 /** The slot of a live thread id, or -1 (a finished thread's slot may already serve another). */

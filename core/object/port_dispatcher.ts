@@ -31,13 +31,13 @@ import {
   PT_TAIL,
   PT_USER_COUNT,
 } from '../../shared/layout.js';
-import { mutexLock, mutexUnlock } from '../../shared/futex.js';
-import { MAX_PORT_USER_PACKETS, PAGE_SIZE, ZX_PKT_TYPE_USER } from '../../shared/constants.js';
-import { ZX_ERR_NO_MEMORY, ZX_ERR_SHOULD_WAIT, ZX_ERR_TIMED_OUT, ZX_OK } from '../../shared/status.js';
+import { MAX_PORT_USER_PACKETS, PAGE_SIZE, ZX_PKT_TYPE_USER, ZX_THREAD_STATE_BLOCKED_PORT, ZX_THREAD_STATE_RUNNING } from '../../shared/constants.js';
+import { ZX_ERR_INTERNAL_INTR_KILLED, ZX_ERR_NO_MEMORY, ZX_ERR_SHOULD_WAIT, ZX_ERR_TIMED_OUT, ZX_OK } from '../../shared/status.js';
+import { isPanicked, kernelPanicOf } from '../panic.js';
 import type { PortPacket } from '../sys_types.js';
 import type { KernelState } from '../kernel_state.js';
 import { TraceEvent, traceEvent } from '../trace.js';
-import { H_STAT_DEQUEUED, H_STAT_PORT_DROPPED, H_WAIT_SPIN, O_KOID } from '../../shared/layout.js';
+import { H_STAT_DEQUEUED, H_STAT_PORT_DROPPED, H_WAIT_SPIN, O_KOID, T_KILLED, T_STATE, T_WAIT_WORD } from '../../shared/layout.js';
 import { proxyFreeLocked } from './pager_proxy.js';
 
 export function initPort(k: KernelState, port: number): void {
@@ -48,10 +48,10 @@ export function initPort(k: KernelState, port: number): void {
 
 export function allocPacket(k: KernelState, kind: number): number {
   const w = k.w;
-  mutexLock(w, H_HEAP_LOCK);
+  k.lockLeaf(H_HEAP_LOCK);
   const e = w[H_FREE_PORT_PACKET]!;
   if (e >= 0) w[H_FREE_PORT_PACKET] = w[k.pkt(e) + E_NEXT_FREE]!;
-  mutexUnlock(w, H_HEAP_LOCK);
+  k.unlockLeaf(H_HEAP_LOCK);
   if (e >= 0) {
     w.fill(0, k.pkt(e), k.pkt(e) + PACKET_WORDS);
     w[k.pkt(e) + E_KIND] = kind;
@@ -63,10 +63,10 @@ export function allocPacket(k: KernelState, kind: number): number {
 export function freePacket(k: KernelState, e: number): void {
   const w = k.w;
   w[k.pkt(e) + E_KIND] = PacketKind.Free;
-  mutexLock(w, H_HEAP_LOCK);
+  k.lockLeaf(H_HEAP_LOCK);
   w[k.pkt(e) + E_NEXT_FREE] = w[H_FREE_PORT_PACKET]!;
   w[H_FREE_PORT_PACKET] = e;
-  mutexUnlock(w, H_HEAP_LOCK);
+  k.unlockLeaf(H_HEAP_LOCK);
 }
 
 function appendLocked(k: KernelState, port: number, e: number): void {
@@ -196,7 +196,22 @@ export function portWait(k: KernelState, port: number, deadline: bigint, out: { 
     k.unlockObject(port);
     const ms = msUntil(deadline);
     if (ms <= 0) return ZX_ERR_TIMED_OUT;
+    // A kill (or a kernel panic) ends the wait: the killer notifies T_WAIT_WORD, published first.
+    const t = actor >= 0 ? k.thr(actor) : -1;
+    if (t >= 0) {
+      Atomics.store(w, t + T_WAIT_WORD, o + PT_SEQ);
+      if (Atomics.load(w, t + T_KILLED) !== 0) {
+        Atomics.store(w, t + T_WAIT_WORD, 0);
+        return ZX_ERR_INTERNAL_INTR_KILLED;
+      }
+    }
+    if (isPanicked(k)) throw kernelPanicOf(k);
+    if (t >= 0) Atomics.store(w, t + T_STATE, ZX_THREAD_STATE_BLOCKED_PORT);
     futexWait(w, o + PT_SEQ, seq, ms, w[H_WAIT_SPIN]!); // the kernel's waitSpin applies to port waits too
+    if (t >= 0) {
+      Atomics.store(w, t + T_STATE, ZX_THREAD_STATE_RUNNING);
+      Atomics.store(w, t + T_WAIT_WORD, 0);
+    }
     if (monotonicNow() >= deadline && Atomics.load(w, o + PT_SEQ) === seq) return ZX_ERR_TIMED_OUT;
   }
 }

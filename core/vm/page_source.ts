@@ -50,6 +50,7 @@ import {
   R_WAKE_OFFSET,
   RequestState,
   T_BLOCKED_VMO,
+  T_KILLED,
   T_STATE,
   T_SUSPEND,
   V_FLAGS,
@@ -60,6 +61,7 @@ import {
 import { ZX_THREAD_STATE_BLOCKED_PAGER, ZX_THREAD_STATE_RUNNING, ZX_THREAD_STATE_SUSPENDED } from '../../shared/constants.js';
 import {
   ZX_ERR_BAD_STATE,
+  ZX_ERR_INTERNAL_INTR_KILLED,
   ZX_ERR_SHOULD_WAIT,
   ZX_ERR_TIMED_OUT,
   ZX_OK,
@@ -67,6 +69,7 @@ import {
 } from '../../shared/status.js';
 import type { KernelState } from '../kernel_state.js';
 import { Bug } from '../bugs.js';
+import { isPanicked, kernelPanicOf } from '../panic.js';
 import { requestIdOf } from '../object/request_id.js';
 import { TraceEvent, traceEvent } from '../trace.js';
 import { histogramRecord } from '../../shared/histogram.js';
@@ -442,7 +445,10 @@ export function closeSourceLocked(k: KernelState, vmo: number): void {
 /**
  * PageRequest::Wait, with no lock held: blocks thread r (shown as ZX_THREAD_STATE_BLOCKED_PAGER)
  * until its event is signalled, or the overtime timeout passes (ZX_ERR_TIMED_OUT). A status that
- * is neither OK nor a page-request failure code cancels the request, as Zircon does.
+ * is neither OK nor a page-request failure code cancels the request, as Zircon does. A kill
+ * (T_KILLED, zx_task_kill) interrupts the wait: the request is withdrawn and the wait returns
+ * ZX_ERR_INTERNAL_INTR_KILLED, which unwinds the syscall to the kernel exit where the thread stops
+ * (core/syscall_gate.ts). A kernel panic interrupts it too, with the KernelPanic.
  */
 export function waitOnRequest(k: KernelState, vmo: number, r: number): number {
   const w = k.w;
@@ -456,7 +462,13 @@ export function waitOnRequest(k: KernelState, vmo: number, r: number): number {
   let status: number;
   let suspended = false;
   for (;;) {
-    // 1: signalled. R_EVENT_INTERRUPTED (a suspend) is not a signal: it only makes us re-check.
+    // Kill and panic first: either may have changed the event word to end a wait (core/object/process.ts).
+    if (Atomics.load(w, t + T_KILLED) !== 0) {
+      status = ZX_ERR_INTERNAL_INTR_KILLED;
+      break;
+    }
+    if (isPanicked(k)) throw kernelPanicOf(k);
+    // 1: signalled. R_EVENT_INTERRUPTED (a suspend or a kill) is not a signal: it only makes us re-check.
     if (Atomics.exchange(w, t + R_EVENT, 0) === 1) {
       status = w[t + R_EVENT_STATUS]!;
       break;
@@ -487,7 +499,8 @@ export function waitOnRequest(k: KernelState, vmo: number, r: number): number {
     k.unlockObject(vmo);
     Atomics.store(w, t + R_EVENT, 0);
     Atomics.store(w, t + T_STATE, ZX_THREAD_STATE_SUSPENDED);
-    while (Atomics.load(w, t + T_SUSPEND) !== 0) Atomics.wait(w, t + T_SUSPEND, 1);
+    while (Atomics.load(w, t + T_SUSPEND) !== 0 && Atomics.load(w, t + T_KILLED) === 0 && !isPanicked(k)) Atomics.wait(w, t + T_SUSPEND, 1);
+    if (Atomics.load(w, t + T_KILLED) !== 0) status = ZX_ERR_INTERNAL_INTR_KILLED;
   }
   Atomics.store(w, t + T_STATE, ZX_THREAD_STATE_RUNNING);
   w[t + T_BLOCKED_VMO] = -1;

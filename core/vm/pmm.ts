@@ -9,7 +9,6 @@
 // waitForMemory (reclaim with no lock held) and restarts - Zircon's ZX_ERR_SHOULD_WAIT with an
 // AnonymousPageRequest. ZX_ERR_NO_MEMORY reaches the caller only when reclaim found nothing to free.
 
-import { mutexLock, mutexUnlock } from '../../shared/futex.js';
 import { H_FREE_FRAMES, H_PMM_LOCK } from '../../shared/layout.js';
 import { PAGE_SIZE } from '../../shared/constants.js';
 import type { KernelState } from '../kernel_state.js';
@@ -46,7 +45,7 @@ export function waitForMemory(k: KernelState, vmo: number, start: number, end: n
 function popFreeFrame(k: KernelState, ownerVmo: number, ownerPage: number): number {
   const w = k.w;
   const L = k.layout;
-  mutexLock(w, H_PMM_LOCK);
+  k.lockLeaf(H_PMM_LOCK);
   const free = w[H_FREE_FRAMES]!;
   let frame = -1;
   if (free > 0) {
@@ -55,19 +54,19 @@ function popFreeFrame(k: KernelState, ownerVmo: number, ownerPage: number): numb
     w[L.frameOwnerVmo + frame] = ownerVmo;
     w[L.frameOwnerPage + frame] = ownerPage;
   }
-  mutexUnlock(w, H_PMM_LOCK);
+  k.unlockLeaf(H_PMM_LOCK);
   return frame;
 }
 
 export function freeFrame(k: KernelState, frame: number): void {
   const w = k.w;
   const L = k.layout;
-  mutexLock(w, H_PMM_LOCK);
+  k.lockLeaf(H_PMM_LOCK);
   const free = w[H_FREE_FRAMES]!;
   w[L.freeFrames + free] = frame;
   w[H_FREE_FRAMES] = free + 1;
   w[L.frameOwnerVmo + frame] = -1;
-  mutexUnlock(w, H_PMM_LOCK);
+  k.unlockLeaf(H_PMM_LOCK);
 }
 
 /** Records that a frame moved to another VMO (supply takes pages from the aux VMO). */

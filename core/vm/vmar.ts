@@ -8,7 +8,6 @@
 // WRITEBACK_BEGIN) gives in the real kernel. A fault that cannot be resolved is fatal: the access
 // reports its status and address, and the syscall layer throws ZxException(ZX_EXCP_FATAL_PAGE_FAULT).
 
-import { mutexLock, mutexUnlock } from '../../shared/futex.js';
 import { PAGE_SIZE, ZX_VM_PERM_READ, ZX_VM_PERM_WRITE } from '../../shared/constants.js';
 import {
   H_FREE_MAPPING,
@@ -78,7 +77,7 @@ function findSpotLocked(k: KernelState, pages: number): number {
  */
 export function vmarMap(k: KernelState, vmo: number, vmoPage: number, pages: number, perms: number): number {
   const w = k.w;
-  mutexLock(w, H_VMAR_LOCK);
+  k.lockLeaf(H_VMAR_LOCK);
   const m = w[H_FREE_MAPPING]!;
   const base = m >= 0 ? findSpotLocked(k, pages) : -1;
   if (base >= 0) {
@@ -93,7 +92,7 @@ export function vmarMap(k: KernelState, vmo: number, vmoPage: number, pages: num
     k.addRef(vmo); // the mapping's reference
     Atomics.add(w, k.obj(vmo) + V_MAP_COUNT, 1);
   }
-  mutexUnlock(w, H_VMAR_LOCK);
+  k.unlockLeaf(H_VMAR_LOCK);
   if (base < 0) return m < 0 ? ZX_ERR_NO_MEMORY : ZX_ERR_NO_RESOURCES;
   return base * PAGE_SIZE;
 }
@@ -110,7 +109,7 @@ export function vmarUnmap(k: KernelState, address: number, length: number): numb
   const end = first + Math.ceil(length / PAGE_SIZE);
   const released: number[] = [];
   let status: number = ZX_OK;
-  mutexLock(w, H_VMAR_LOCK);
+  k.lockLeaf(H_VMAR_LOCK);
   for (let m = 0; m < k.layout.maxMappings; m++) {
     const r = k.map(m);
     if (w[r + M_IN_USE] !== 1) continue;
@@ -146,7 +145,7 @@ export function vmarUnmap(k: KernelState, address: number, length: number): numb
       Atomics.add(w, k.obj(vmo) + V_MAP_COUNT, 1);
     }
   }
-  mutexUnlock(w, H_VMAR_LOCK);
+  k.unlockLeaf(H_VMAR_LOCK);
   for (const vmo of released) {
     Atomics.sub(w, k.obj(vmo) + V_MAP_COUNT, 1);
     k.release(vmo); // the mapping's reference: the last one runs the VMO's dead transition
@@ -195,9 +194,9 @@ export function memAccess(k: KernelState, r: number, address: number, buffer: Ui
     const page = Math.floor(cur / PAGE_SIZE);
     const inPage = cur - page * PAGE_SIZE;
     const n = Math.min(PAGE_SIZE - inPage, buffer.length - done);
-    mutexLock(w, H_VMAR_LOCK);
+    k.lockLeaf(H_VMAR_LOCK);
     const vmo = resolveLocked(k, page, resolved);
-    mutexUnlock(w, H_VMAR_LOCK);
+    k.unlockLeaf(H_VMAR_LOCK);
     if (vmo < 0) return fatal(result, vmo, cur);
     const { vmoPage, perms } = resolved;
     if ((perms & (write ? ZX_VM_PERM_WRITE : ZX_VM_PERM_READ)) === 0) {

@@ -1,0 +1,235 @@
+// ProcessDispatcher and the thread-death half of ThreadDispatcher (zircon kernel/object/
+// process_dispatcher.cc, thread_dispatcher.cc), reduced to what thread and worker death need.
+//
+// Processes. Every kernel thread and every handle belongs to a process: T_PROCESS and the handle
+// table's handleProcess hold its object slot, or -1 for the kernel's implicit root process, which
+// never exits (every thread not attached to a process - the main thread, ThreadPool threads, a
+// worker's plain Kernel.attach(share).sys - lives in it, so single-process programs are unchanged).
+// A process made with kernel.processCreate() runs once its first thread exists; when its last
+// thread exits it dies and its handles close, exactly as if each were zx_handle_close'd: a dead
+// pager's pager handle closes and its faulting threads wake with ZX_ERR_BAD_STATE.
+//
+//   main:   const proc = kernel.processCreate();
+//           proc.transferHandle(pager);                  // the pager handle now belongs to proc
+//           const worker = new Worker(url, { workerData: { share, process: proc.token } });
+//           kernel.watchWorker(worker);                  // the main thread runs its death
+//   worker: const sys = Kernel.attach(share, { process: token }).sys;
+//
+// Thread death. A thread is killed only at a syscall boundary, as in Zircon: killThread() sets
+// T_KILLED and wakes whatever the thread parks on; a blocked wait withdraws its request and returns
+// ZX_ERR_INTERNAL_INTR_KILLED, the syscall unwinds, and the syscall gate (core/syscall_gate.ts)
+// throws ThreadKilled at kernel exit (or at the next entry, for a thread in user code). A worker that
+// dies without unwinding (terminate(), a crash) runs no code at all, so the main thread reaps its
+// kernel threads when it notices (reapDeadThread, from the Worker 'exit' event or a ThreadPool
+// task's rejection): if the thread owned a kernel lock (the owner words, shared/layout.ts) the
+// kernel panics (core/panic.ts) naming thread, syscall and lock; otherwise its request is withdrawn,
+// the reference its blocked wait held is dropped, and its slot freed - never before the withdrawal.
+//
+// Threads: the kill and reap run on the main thread; the process exit runs wherever the last thread
+// is freed. Protected by H_HANDLE_LOCK (PR_THREADS, PR_STATE, thread slots) and the VMO lock (the
+// request). The Process object holds one reference, dropped when the process dies.
+
+import {
+  H_HANDLE_LOCK,
+  HEADER_WORDS,
+  O_LOCK,
+  O_LOCK_OWNER,
+  OBJ_WORDS,
+  ObjType,
+  PR_STATE,
+  PR_THREADS,
+  PT_SEQ,
+  ProcessState,
+  R_EVENT,
+  R_EVENT_INTERRUPTED,
+  R_VMO,
+  T_BLOCKED_VMO,
+  T_IN_USE,
+  T_JS_THREAD,
+  T_KILLED,
+  T_PROCESS,
+  T_SUSPEND,
+  T_SYSCALL,
+  T_WAIT_WORD,
+  leafLockOwnerWord,
+} from '../../shared/layout.js';
+import { ZX_ERR_BAD_HANDLE, ZX_ERR_BAD_STATE, ZX_OK } from '../../shared/status.js';
+import type { KernelPanic } from '../errors.js';
+import { ZxError } from '../errors.js';
+import type { KernelState } from '../kernel_state.js';
+import { forEachLockWord, isPanicked, kernelPanicOf, raiseKernelPanic } from '../panic.js';
+import { cancelRequestLocked, isRequestInitialized } from '../vm/page_source.js';
+import { allocObject, closeProcessHandles, freeThread, objectKoid, threadTidOf, transferHandle } from './handle_table.js';
+
+/** What a worker needs to attach to a process (postMessage-safe): Kernel.attach(share, { process }). */
+export interface ProcessToken {
+  readonly slot: number;
+  readonly koid: number;
+}
+
+/** Creates a process with no threads yet; -1 when the object table is full. */
+export function processCreate(k: KernelState): number {
+  const p = allocObject(k, ObjType.Process);
+  if (p < 0) return -1;
+  k.addRef(p); // the process's own reference, dropped at its death
+  return p;
+}
+
+/** The slot a token names if it is a live (not yet dead) process, else a status. */
+export function processFromToken(k: KernelState, token: ProcessToken): number {
+  const { slot, koid } = token;
+  if (!Number.isInteger(slot) || slot < 0 || slot >= k.layout.maxObjects) return ZX_ERR_BAD_HANDLE;
+  const o = k.obj(slot);
+  if (k.w[o]! !== ObjType.Process || objectKoid(k, slot) !== koid) return ZX_ERR_BAD_HANDLE;
+  return Atomics.load(k.w, o + PR_STATE) === ProcessState.Dead ? ZX_ERR_BAD_STATE : slot;
+}
+
+/** The process dies: its handles close and its own reference goes. */
+export function processExit(k: KernelState, process: number): void {
+  closeProcessHandles(k, process);
+  k.release(process);
+}
+
+/**
+ * zx_task_kill of a thread: sets its kill flag and wakes it wherever it parks in the kernel (its
+ * request event - set, so a wait that has not begun yet returns at once - its suspension, or the
+ * port it waits on). Callers re-poke (pokeThread) until it ends: a port wait checks the flag before
+ * parking, but a notify can still fall just between the two.
+ */
+export function killThread(k: KernelState, slot: number): void {
+  Atomics.store(k.w, k.thr(slot) + T_KILLED, 1);
+  pokeThread(k, slot);
+}
+
+export function pokeThread(k: KernelState, slot: number): void {
+  const w = k.w;
+  const t = k.thr(slot);
+  // Change the event word (a waiter about to park would miss a bare notify); a pending signal stays.
+  Atomics.compareExchange(w, t + R_EVENT, 0, R_EVENT_INTERRUPTED);
+  Atomics.notify(w, t + R_EVENT);
+  Atomics.notify(w, t + T_SUSPEND);
+  const word = Atomics.load(w, t + T_WAIT_WORD);
+  if (word > 0) Atomics.notify(w, word);
+}
+
+/** True while the thread runs inside a syscall (the gate's T_SYSCALL). */
+export function threadInKernel(k: KernelState, slot: number): boolean {
+  return Atomics.load(k.w, k.thr(slot) + T_SYSCALL) !== 0;
+}
+
+/**
+ * A thread that ended by itself (it left the kernel): withdraws any request it still has, frees
+ * it, and runs its process's exit if it was the last thread.
+ */
+export function exitThread(k: KernelState, slot: number): void {
+  const w = k.w;
+  if (isRequestInitialized(k, slot)) {
+    const vmo = w[k.thr(slot) + R_VMO]!;
+    k.lockObject(vmo);
+    cancelRequestLocked(k, slot);
+    k.unlockObject(vmo);
+  }
+  const exited = freeThread(k, slot);
+  if (exited >= 0) processExit(k, exited);
+}
+
+/** The word of the lock `lock` that records its owner. */
+function lockOwnerWord(lock: number): number {
+  return lock < HEADER_WORDS ? leafLockOwnerWord(lock) : lock - O_LOCK + O_LOCK_OWNER;
+}
+
+/** A kernel lock dead thread `slot` holds, or -1. */
+function lockHeldBy(k: KernelState, slot: number): number {
+  const w = k.w;
+  let held = -1;
+  forEachLockWord(k, (lock) => {
+    if (held < 0 && w[lockOwnerWord(lock)] === slot + 1 && Atomics.load(w, lock) !== 0) held = lock;
+  });
+  return held;
+}
+
+/**
+ * Reaps a kernel thread whose JS thread died without unwinding (terminated, crashed). Returns the
+ * KernelPanic if it died holding a kernel lock (or the kernel had already panicked: then nothing
+ * is touched), else null after freeing it. Main thread only.
+ */
+export function reapDeadThread(k: KernelState, slot: number): KernelPanic | null {
+  const w = k.w;
+  const t = k.thr(slot);
+  if (isPanicked(k)) return kernelPanicOf(k);
+  const lock = lockHeldBy(k, slot);
+  if (lock >= 0) return raiseKernelPanic(k, threadTidOf(k, slot), w[t + T_SYSCALL]!, lock);
+  // The reference its blocked syscall held on the VMO or port it waited for: it will never drop it.
+  let waitRef = w[t + T_BLOCKED_VMO]!;
+  const word = Atomics.load(w, t + T_WAIT_WORD);
+  if (waitRef < 0 && word > 0) waitRef = (word - PT_SEQ - k.layout.objects) / OBJ_WORDS;
+  exitThread(k, slot);
+  if (waitRef >= 0) k.release(waitRef);
+  return null;
+}
+
+/** Reaps every kernel thread JS thread `jsThread` (a worker's threadId, never 0) ran. */
+export function reapJsThread(k: KernelState, jsThread: number): KernelPanic | null {
+  const w = k.w;
+  let panic: KernelPanic | null = null;
+  for (let slot = 0; slot < k.layout.maxThreads && jsThread !== 0; slot++) {
+    const t = k.thr(slot);
+    if (Atomics.load(w, t + T_IN_USE) === 1 && w[t + T_JS_THREAD] === jsThread) panic = reapDeadThread(k, slot) ?? panic;
+  }
+  return panic;
+}
+
+/**
+ * A process (ProcessDispatcher) seen from the thread that created it. Its threads are the kernel
+ * threads of workers attached with Kernel.attach(share, { process: proc.token }).
+ */
+export class Process {
+  readonly #k: KernelState;
+  readonly slot: number;
+  readonly koid: number;
+
+  constructor(k: KernelState, slot: number) {
+    this.#k = k;
+    this.slot = slot;
+    this.koid = objectKoid(k, slot);
+  }
+
+  /** Pass it to the worker: Kernel.attach(share, { process: token }). */
+  get token(): ProcessToken {
+    return { slot: this.slot, koid: this.koid };
+  }
+
+  /**
+   * Moves a handle into this process, as zx_process_start's bootstrap handle or a channel write
+   * would: its value stays valid in every thread, but it now closes when this process dies.
+   */
+  transferHandle(handle: number): void {
+    if (this.exited) throw new ZxError(ZX_ERR_BAD_STATE, 'zx_process_start', 'the process is dead');
+    const status = transferHandle(this.#k, handle, this.slot);
+    if (status !== ZX_OK) throw new ZxError(status, 'zx_process_start');
+  }
+
+  /** True once the process died (its last thread exited, or kill() of a process that never ran). */
+  get exited(): boolean {
+    return Atomics.load(this.#k.w, this.#k.obj(this.slot) + PR_STATE) === ProcessState.Dead;
+  }
+
+  /** zx_task_kill of the process: kills its threads; a process with no thread dies at once. */
+  kill(): void {
+    const k = this.#k;
+    const w = k.w;
+    k.lockLeaf(H_HANDLE_LOCK);
+    const p = k.obj(this.slot);
+    let dieNow = false;
+    if (w[p + PR_STATE] !== ProcessState.Dead && w[p + PR_THREADS] === 0) {
+      w[p + PR_STATE] = ProcessState.Dead;
+      dieNow = true;
+    }
+    k.unlockLeaf(H_HANDLE_LOCK);
+    if (dieNow) processExit(k, this.slot);
+    for (let slot = 0; slot < k.layout.maxThreads; slot++) {
+      const t = k.thr(slot);
+      if (Atomics.load(w, t + T_IN_USE) === 1 && w[t + T_PROCESS] === this.slot) killThread(k, slot);
+    }
+  }
+}
