@@ -3,7 +3,7 @@
 // reference counts against handles, mappings, VMO links and queued packets; every free list against
 // its table; page lists against committed counts, summary masks and frame owners; outstanding-request
 // lists against thread records; port queues against proxies; mappings against the address space; and
-// every kernel lock free.
+// every kernel lock free and no owner recorded; no panic.
 //
 // Threads: any thread may call it, but only at a quiescent point: no simulated thread may be running
 // kernel code (threads parked on a page request hold no lock and are allowed; each is counted as one
@@ -32,6 +32,14 @@ import {
   H_HEAP_LOCK,
   H_PMM_LOCK,
   H_VMAR_LOCK,
+  H_PANIC,
+  O_LOCK_OWNER,
+  PR_THREADS,
+  PT_SEQ,
+  T_PROCESS,
+  T_WAIT_WORD,
+  V_RECORD_REFS,
+  leafLockOwnerWord,
   M_BASE_PAGE,
   M_IN_USE,
   M_NEXT_FREE,
@@ -156,7 +164,9 @@ export function checkInvariants(k: KernelState): string[] {
     ['H_VMAR_LOCK', H_VMAR_LOCK],
   ] as const) {
     if (Atomics.load(w, word) !== 0) p.add(`${name} is held`);
+    if (w[leafLockOwnerWord(word)] !== 0) p.add(`${name}'s owner word names thread slot ${w[leafLockOwnerWord(word)]! - 1}`);
   }
+  if (Atomics.load(w, H_PANIC) !== 0) p.add('the kernel panicked');
 
   // ---- Objects: free list vs types. ----
   const freeObj = new Uint8Array(L.maxObjects);
@@ -164,6 +174,10 @@ export function checkInvariants(k: KernelState): string[] {
   let nLiveObj = 0;
   const expectedRefs = new Int32Array(L.maxObjects);
   const allowedExtra = new Int32Array(L.maxObjects);
+  // A VMO's record (V_RECORD_REFS) is held by the live VMO and by its queued packet; a thread waiting
+  // on the VMO holds either a VMO reference (vmo_read) or a record reference (a fault).
+  const expectedRecordRefs = new Int32Array(L.maxObjects);
+  const processThreads = new Int32Array(L.maxObjects);
   const handles = new Int32Array(L.maxObjects);
   for (let v = 0; v < L.maxObjects; v++) {
     const o = k.obj(v);
@@ -178,6 +192,7 @@ export function checkInvariants(k: KernelState): string[] {
     }
     nLiveObj++;
     if (Atomics.load(w, o + O_LOCK) !== 0) p.add(`object ${v} (type ${type}) lock is held`);
+    if (w[o + O_LOCK_OWNER] !== 0) p.add(`object ${v} (type ${type}) lock's owner word names thread slot ${w[o + O_LOCK_OWNER]! - 1}`);
   }
   if (nFreeObj + nLiveObj !== L.maxObjects && !p.full) p.add(`objects: ${nFreeObj} free + ${nLiveObj} live != ${L.maxObjects}`);
   const live = (v: number): boolean => v >= 0 && v < L.maxObjects && freeObj[v] === 0 && w[k.obj(v) + O_TYPE] !== ObjType.Free;
@@ -198,6 +213,8 @@ export function checkInvariants(k: KernelState): string[] {
       continue;
     }
     nLiveH++;
+    const owner = w[L.handleProcess + h]!;
+    if (owner !== -1 && !isType(owner, ObjType.Process)) p.add(`handle slot ${h} belongs to dead process ${owner}`);
     if (!live(obj)) p.add(`handle slot ${h} names dead object ${obj}`);
     else {
       handles[obj]!++;
@@ -221,6 +238,17 @@ export function checkInvariants(k: KernelState): string[] {
     }
     const state = Atomics.load(w, tr + T_STATE);
     const blockedOn = w[tr + T_BLOCKED_VMO]!;
+    const proc = w[tr + T_PROCESS]!;
+    if (proc !== -1) {
+      if (!isType(proc, ObjType.Process)) p.add(`thread ${t} belongs to dead process ${proc}`);
+      else processThreads[proc]!++;
+    }
+    const waitWord = w[tr + T_WAIT_WORD]!;
+    if (waitWord > 0) {
+      // Parked in a port wait: that syscall holds a reference on the port.
+      const port = Math.floor((waitWord - PT_SEQ - L.objects) / (k.obj(1) - k.obj(0)));
+      if (isType(port, ObjType.Port) && k.obj(port) + PT_SEQ === waitWord) allowedExtra[port]!++;
+    }
     if (state === ZX_THREAD_STATE_BLOCKED_PAGER || state === ZX_THREAD_STATE_SUSPENDED) {
       if (live(blockedOn)) allowedExtra[blockedOn]!++; // the syscall in flight holds a reference
     }
@@ -324,7 +352,7 @@ export function checkInvariants(k: KernelState): string[] {
             const vmo = w[pe + E_VMO]!;
             if (!isType(vmo, ObjType.Vmo) || w[k.obj(vmo) + PX_PACKET] !== e) p.add(`port ${v}: pager packet ${e} is not its VMO's (${vmo})`);
             else {
-              expectedRefs[vmo]!++; // a queued packet holds its VMO
+              expectedRecordRefs[vmo]!++; // a queued packet holds its VMO's record
               if (w[k.obj(vmo) + PX_BUSY] !== 1 || w[k.obj(vmo) + PX_ACTIVE] === -1) p.add(`VMO ${vmo}: packet queued but the proxy is not busy with a request`);
             }
           } else p.add(`port ${v}: free packet ${e} is queued`);
@@ -374,12 +402,23 @@ export function checkInvariants(k: KernelState): string[] {
   for (let v = 0; v < L.maxObjects; v++) {
     if (!live(v)) continue;
     const o = k.obj(v);
+    const type = w[o + O_TYPE]!;
     const refs = Atomics.load(w, o + O_REFS);
     if (Atomics.load(w, o + O_HANDLES) !== handles[v]) p.add(`object ${v}: ${handles[v]} handles in the table, O_HANDLES ${w[o + O_HANDLES]}`);
-    if (refs < expectedRefs[v]! || refs > expectedRefs[v]! + allowedExtra[v]!) {
-      p.add(`object ${v} (type ${w[o + O_TYPE]}): ${refs} references, expected ${expectedRefs[v]}${allowedExtra[v] ? ` to ${expectedRefs[v]! + allowedExtra[v]!}` : ''}`);
+    if (type === ObjType.Process) {
+      if (processThreads[v] !== w[o + PR_THREADS]) p.add(`process ${v}: ${processThreads[v]} threads, PR_THREADS ${w[o + PR_THREADS]}`);
+      if (refs < 1) p.add(`process ${v} is live with no reference`);
+      continue;
     }
-    if (refs === 0) p.add(`object ${v} is live with no reference`);
+    if (refs < expectedRefs[v]! || refs > expectedRefs[v]! + allowedExtra[v]!) {
+      p.add(`object ${v} (type ${type}): ${refs} references, expected ${expectedRefs[v]}${allowedExtra[v] ? ` to ${expectedRefs[v]! + allowedExtra[v]!}` : ''}`);
+    }
+    if (type === ObjType.Vmo) {
+      const records = Atomics.load(w, o + V_RECORD_REFS);
+      const expected = expectedRecordRefs[v]! + (refs > 0 ? 1 : 0);
+      if (records < expected || records > expected + allowedExtra[v]!) p.add(`VMO ${v}: ${records} record references, expected ${expected}${allowedExtra[v] ? ` to ${expected + allowedExtra[v]!}` : ''}`);
+      if (refs === 0 && (w[o + V_COMMITTED_PAGES] !== 0 || w[o + V_ROOT_NODE] !== -1)) p.add(`dead VMO ${v} still holds pages`);
+    } else if (refs === 0) p.add(`object ${v} is live with no reference`);
   }
 
   // ---- Frames: every frame is free xor owned by exactly one slot. ----
