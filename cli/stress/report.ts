@@ -51,6 +51,7 @@ export function summaryText(r: StressResult): string {
     if (r.squeezedFrames > 0) extra.push(['squeeze', `${n(r.squeezedFrames)} frames pinned, ${n(r.kernel.frames - r.squeezedFrames)} left; ${n(r.pager.noMemoryRetries)} NO_MEMORY retries by the pager`]);
     rows.splice(rows.length - 1, 0, ...extra);
   }
+  if (r.lateWakes > 0) rows.push(['late wake-ups', `${n(r.lateWakes)} threads woken but given no CPU for over ${r.scenario.hangTimeout} ms (an overloaded machine, not a hang)`]);
   if (r.checksSkipped.length) rows.push(['not checked', r.checksSkipped.join('; ')]);
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
@@ -99,6 +100,7 @@ export function reportJson(r: StressResult): object {
     notChecked: r.checksSkipped,
     clean: r.clean,
     inconclusive: r.inconclusive,
+    lateWakes: r.lateWakes,
   };
 }
 

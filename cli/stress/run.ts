@@ -107,6 +107,8 @@ export interface StressResult {
   checksSkipped: string[];
   /** Reasons the run proves nothing although it found no violation (the exit code is then 3). */
   inconclusive: string[];
+  /** Threads the watchdog found signalled but not yet running past --hang-timeout (an overloaded machine). */
+  lateWakes: number;
   trace: { events: TraceRecord[]; dropped: number; spans: Float64Array[]; threadNames: Map<number, string> } | null;
   clean: boolean;
 }
@@ -434,6 +436,7 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void,
       : null,
     clean: Object.keys(counts).length === 0,
     inconclusive,
+    lateWakes: watch.lateWakes,
   };
   kernel.close();
   return result;

@@ -70,6 +70,7 @@ t.test('a thread woken but not yet scheduled has not lost its wake-up', async (t
   env.supply(0);
   t.same(watch.sample([th.tid], 150, IDLE_PAGER), [], 'signalled, not yet run: no hang');
   t.same(watch.sample([th.tid], 400, IDLE_PAGER), [], 'still only waiting for a CPU: no hang');
+  t.equal(watch.lateWakes, 1, 'counted once as a late wake-up (the report shows it)');
 });
 
 t.test('many short waits are not one long one', async (t) => {
