@@ -109,7 +109,7 @@ export class KernelState {
     return this.layout.intervals + slot * INTERVAL_WORDS;
   }
 
-  /** Takes an object's lock only if it is free right now; reclaim uses it so it can never deadlock. */
+  /** Takes an object's lock only if it is free right now (reclaim's first round skips busy VMOs). */
   tryLockObject(obj: number): boolean {
     const o = this.obj(obj);
     if (Atomics.compareExchange(this.w, o + O_LOCK, 0, 1) !== 0) return false;

@@ -4,11 +4,13 @@
 // operation leaks nothing. Main thread only; nothing here waits on a page request (a read of an
 // absent page would, so the kernel is created with a request timeout as a safety net).
 
-import { Kernel, PAGE_SIZE, ZX_INFO_VMO, ZX_PAGER_OP_DIRTY, ZxError, statusName } from '../../core/index.js';
+import { Kernel, PAGE_SIZE, ZX_INFO_VMO, ZX_PAGER_OP_DIRTY } from '../../core/index.js';
+import { statusNameOf } from '../helpers/user_pager.js';
 import type { KernelOptions, Sys } from '../../core/index.js';
 import { H_FREE_FRAMES, H_FREE_INTERVAL, H_FREE_NODE, N_NEXT_FREE, Z_NEXT_FREE } from '../../shared/layout.js';
 
 export const P = PAGE_SIZE;
+export { statusNameOf };
 
 /** Byte `i` of page `page` of the content a test supplies for a VMO keyed `key`: never all zero. */
 export function pageByte(key: number, page: number, i: number): number {
@@ -19,17 +21,6 @@ export function pageContent(key: number, page: number): Uint8Array {
   const out = new Uint8Array(P);
   for (let i = 0; i < P; i++) out[i] = pageByte(key, page, i);
   return out;
-}
-
-/** The status name a call throws, or ZX_OK. */
-export function statusNameOf(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ZX_OK';
-  } catch (e) {
-    if (e instanceof ZxError) return statusName(e.status);
-    throw e;
-  }
 }
 
 export class KernelEnv {
