@@ -379,6 +379,8 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void,
     for (const [a, b, what] of balance) {
       if (a !== b) addViolation({ kind: 'bookkeeping', atNs: Number(process.hrtime.bigint()), detail: `${what}: ${a} != ${b}` });
     }
+    // Every thread and service has stopped: the kernel's tables must be whole.
+    for (const problem of kernel.checkInvariants()) addViolation({ kind: 'bookkeeping', atNs: Number(process.hrtime.bigint()), detail: `kernel invariant: ${problem}` });
   }
   // After a hang the pool was terminated on purpose: those threads' errors are not findings.
   for (const e of [...workerErrors, ...(hung ? [] : threadErrors)]) addViolation({ kind: 'bookkeeping', atNs: Number(process.hrtime.bigint()), detail: `worker error: ${e}` });
