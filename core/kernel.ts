@@ -41,6 +41,7 @@ import {
   R_OFFSET,
   R_OUT_NEXT,
   R_EVENT,
+  R_EVENT_POKED,
   R_STATE,
   R_TYPE,
   T_SUSPEND,
@@ -270,7 +271,9 @@ export class Kernel {
     if (slot < 0) throw new ZxError(ZX_ERR_BAD_STATE, 'zx_task_suspend');
     const t = this.state.thr(slot);
     Atomics.store(this.state.w, t + T_SUSPEND, 1);
-    Atomics.notify(this.state.w, t + R_EVENT); // wake it out of its request wait
+    // Wake it out of its request wait; the poke (not a signal) also ends a wait that is about to begin.
+    Atomics.compareExchange(this.state.w, t + R_EVENT, 0, R_EVENT_POKED);
+    Atomics.notify(this.state.w, t + R_EVENT);
   }
 
   /** Drops the suspension (closing the suspend token). */

@@ -462,7 +462,7 @@ export function waitOnRequest(k: KernelState, vmo: number, r: number): number {
   let status: number;
   let suspended = false;
   for (;;) {
-    // Kill and panic first: either may have set the event word to end a wait (core/object/process.ts).
+    // Kill and panic first. A poke (R_EVENT_POKED: kill, suspend, panic) ends the wait, not the request.
     if (Atomics.load(w, t + T_KILLED) !== 0) {
       status = ZX_ERR_INTERNAL_INTR_KILLED;
       break;
