@@ -41,7 +41,7 @@ import {
   R_OFFSET,
   R_OUT_NEXT,
   R_EVENT,
-  R_EVENT_INTERRUPTED,
+  R_EVENT_POKED,
   R_STATE,
   R_TYPE,
   T_SUSPEND,
@@ -281,10 +281,9 @@ export class Kernel {
     if (slot < 0) throw new ZxError(ZX_ERR_BAD_STATE, 'zx_task_suspend');
     const t = this.state.thr(slot);
     Atomics.store(this.state.w, t + T_SUSPEND, 1);
-    // Change the event word too: a waiter that checked T_SUSPEND but has not parked yet would park on
-    // an unchanged word, missing this notify (a lost wake-up). A pending signal (1) wakes it anyway.
-    Atomics.compareExchange(this.state.w, t + R_EVENT, 0, R_EVENT_INTERRUPTED);
-    Atomics.notify(this.state.w, t + R_EVENT); // wake it out of its request wait
+    // Wake it out of its request wait; the poke (not a signal) also ends a wait that is about to begin.
+    Atomics.compareExchange(this.state.w, t + R_EVENT, 0, R_EVENT_POKED);
+    Atomics.notify(this.state.w, t + R_EVENT);
   }
 
   /** Drops the suspension (closing the suspend token). */

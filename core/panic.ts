@@ -24,6 +24,7 @@ import {
   OBJ_WORDS,
   ObjType,
   R_EVENT,
+  R_EVENT_POKED,
   T_IN_USE,
   T_SUSPEND,
   T_WAIT_WORD,
@@ -104,7 +105,7 @@ export function sweepLocksAfterPanic(k: KernelState): void {
   for (let slot = 0; slot < k.layout.maxThreads; slot++) {
     const t = k.thr(slot);
     if (Atomics.load(w, t + T_IN_USE) !== 1) continue;
-    Atomics.store(w, t + R_EVENT, 1); // a changed word: a wait that begins after this returns at once
+    Atomics.compareExchange(w, t + R_EVENT, 0, R_EVENT_POKED); // a wait that begins after this returns at once
     Atomics.notify(w, t + R_EVENT);
     Atomics.notify(w, t + T_SUSPEND);
     const word = Atomics.load(w, t + T_WAIT_WORD);

@@ -42,24 +42,36 @@ function stopError(sys: GatedSys, id: number): Error | null {
 
 type AnySyscall = (this: ThreadSys, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown) => unknown;
 
+/**
+ * The gate of one syscall. Each is compiled separately (new Function) so that V8 keeps separate type
+ * feedback per syscall and inlines `inner` into it: closures of one shared literal would share one
+ * megamorphic call site and cost every syscall a few hundred nanoseconds.
+ */
 function gate(inner: AnySyscall, id: number): AnySyscall {
-  return function gated(this: ThreadSys, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown): unknown {
-    const sys = this as GatedSys;
-    const w = sys.gateWords;
-    const t = sys.gateThread;
-    if (Atomics.load(w, t + T_KILLED) !== 0 || Atomics.load(w, H_PANIC) !== 0) throw stopError(sys, 0)!;
-    w[t + T_SYSCALL] = id;
-    let result: unknown;
-    try {
-      result = inner.call(this, a, b, c, d, e, f);
-    } catch (err) {
+  const make = new Function(
+    'inner',
+    'stopError',
+    'T_KILLED',
+    'T_SYSCALL',
+    'H_PANIC',
+    `return function ${SYSCALLS[id - 1]![0]}(a, b, c, d, e, f) {
+      const w = this.gateWords;
+      const t = this.gateThread;
+      if (Atomics.load(w, t + T_KILLED) !== 0 || Atomics.load(w, H_PANIC) !== 0) throw stopError(this, 0);
+      w[t + T_SYSCALL] = ${id};
+      let result;
+      try {
+        result = inner.call(this, a, b, c, d, e, f);
+      } catch (err) {
+        w[t + T_SYSCALL] = 0;
+        throw stopError(this, ${id}) ?? err;
+      }
       w[t + T_SYSCALL] = 0;
-      throw stopError(sys, id) ?? err;
-    }
-    w[t + T_SYSCALL] = 0;
-    if (Atomics.load(w, t + T_KILLED) !== 0) throw stopError(sys, id)!;
-    return result;
-  };
+      if (Atomics.load(w, t + T_KILLED) !== 0) throw stopError(this, ${id});
+      return result;
+    };`,
+  ) as (...deps: unknown[]) => AnySyscall;
+  return make(inner, stopError, T_KILLED, T_SYSCALL, H_PANIC);
 }
 
 const proto = GatedSys.prototype as unknown as Record<string, AnySyscall>;

@@ -209,9 +209,9 @@ export const R_PENDING = 10; // leader only: pages not yet resolved (pending_siz
 export const R_EARLY_WAKE = 11;
 export const R_WAKE_OFFSET = 12; // relative to R_OFFSET (wake_offset_)
 export const R_STATUS = 13; // complete_status_
-export const R_EVENT = 14; // futex word: 0 unsignaled, 1 signaled (auto-reset), R_EVENT_INTERRUPTED
-/** R_EVENT value a suspend stores (if unsignaled) so a waiter about to park re-checks instead. */
-export const R_EVENT_INTERRUPTED = 2;
+export const R_EVENT = 14; // futex word: 0 unsignaled, 1 signaled (auto-reset), R_EVENT_POKED
+/** R_EVENT of a wait ended without a signal (kill, suspend, panic): the waiter re-checks its flags. */
+export const R_EVENT_POKED = 2;
 export const R_EVENT_STATUS = 15; // status delivered with the signal
 export const R_LEADER = 16; // follower: the leader it overlaps
 export const R_FOL_HEAD = 17; // leader: followers (overlap_)

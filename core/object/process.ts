@@ -24,6 +24,9 @@
 // task's rejection): if the thread owned a kernel lock (the owner words, shared/layout.ts) the
 // kernel panics (core/panic.ts) naming thread, syscall and lock; otherwise its request is withdrawn,
 // the reference its blocked wait held is dropped, and its slot freed - never before the withdrawal.
+// Limits: a worker terminated in the few instructions between a lock's acquire and its owner store
+// (or between the owner clear and the release) leaves the lock held but unattributed; one terminated
+// inside a syscall outside any wait leaks the references that syscall held (objects stay allocated).
 //
 // Threads: the kill and reap run on the main thread; the process exit runs wherever the last thread
 // is freed. Protected by H_HANDLE_LOCK (PR_THREADS, PR_STATE, thread slots) and the VMO lock (the
@@ -41,7 +44,7 @@ import {
   PT_SEQ,
   ProcessState,
   R_EVENT,
-  R_EVENT_INTERRUPTED,
+  R_EVENT_POKED,
   R_VMO,
   T_BLOCKED_VMO,
   T_IN_USE,
@@ -92,7 +95,7 @@ export function processExit(k: KernelState, process: number): void {
 
 /**
  * zx_task_kill of a thread: sets its kill flag and wakes it wherever it parks in the kernel (its
- * request event - set, so a wait that has not begun yet returns at once - its suspension, or the
+ * request event - poked, so a wait that has not begun yet returns at once - its suspension, or the
  * port it waits on). Callers re-poke (pokeThread) until it ends: a port wait checks the flag before
  * parking, but a notify can still fall just between the two.
  */
@@ -104,8 +107,7 @@ export function killThread(k: KernelState, slot: number): void {
 export function pokeThread(k: KernelState, slot: number): void {
   const w = k.w;
   const t = k.thr(slot);
-  // Change the event word (a waiter about to park would miss a bare notify); a pending signal stays.
-  Atomics.compareExchange(w, t + R_EVENT, 0, R_EVENT_INTERRUPTED);
+  Atomics.compareExchange(w, t + R_EVENT, 0, R_EVENT_POKED); // never over a signal
   Atomics.notify(w, t + R_EVENT);
   Atomics.notify(w, t + T_SUSPEND);
   const word = Atomics.load(w, t + T_WAIT_WORD);

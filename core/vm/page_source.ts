@@ -462,13 +462,13 @@ export function waitOnRequest(k: KernelState, vmo: number, r: number): number {
   let status: number;
   let suspended = false;
   for (;;) {
-    // Kill and panic first: either may have changed the event word to end a wait (core/object/process.ts).
+    // Kill and panic first. A poke (R_EVENT_POKED: kill, suspend, panic) ends the wait, not the request.
     if (Atomics.load(w, t + T_KILLED) !== 0) {
       status = ZX_ERR_INTERNAL_INTR_KILLED;
       break;
     }
     if (isPanicked(k)) throw kernelPanicOf(k);
-    // 1: signalled. R_EVENT_INTERRUPTED (a suspend or a kill) is not a signal: it only makes us re-check.
+    // 1: signalled. R_EVENT_POKED (a suspend or a kill) is not a signal: it only makes us re-check.
     if (Atomics.exchange(w, t + R_EVENT, 0) === 1) {
       status = w[t + R_EVENT_STATUS]!;
       break;

@@ -197,7 +197,7 @@ t.test('kill() of a blocked thread withdraws its request and join reports Thread
   t.equal(heldLocks(kernel), 0, 'no lock is left held');
 });
 
-for (const death of ['returns', 'is terminated'] as const) {
+for (const death of ['returns', 'is terminated', 'is killed with its process (zx_task_kill)'] as const) {
   t.test(`a pager worker that ${death} while idle: its process's handles close and blocked readers wake with BAD_STATE`, async (t) => {
     const kernel = Kernel.create({ physicalMemory: 64 * PAGE_SIZE, maxThreads: 8 });
     const sys = kernel.sys;
@@ -218,7 +218,8 @@ for (const death of ['returns', 'is terminated'] as const) {
     t.ok(await allBlocked([reader]), 'the reader blocks on the pager');
     t.notOk(proc.exited, 'the process is alive');
     if (death === 'returns') sys.portQueue(port, { key: 9n });
-    else await worker.terminate();
+    else if (death === 'is terminated') await worker.terminate();
+    else proc.kill(); // its zx_port_wait is interrupted and throws ThreadKilled out of the worker
     t.equal(await withTimeout(reaped, DEADLINE_MS, 'hung'), null, 'the worker was reaped without a panic');
     t.ok(proc.exited, 'its last thread died: the process is dead');
     const o = await outcomeOf(reader);
