@@ -56,7 +56,7 @@ import {
   ZX_VMO_RESIZABLE,
   ZX_VMO_TRAP_DIRTY,
 } from '../shared/constants.js';
-import { H_DEBUG_SYSCALLS, ObjType, V_PAGER, V_PAGER_KOID, V_PORT } from '../shared/layout.js';
+import { H_DEBUG_SYSCALLS, ObjType, V_PAGER_KOID } from '../shared/layout.js';
 import {
   ZX_ERR_ACCESS_DENIED,
   ZX_ERR_INVALID_ARGS,
@@ -99,6 +99,7 @@ import {
   zeroPartialPage,
   failPageRequests,
   initVmo,
+  destroyUnpublishedVmo,
   isPagerBacked,
   isResizable,
   supplyPages,
@@ -240,11 +241,8 @@ export class ThreadSys implements Sys {
     if (status === ZX_OK) status = pagerLinkVmo(k, p, vmo);
     if (status !== ZX_OK) {
       if (vmo >= 0) {
-        // Destroy the half-built VMO; the pager/port references are still the lookups', not its.
-        k.w[k.obj(vmo) + V_PAGER] = -1;
-        k.w[k.obj(vmo) + V_PORT] = -1;
-        k.addRef(vmo);
-        k.release(vmo);
+        // The pager/port references are still the lookups', not the half-built VMO's.
+        destroyUnpublishedVmo(k, vmo);
       }
       k.release(pt);
       k.release(p);

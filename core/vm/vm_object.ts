@@ -170,6 +170,20 @@ export function vmoDeadTransition(k: KernelState, vmo: number): void {
   k.unlockObject(vmo);
 }
 
+/**
+ * Destroys a VMO that zx_pager_create_vmo built but could not link to its pager (the pager closed
+ * meanwhile): it was never published, so it has no page source to close and no COMPLETE to send (in
+ * Zircon the source is never created). It holds no pager or port reference yet.
+ */
+export function destroyUnpublishedVmo(k: KernelState, vmo: number): void {
+  const o = k.obj(vmo);
+  k.w[o + V_PAGER] = -1;
+  k.w[o + V_PORT] = -1;
+  k.w[o + V_FLAGS] = k.w[o + V_FLAGS]! | VmoFlag.Detached | VmoFlag.SourceClosed | VmoFlag.PagerClosed;
+  k.addRef(vmo);
+  k.release(vmo);
+}
+
 /** The record's last reference is gone (no packet in any port): frees its packet. */
 export function freeVmoPacket(k: KernelState, vmo: number): void {
   const o = k.obj(vmo);
