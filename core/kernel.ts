@@ -55,7 +55,7 @@ import {
 } from '../shared/layout.js';
 import { histogramSummary, type HistogramSummary } from '../shared/histogram.js';
 import { readTrace, type TraceRecord } from './trace.js';
-import { H_BUGS, H_DEBUG_SYSCALLS, H_INSTANCE, H_TRACE_MASK, H_REQUEST_TIMEOUT_MS, H_WAIT_SPIN, T_STATE, attachShared, createShared, type SharedViews } from '../shared/layout.js';
+import { H_BUGS, H_DEBUG_SYSCALLS, H_LOCK_ASSERTIONS, H_INSTANCE, H_TRACE_MASK, H_REQUEST_TIMEOUT_MS, H_WAIT_SPIN, T_STATE, attachShared, createShared, type SharedViews } from '../shared/layout.js';
 import { MAX_FRAMES } from '../shared/page_slot.js';
 import { KernelState } from './kernel_state.js';
 import { allocThread, threadSlotOf, threadState } from './object/handle_table.js';
@@ -102,6 +102,11 @@ export const KernelOptionsSchema = z
     waitSpin: z.number().int().min(0).max(1_000_000).default(0),
     /** kernel.enable-debugging-syscalls: allows ZX_VMO_OP_CACHE_INVALIDATE. */
     enableDebuggingSyscalls: z.boolean().default(false),
+    /**
+     * Every *Locked function asserts that its caller holds the lock it needs (a kernel bug otherwise).
+     * On by default under tap (TAP=1) and with PAGERSIM_LOCK_ASSERTIONS=1; off otherwise.
+     */
+    lockAssertions: z.boolean().default(process.env.TAP === '1' || process.env.PAGERSIM_LOCK_ASSERTIONS === '1'),
   })
   .strict();
 
@@ -184,6 +189,7 @@ export class Kernel {
     views.w[H_REQUEST_TIMEOUT_MS] = o.pageRequestTimeoutMs ?? 0;
     views.w[H_WAIT_SPIN] = o.waitSpin;
     views.w[H_DEBUG_SYSCALLS] = o.enableDebuggingSyscalls ? 1 : 0;
+    views.w[H_LOCK_ASSERTIONS] = o.lockAssertions ? 1 : 0;
     return new Kernel(views);
   }
 

@@ -8,6 +8,7 @@ import { mutexLock, mutexUnlock } from '../shared/futex.js';
 import { kernelPanicOf, sweepLocksAfterPanic } from './panic.js';
 import {
   H_BUGS,
+  H_LOCK_ASSERTIONS,
   H_TRACE_MASK,
   TRACE_EVENT_WORDS,
   H_FREE_INTERVAL,
@@ -65,6 +66,8 @@ export class KernelState {
   readonly jsThread: number = jsThreadId;
   /** Injected bugs (core/bugs.ts), read once: 0 in every normal run. */
   readonly bugs: number;
+  /** Lock assertions on (Kernel option lockAssertions, on by default under tap): read once. */
+  readonly lockAssertions: boolean;
   /** Trace ring capacity; 0 = tracing off (core/trace.ts). */
   readonly traceCapacity: number;
   readonly tracing: boolean;
@@ -78,6 +81,7 @@ export class KernelState {
     this.w = views.w;
     this.frames = views.frames;
     this.bugs = views.w[H_BUGS]!;
+    this.lockAssertions = views.w[H_LOCK_ASSERTIONS] === 1;
     this.traceCapacity = views.layout.traceCapacity;
     this.tracing = this.traceCapacity > 0;
     this.traceMask = views.w[H_TRACE_MASK]!;
@@ -142,6 +146,14 @@ export class KernelState {
   }
 
   /** Asserts that this thread holds `obj`'s lock (the lock word is taken and its owner word is us). */
+  /**
+   * The entry check of a *Locked function: the calling thread holds `obj`'s lock. Costs one field test
+   * when lock assertions are off.
+   */
+  assertHeld(obj: number): void {
+    if (this.lockAssertions) this.assertLockHeld(obj);
+  }
+
   assertLockHeld(obj: number): void {
     const o = this.obj(obj);
     assert(Atomics.load(this.w, o + O_LOCK) !== 0 && this.w[o + O_LOCK_OWNER] === this.#owner, `lock of object ${obj} is not held by thread slot ${this.actor}`);

@@ -106,6 +106,7 @@ export const H_PANIC = 54; // 1 once the kernel panicked (Atomics): every later 
 export const H_PANIC_TID = 55; // the thread whose death caused the panic
 export const H_PANIC_SYSCALL = 56; // its T_SYSCALL when it died
 export const H_PANIC_LOCK = 57; // word index of the lock it held (-1 none)
+export const H_LOCK_ASSERTIONS = 58; // 1: every *Locked function asserts its caller holds the lock (tests)
 export const HEADER_WORDS = 64;
 
 // ---------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ export function pagerLinkVmo(k: KernelState, pager: number, vmo: number): number
 }
 
 function unlinkLocked(k: KernelState, pager: number, vmo: number): void {
+  k.assertHeld(pager);
   const w = k.w;
   const v = k.obj(vmo);
   if (w[v + V_PAGER_PREV] === -2) return; // not in the list

@@ -57,11 +57,13 @@ export const ACTIVE_NONE = -1;
 export const ACTIVE_COMPLETE = -2;
 
 export function proxySendAsyncRequestLocked(k: KernelState, vmo: number, r: number): void {
+  k.assertHeld(vmo);
   assert((k.w[k.obj(vmo) + V_FLAGS]! & VmoFlag.SourceClosed) === 0, 'request sent to a closed source');
   queuePacketLocked(k, vmo, r);
 }
 
 function queuePacketLocked(k: KernelState, vmo: number, r: number): void {
+  k.assertHeld(vmo);
   const w = k.w;
   const o = k.obj(vmo);
   if (w[o + PX_BUSY] === 1) {
@@ -97,6 +99,7 @@ function queuePacketLocked(k: KernelState, vmo: number, r: number): void {
 }
 
 function fifoAppendLocked(k: KernelState, vmo: number, r: number): void {
+  k.assertHeld(vmo);
   const w = k.w;
   const o = k.obj(vmo);
   const t = k.thr(r);
@@ -110,6 +113,7 @@ function fifoAppendLocked(k: KernelState, vmo: number, r: number): void {
 }
 
 function fifoRemoveLocked(k: KernelState, vmo: number, r: number): void {
+  k.assertHeld(vmo);
   const w = k.w;
   const o = k.obj(vmo);
   const t = k.thr(r);
@@ -126,6 +130,7 @@ function fifoRemoveLocked(k: KernelState, vmo: number, r: number): void {
 
 /** Withdraws the packet from the port if unread; true if it was (the pager never saw it). */
 function withdrawPacketLocked(k: KernelState, vmo: number, reqId: number): boolean {
+  k.assertHeld(vmo);
   const o = k.obj(vmo);
   if (!portCancelQueuedLocked(k, k.w[o + V_PORT]!, k.w[o + PX_PACKET]!)) return false;
   k.releaseRecordNotLast(vmo); // the caller holds the VMO or another record reference
@@ -136,6 +141,7 @@ function withdrawPacketLocked(k: KernelState, vmo: number, reqId: number): boole
 
 /** The PageSource takes request r back (completed or cancelled). */
 export function proxyClearAsyncRequestLocked(k: KernelState, vmo: number, r: number): void {
+  k.assertHeld(vmo);
   const w = k.w;
   const o = k.obj(vmo);
   if (w[o + PX_ACTIVE] === r) {
@@ -151,6 +157,7 @@ export function proxyClearAsyncRequestLocked(k: KernelState, vmo: number, r: num
 
 /** A cancelled leader handed its range to follower nw: nw takes its packet or FIFO place. */
 export function proxySwapAsyncRequestLocked(k: KernelState, vmo: number, old: number, nw: number): void {
+  k.assertHeld(vmo);
   const w = k.w;
   const o = k.obj(vmo);
   if (w[k.thr(old) + R_IN_FIFO] === 1) {
@@ -175,6 +182,7 @@ export function proxySwapAsyncRequestLocked(k: KernelState, vmo: number, old: nu
 }
 
 export function proxyOnDetachLocked(k: KernelState, vmo: number): void {
+  k.assertHeld(vmo);
   k.w[k.obj(vmo) + PX_COMPLETE_PENDING] = 1;
   queuePacketLocked(k, vmo, ACTIVE_COMPLETE);
 }
@@ -191,6 +199,7 @@ export function proxyOnCloseLocked(_k: KernelState, _vmo: number): void {}
  * ZX_ERR_BAD_STATE), then take back a COMPLETE that nobody read. Nothing is posted afterwards.
  */
 export function proxyOnDispatcherCloseLocked(k: KernelState, vmo: number, closeSource: () => void): void {
+  k.assertHeld(vmo);
   const w = k.w;
   const o = k.obj(vmo);
   if ((w[o + V_FLAGS]! & VmoFlag.SourceClosed) === 0) closeSource();
@@ -209,6 +218,7 @@ export function proxyOnDispatcherCloseLocked(k: KernelState, vmo: number, closeS
 
 /** The pager dequeued this VMO's packet (PagerProxy::Free): post the next one. */
 export function proxyFreeLocked(k: KernelState, vmo: number): void {
+  k.assertHeld(vmo);
   const w = k.w;
   const o = k.obj(vmo);
   if (w[o + PX_ACTIVE] !== ACTIVE_COMPLETE) {
@@ -222,6 +232,7 @@ export function proxyFreeLocked(k: KernelState, vmo: number): void {
 }
 
 function onPacketFreedLocked(k: KernelState, vmo: number): void {
+  k.assertHeld(vmo);
   const w = k.w;
   const o = k.obj(vmo);
   assert(w[o + PX_ACTIVE] === ACTIVE_NONE, 'packet freed while a request is active');

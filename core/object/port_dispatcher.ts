@@ -70,6 +70,7 @@ export function freePacket(k: KernelState, e: number): void {
 }
 
 function appendLocked(k: KernelState, port: number, e: number): void {
+  k.assertHeld(port);
   const w = k.w;
   const o = k.obj(port);
   const tail = w[o + PT_TAIL]!;
@@ -86,6 +87,7 @@ function appendLocked(k: KernelState, port: number, e: number): void {
 }
 
 function unlinkLocked(k: KernelState, port: number, e: number): void {
+  k.assertHeld(port);
   const w = k.w;
   const o = k.obj(port);
   const pe = k.pkt(e);

@@ -180,6 +180,7 @@ function discardOne(k: KernelState, scan: Scan): number {
 
 /** Frees every page of an unlocked discardable VMO and marks it discarded. */
 export function discardLocked(k: KernelState, vmo: number): number {
+  k.assertHeld(vmo);
   const w = k.w;
   const o = k.obj(vmo);
   let freed = 0;

@@ -96,6 +96,7 @@ function reqEnd(k: KernelState, r: number): number {
 
 /** The outstanding leader with the smallest end greater than `offset` (upper_bound), or -1. */
 function upperBoundLocked(k: KernelState, vmo: number, type: number, offset: number): number {
+  k.assertHeld(vmo);
   const w = k.w;
   let r = w[k.obj(vmo) + outHead(type)]!;
   while (r >= 0 && reqEnd(k, r) <= offset) r = w[k.thr(r) + R_OUT_NEXT]!;
@@ -103,6 +104,7 @@ function upperBoundLocked(k: KernelState, vmo: number, type: number, offset: num
 }
 
 function insertOutstandingLocked(k: KernelState, vmo: number, r: number): void {
+  k.assertHeld(vmo);
   const w = k.w;
   const head = k.obj(vmo) + outHead(w[k.thr(r) + R_TYPE]!);
   const end = reqEnd(k, r);
@@ -120,6 +122,7 @@ function insertOutstandingLocked(k: KernelState, vmo: number, r: number): void {
 }
 
 function eraseOutstandingLocked(k: KernelState, vmo: number, r: number): void {
+  k.assertHeld(vmo);
   const w = k.w;
   const t = k.thr(r);
   const prev = w[t + R_OUT_PREV]!;
@@ -133,6 +136,7 @@ function eraseOutstandingLocked(k: KernelState, vmo: number, r: number): void {
 
 /** Replaces leader `old` by `nw` at the same place in the sorted list (same range). */
 function replaceOutstandingLocked(k: KernelState, vmo: number, old: number, nw: number): void {
+  k.assertHeld(vmo);
   const w = k.w;
   const to = k.thr(old);
   const prev = w[to + R_OUT_PREV]!;
@@ -224,6 +228,7 @@ export function populateRequestLocked(
   len: number,
   earlyWake: boolean,
 ): number {
+  k.assertHeld(vmo);
   const w = k.w;
   assert(len > 0, 'populateRequest: empty range');
   if ((w[k.obj(vmo) + V_FLAGS]! & VmoFlag.Detached) !== 0) return ZX_ERR_BAD_STATE;
@@ -267,6 +272,7 @@ export function populateRequestLocked(
 }
 
 function sendRequestToProviderLocked(k: KernelState, vmo: number, r: number): void {
+  k.assertHeld(vmo);
   const w = k.w;
   const t = k.thr(r);
   const overlap = upperBoundLocked(k, vmo, w[t + R_TYPE]!, w[t + R_OFFSET]!);
@@ -288,22 +294,26 @@ function sendRequestToProviderLocked(k: KernelState, vmo: number, r: number): vo
 
 /** Supplied pages [offset, offset + len): resolve READ requests (OnPagesSupplied). */
 export function onPagesSuppliedLocked(k: KernelState, vmo: number, offset: number, len: number): void {
+  k.assertHeld(vmo);
   resolveRequestsLocked(k, vmo, PageRequestType.Read, offset, len, ZX_OK);
 }
 
 /** Dirtied pages: resolve DIRTY requests (OnPagesDirtied). */
 export function onPagesDirtiedLocked(k: KernelState, vmo: number, offset: number, len: number): void {
+  k.assertHeld(vmo);
   resolveRequestsLocked(k, vmo, PageRequestType.Dirty, offset, len, ZX_OK);
 }
 
 /** OP_FAIL (or an internal failure) over [offset, offset + len): both request types. */
 export function onPagesFailedLocked(k: KernelState, vmo: number, offset: number, len: number, status: number): void {
+  k.assertHeld(vmo);
   assert(isValidInternalFailureCode(status), 'onPagesFailed: not a failure code');
   resolveRequestsLocked(k, vmo, PageRequestType.Read, offset, len, status);
   resolveRequestsLocked(k, vmo, PageRequestType.Dirty, offset, len, status);
 }
 
 function resolveRequestsLocked(k: KernelState, vmo: number, type: number, offset: number, len: number, error: number): void {
+  k.assertHeld(vmo);
   const w = k.w;
   if ((w[k.obj(vmo) + V_FLAGS]! & VmoFlag.Detached) !== 0) return;
   const end = offset + len;
@@ -364,6 +374,7 @@ function earlyWakeRequestLocked(k: KernelState, r: number, reqStart: number, req
 
 /** Takes a finished leader back from the provider and wakes it and its followers. */
 function completeRequestLocked(k: KernelState, vmo: number, r: number): void {
+  k.assertHeld(vmo);
   const w = k.w;
   const t = k.thr(r);
   proxyClearAsyncRequestLocked(k, vmo, r);
@@ -392,6 +403,7 @@ export function cancelRequestLocked(k: KernelState, r: number): void {
   const state = w[t + R_STATE]!;
   if (state === RequestState.None) return;
   const vmo = w[t + R_VMO]!;
+  k.assertHeld(vmo);
   if (state === RequestState.Follower) {
     removeFollowerLocked(k, w[t + R_LEADER]!, r);
   } else if (w[t + R_FOL_HEAD]! >= 0) {
@@ -420,6 +432,7 @@ export function cancelRequestLocked(k: KernelState, r: number): void {
 
 /** PageSource::Detach: completes every outstanding request with its own status (they retry). */
 export function detachSourceLocked(k: KernelState, vmo: number): void {
+  k.assertHeld(vmo);
   const w = k.w;
   const o = k.obj(vmo);
   if ((w[o + V_FLAGS]! & VmoFlag.Detached) !== 0) return;
@@ -435,6 +448,7 @@ export function detachSourceLocked(k: KernelState, vmo: number): void {
 
 /** PageSource::Close: detach, then close the provider side. Idempotent. */
 export function closeSourceLocked(k: KernelState, vmo: number): void {
+  k.assertHeld(vmo);
   detachSourceLocked(k, vmo);
   const o = k.obj(vmo);
   if ((k.w[o + V_FLAGS]! & VmoFlag.SourceClosed) !== 0) return;

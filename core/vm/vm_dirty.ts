@@ -39,6 +39,7 @@ function flags(k: KernelState, vmo: number): number {
 }
 
 function setModifiedLocked(k: KernelState, vmo: number): void {
+  k.assertHeld(vmo);
   k.w[k.obj(vmo) + V_FLAGS] = flags(k, vmo) | VmoFlag.Modified;
 }
 
@@ -48,6 +49,7 @@ function adjustCommitted(k: KernelState, vmo: number, delta: number): void {
 
 /** First page in [from, limit) with no content at all (no slot and no zero interval), or `limit`. */
 function firstAbsentLocked(k: KernelState, vmo: number, from: number, limit: number): number {
+  k.assertHeld(vmo);
   let p = from;
   while (p < limit) {
     const np = nextPresentPage(k, vmo, p, limit);
@@ -68,6 +70,7 @@ function firstAbsentLocked(k: KernelState, vmo: number, from: number, limit: num
  * O(pages present + intervals) in the range.
  */
 function forEachRunLocked(k: KernelState, vmo: number, from: number, to: number, fn: (kind: 'absent' | 'clean' | 'dirty', start: number, end: number) => void): void {
+  k.assertHeld(vmo);
   let p = from;
   let runKind: 'absent' | 'clean' | 'dirty' | null = null;
   let runStart = from;
@@ -102,6 +105,7 @@ function forEachRunLocked(k: KernelState, vmo: number, from: number, to: number,
  * markers, zero intervals), then each gap. Already-Dirty pages resolve nothing, as in DirtyPages.
  */
 function invalidateDirtyRequestsLocked(k: KernelState, vmo: number, start: number, end: number): void {
+  k.assertHeld(vmo);
   forEachRunLocked(k, vmo, start, end, (kind, s, e) => {
     if (kind === 'clean') onPagesDirtiedLocked(k, vmo, s, e - s);
   });
@@ -153,6 +157,7 @@ let frameScratch = new Int32Array(64);
  * interval records it returns ZX_ERR_NO_MEMORY, also with nothing changed.
  */
 function dirtyPagesLocked(k: KernelState, vmo: number, start: number, len: number): number {
+  k.assertHeld(vmo);
   const size = k.w[k.obj(vmo) + V_SIZE_PAGES]!;
   const end = start + len;
   if (start > size) return ZX_ERR_OUT_OF_RANGE;
@@ -395,6 +400,7 @@ export function zeroPages(k: KernelState, vmo: number, start: number, end: numbe
 }
 
 function zeroPagesLocked(k: KernelState, vmo: number, start: number, end: number): number {
+  k.assertHeld(vmo);
   if (end > k.w[k.obj(vmo) + V_SIZE_PAGES]!) return ZX_ERR_OUT_OF_RANGE;
   if (start >= end) return ZX_OK;
   const pagerBacked = isPagerBacked(k, vmo);
@@ -430,6 +436,7 @@ function zeroPagesLocked(k: KernelState, vmo: number, start: number, end: number
 
 /** First zero marker in [from, limit), or `limit`. */
 function nextMarkerLocked(k: KernelState, vmo: number, from: number, limit: number): number {
+  k.assertHeld(vmo);
   let p = nextPresentPage(k, vmo, from, limit);
   while (p < limit && slotKind(lookupSlot(k, vmo, p)) !== SlotKind.Marker) p = nextPresentPage(k, vmo, p + 1, limit);
   return p;
@@ -441,6 +448,7 @@ function nextMarkerLocked(k: KernelState, vmo: number, from: number, limit: numb
  * pieces, so no interval reaches two of them.
  */
 function newIntervalsForZeroLocked(k: KernelState, vmo: number, start: number, end: number): number {
+  k.assertHeld(vmo);
   let need = 0;
   let z = firstInterval(k, vmo);
   let p = start;

@@ -254,6 +254,7 @@ export function vmoRead(k: KernelState, r: number, vmo: number, dst: Uint8Array,
 
 /** End of the run of absent pages (no slot, no zero interval) starting at `page`, at most `limit`. */
 export function absentRunEndLocked(k: KernelState, vmo: number, page: number, limit: number): number {
+  k.assertHeld(vmo);
   return Math.min(nextPresentPage(k, vmo, page, limit), nextIntervalStartLocked(k, vmo, page, limit));
 }
 
@@ -263,6 +264,7 @@ export function absentRunEndLocked(k: KernelState, vmo: number, page: number, li
  * page or `limit` (PrepareForWriteLocked).
  */
 export function dirtyRequestRunEndLocked(k: KernelState, vmo: number, page: number, limit: number): number {
+  k.assertHeld(vmo);
   let p = page + 1;
   while (p < limit) {
     const slot = lookupSlot(k, vmo, p);
@@ -282,6 +284,7 @@ export function dirtyRequestRunEndLocked(k: KernelState, vmo: number, page: numb
  * nothing changed.
  */
 export function makeDirtyLocked(k: KernelState, vmo: number, page: number, slot: number): number {
+  k.assertHeld(vmo);
   if (slotKind(slot) === SlotKind.Page) {
     const dirty = withDirtyState(slot, DirtyState.Dirty);
     setSlot(k, vmo, page, dirty);
@@ -301,6 +304,7 @@ export function makeDirtyLocked(k: KernelState, vmo: number, page: number, slot:
  * a memory wait (pmm.ts) with nothing changed when no frame or radix node is free.
  */
 function materializeLocked(k: KernelState, vmo: number, page: number, state: DirtyState, wholePageWrite = false): number {
+  k.assertHeld(vmo);
   const frame = allocFrame(k, vmo, page);
   if (frame < 0) return SHOULD_WAIT_FOR_FRAMES;
   const fresh = placeFrameLocked(k, vmo, page, frame, state, !wholePageWrite);
@@ -314,6 +318,7 @@ function materializeLocked(k: KernelState, vmo: number, page: number, state: Dir
  * (the frame still the caller's) when a radix node was needed and none is free.
  */
 export function placeFrameLocked(k: KernelState, vmo: number, page: number, frame: number, state: DirtyState, zero: boolean): number {
+  k.assertHeld(vmo);
   const fresh = makePageSlot(frame, state);
   if (!setSlot(k, vmo, page, fresh)) return SHOULD_WAIT_FOR_NODES;
   setFrameOwner(k, frame, vmo, page);
@@ -336,6 +341,7 @@ export function waitForMemoryDroppingLock(k: KernelState, vmo: number, start: nu
 
 /** A zeroed Clean frame at an absent page of an anonymous VMO (a write fault or commit). */
 export function materializeZeroPageLocked(k: KernelState, vmo: number, page: number): number {
+  k.assertHeld(vmo);
   const made = materializeLocked(k, vmo, page, DirtyState.Clean);
   return made < 0 ? made : ZX_OK;
 }
@@ -350,6 +356,7 @@ export function isTrapDirty(k: KernelState, vmo: number): boolean {
  * content on a TRAP_DIRTY VMO, each within [page, page + 16) and the write), or a failure.
  */
 function prepareWritePageLocked(k: KernelState, r: number, vmo: number, page: number, writeEndPage: number, wholePage: boolean): number {
+  k.assertHeld(vmo);
   const slot = lookupSlot(k, vmo, page);
   const kind = slotKind(slot);
   if (!isPagerBacked(k, vmo)) return kind === SlotKind.Page ? slot : materializeLocked(k, vmo, page, DirtyState.Clean, wholePage);
@@ -630,6 +637,7 @@ export function supplyPages(k: KernelState, vmo: number, offsetPages: number, le
 }
 
 function checkSupplyTargetLocked(k: KernelState, vmo: number, offsetPages: number, lenPages: number): number {
+  k.assertHeld(vmo);
   const w = k.w;
   if (offsetPages + lenPages > w[k.obj(vmo) + V_SIZE_PAGES]!) return ZX_ERR_OUT_OF_RANGE;
   if ((w[k.obj(vmo) + V_FLAGS]! & VmoFlag.Detached) !== 0) return ZX_ERR_BAD_STATE;
@@ -667,6 +675,7 @@ function takePages(k: KernelState, aux: number, fromPage: number, count: number,
  * SHOULD_WAIT_FOR_NODES, with the VMO unchanged, when a radix node could not be allocated.
  */
 function insertSuppliedLocked(k: KernelState, vmo: number, offsetPages: number, count: number, scratch: SupplyScratch): number {
+  k.assertHeld(vmo);
   const w = k.w;
   const { slots, skip, inserted } = scratch;
   skip.fill(0, 0, count);

@@ -259,6 +259,7 @@ function fatal(result: AccessResult, status: number, address: number): void {
  * proceed, ZX_ERR_SHOULD_WAIT after populating a one-page request, or a fatal status.
  */
 function faultPageLocked(k: KernelState, r: number, vmo: number, page: number, write: boolean): number {
+  k.assertHeld(vmo);
   const w = k.w;
   if (page >= w[k.obj(vmo) + V_SIZE_PAGES]!) return ZX_ERR_OUT_OF_RANGE;
   const at = slotIndex(k, vmo, page);

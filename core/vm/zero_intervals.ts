@@ -12,6 +12,7 @@ import type { KernelState } from '../kernel_state.js';
 
 /** The interval containing `page`, or -1. */
 export function intervalAtLocked(k: KernelState, vmo: number, page: number): number {
+  k.assertHeld(vmo);
   const w = k.w;
   for (let z = w[k.obj(vmo) + V_ZERO_HEAD]!; z >= 0; z = w[k.zint(z) + Z_NEXT]!) {
     if (page < w[k.zint(z) + Z_START]!) return -1;
@@ -22,6 +23,7 @@ export function intervalAtLocked(k: KernelState, vmo: number, page: number): num
 
 /** Start of the first interval that ends after `page` and starts before `limit`, else `limit`. */
 export function nextIntervalStartLocked(k: KernelState, vmo: number, page: number, limit: number): number {
+  k.assertHeld(vmo);
   const w = k.w;
   for (let z = w[k.obj(vmo) + V_ZERO_HEAD]!; z >= 0; z = w[k.zint(z) + Z_NEXT]!) {
     if (w[k.zint(z) + Z_END]! <= page) continue;
@@ -62,6 +64,7 @@ function takeInterval(k: KernelState): number {
 
 /** Whether removeRangeLocked(start, end) must split an interval (the one case that needs a record). */
 export function removeRangeSplitsLocked(k: KernelState, vmo: number, start: number, end: number): boolean {
+  k.assertHeld(vmo);
   const z = intervalAtLocked(k, vmo, start);
   return z >= 0 && intervalStart(k, z) < start && intervalEnd(k, z) > end;
 }
@@ -86,6 +89,7 @@ export function firstInterval(k: KernelState, vmo: number): number {
  * Returns false if no interval record could be allocated.
  */
 export function addIntervalLocked(k: KernelState, vmo: number, start: number, end: number): boolean {
+  k.assertHeld(vmo);
   const w = k.w;
   const head = k.obj(vmo) + V_ZERO_HEAD;
   let prev = -1;
@@ -134,6 +138,7 @@ export function addIntervalLocked(k: KernelState, vmo: number, start: number, en
  * with none. Returns false if a split needed a record and none was left (the range is then untouched).
  */
 export function removeRangeLocked(k: KernelState, vmo: number, start: number, end: number): boolean {
+  k.assertHeld(vmo);
   const w = k.w;
   const head = k.obj(vmo) + V_ZERO_HEAD;
   let prev = -1;
@@ -183,6 +188,7 @@ export function removeRangeLocked(k: KernelState, vmo: number, start: number, en
 
 /** WRITEBACK_BEGIN: intervals starting inside [start, end) await cleaning up to `end` (never less). */
 export function beginIntervalsLocked(k: KernelState, vmo: number, start: number, end: number): void {
+  k.assertHeld(vmo);
   const w = k.w;
   for (let z = w[k.obj(vmo) + V_ZERO_HEAD]!; z >= 0; z = w[k.zint(z) + Z_NEXT]!) {
     const b = k.zint(z);
@@ -201,6 +207,7 @@ export function beginIntervalsLocked(k: KernelState, vmo: number, start: number,
  * again), one it covers in part loses that head; the end of the range caps the clip.
  */
 export function endIntervalsLocked(k: KernelState, vmo: number, start: number, end: number): void {
+  k.assertHeld(vmo);
   const w = k.w;
   const head = k.obj(vmo) + V_ZERO_HEAD;
   let prev = -1;
@@ -236,5 +243,6 @@ export function endIntervalsLocked(k: KernelState, vmo: number, start: number, e
 
 /** Clips every interval to the first `pages` pages (resize down). */
 export function truncateIntervalsLocked(k: KernelState, vmo: number, pages: number): void {
+  k.assertHeld(vmo);
   removeRangeLocked(k, vmo, pages, 2 ** 31); // never splits: no record needed
 }
