@@ -14,6 +14,7 @@ import {
   ZX_ERR_BAD_STATE,
   ZX_ERR_NO_MEMORY,
   ZX_ERR_NO_RESOURCES,
+  ZX_ERR_NOT_FOUND,
   ZX_OBJ_TYPE_VMO,
   ZX_VM_PERM_READ,
   ZX_VM_PERM_WRITE,
@@ -25,6 +26,7 @@ import { statusName } from '../../shared/status.js';
 import { ensure } from '../helpers/check.js';
 import { UserPager, checkContent, statusOf } from '../helpers/user_pager.js';
 import { fillExpected } from '../helpers/content.js';
+import { mapVmo, startMemReadPages } from '../helpers/vmar.js';
 import { kernelCounts } from './h1_counts.js';
 
 const RW = ZX_VM_PERM_READ | ZX_VM_PERM_WRITE;
@@ -219,6 +221,24 @@ t.test('last handle closed while vmo_read waits: closing the pager fails it with
     pager.closePagerHandle();
     await reader.waitForFailure(ZX_ERR_BAD_STATE);
     t.pass('the read failed with BAD_STATE');
+  } finally {
+    await pager.close();
+  }
+});
+
+t.test('a fault waiting on a VMO does not keep it alive: unmapped and closed, it dies and the fault finds no mapping', async (t) => {
+  const pager = await UserPager.create();
+  try {
+    const vmo = pager.createVmo(1);
+    const base = mapVmo(pager, vmo);
+    const reader = startMemReadPages(pager, base, 0, 1);
+    ensure(t, await pager.waitForPageRead(vmo, 0, 1), 'R(0,1)');
+    ensure(t, await reader.waitForBlocked(), 'faulting reader blocked');
+    pager.sys.vmarUnmap(base, PAGE_SIZE);
+    pager.releaseVmo(vmo); // the last reference: the VMO dies and its source closes
+    t.ok(await pager.waitForPageComplete(vmo.key), 'COMPLETE');
+    await reader.waitForCrash(base, ZX_ERR_NOT_FOUND);
+    t.pass('the retried fault found no mapping');
   } finally {
     await pager.close();
   }
