@@ -102,6 +102,8 @@ t.test('a failed map leaves mapping records and references unchanged', async (t)
   before = kernelCounts(kernel);
   t.equal(statusName(statusOf(() => sys.vmarMap(RW, 0, small, PAGE_SIZE))), statusName(ZX_ERR_NO_MEMORY), 'mapping table full: NO_MEMORY');
   t.same(kernelCounts(kernel), before, 'nothing leaked by the failed map');
+  t.equal(statusName(statusOf(() => sys.vmarUnmap(first + PAGE_SIZE, PAGE_SIZE))), statusName(ZX_ERR_NO_MEMORY), 'a split with the table full: NO_MEMORY');
+  t.same(kernelCounts(kernel), before, 'and the address space is unchanged');
   sys.vmarUnmap(first, 2 ** 30 * PAGE_SIZE);
   const again = sys.vmarMap(RW, 0, huge, 2 ** 30 * PAGE_SIZE);
   t.ok(again > 0, 'the freed range serves a new 4 TiB mapping');
