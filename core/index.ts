@@ -10,7 +10,7 @@ export { TraceEvent } from './trace.js';
 export { ThreadPool, SimThread } from './thread_pool.js';
 export type { ThreadPoolOptions, ThreadOp } from './thread_pool.js';
 export { KernelPanic, ThreadKilled, ZxError, ZxException } from './errors.js';
-export type { Sys, PortPacket, PageRequestFields, DirtyRange, DirtyRangesResult, VmoInfo, LockState } from './sys_types.js';
+export type { Sys, PortPacket, PageRequestFields, DirtyRange, DirtyRangesResult, VmoInfo, LockState, U64 } from './sys_types.js';
 export * from '../shared/constants.js';
 export * from '../shared/status.js';
 export { deadlineAfter } from '../shared/futex.js';

@@ -56,6 +56,8 @@ import {
 import { histogramSummary, type HistogramSummary } from '../shared/histogram.js';
 import { readTrace, type TraceRecord } from './trace.js';
 import { H_BUGS, H_DEBUG_SYSCALLS, H_LOCK_ASSERTIONS, H_INSTANCE, H_TRACE_MASK, H_REQUEST_TIMEOUT_MS, H_WAIT_SPIN, T_STATE, attachShared, createShared, type SharedViews } from '../shared/layout.js';
+import { HEADER_WORDS, MAX_META_WORDS, metaWordsByCapacity, type LayoutConfig } from '../shared/layout.js';
+import { HISTOGRAM_WORDS } from '../shared/histogram.js';
 import { MAX_FRAMES } from '../shared/page_slot.js';
 import { KernelState } from './kernel_state.js';
 import { allocThread, threadSlotOf, threadState } from './object/handle_table.js';
@@ -71,7 +73,7 @@ import { ZX_ERR_BAD_STATE, ZX_ERR_NO_MEMORY } from '../shared/status.js';
 import type { Sys } from './sys_types.js';
 import { ZX_THREAD_STATE_BLOCKED_PAGER, ZX_THREAD_STATE_RUNNING } from '../shared/constants.js';
 
-export const KernelOptionsSchema = z
+const KernelOptionsObject = z
   .object({
     /** Bytes of simulated physical memory: the frame pool. */
     physicalMemory: z
@@ -109,6 +111,51 @@ export const KernelOptionsSchema = z
     lockAssertions: z.boolean().default(process.env.TAP === '1' || process.env.PAGERSIM_LOCK_ASSERTIONS === '1'),
   })
   .strict();
+
+export const KernelOptionsSchema = KernelOptionsObject.superRefine((o, ctx) => {
+    // The tables must fit one metadata buffer (< 2 GiB): name the capacity that costs the most.
+    const by = metaWordsByCapacity(layoutConfigOf(o));
+    const fixed = HEADER_WORDS + HISTOGRAM_WORDS + 2 * Object.keys(by).length + 2; // + alignment
+    const total = Object.values(by).reduce((a, b) => a + b, fixed);
+    if (total <= MAX_META_WORDS) return;
+    const [worst] = Object.entries(by).sort((a, b) => b[1] - a[1])[0]!;
+    const option = OPTION_OF_CAPACITY[worst as keyof LayoutConfig] ?? worst;
+    const named = worst === 'maxNodes' && o.maxPageListNodes === undefined ? 'physicalMemory' : option;
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: [named],
+      message: `is too large: the kernel's tables would need ${Math.ceil((total * 4) / 2 ** 20)} MiB of metadata (at most 2 GiB)`,
+    });
+  });
+
+/** The option each layout capacity comes from. */
+const OPTION_OF_CAPACITY: Record<keyof LayoutConfig, string> = {
+  frameCount: 'physicalMemory',
+  maxHandles: 'maxHandles',
+  maxObjects: 'maxObjects',
+  maxThreads: 'maxThreads',
+  maxNodes: 'maxPageListNodes',
+  maxPortPackets: 'maxPortPackets',
+  maxIntervals: 'maxZeroIntervals',
+  maxMappings: 'maxMappings',
+  traceCapacity: 'traceEvents',
+};
+
+/** The layout capacities of parsed options. */
+function layoutConfigOf(o: z.output<typeof KernelOptionsObject>): LayoutConfig {
+  const frameCount = o.physicalMemory / PAGE_SIZE;
+  return {
+    frameCount,
+    maxHandles: o.maxHandles,
+    maxObjects: o.maxObjects,
+    maxThreads: o.maxThreads,
+    maxNodes: o.maxPageListNodes ?? frameCount * 2 + 4096,
+    maxPortPackets: o.maxPortPackets,
+    maxIntervals: o.maxZeroIntervals,
+    maxMappings: o.maxMappings,
+    traceCapacity: o.traceEvents,
+  };
+}
 
 export type KernelOptions = z.input<typeof KernelOptionsSchema>;
 
@@ -172,18 +219,7 @@ export class Kernel {
       throw new RangeError(`Kernel.create: options.${issue.path.join('.') || '(root)'} ${issue.message}`);
     }
     const o = parsed.data;
-    const frameCount = o.physicalMemory / PAGE_SIZE;
-    const views = createShared({
-      frameCount,
-      maxHandles: o.maxHandles,
-      maxObjects: o.maxObjects,
-      maxThreads: o.maxThreads,
-      maxNodes: o.maxPageListNodes ?? frameCount * 2 + 4096,
-      maxPortPackets: o.maxPortPackets,
-      maxIntervals: o.maxZeroIntervals,
-      maxMappings: o.maxMappings,
-      traceCapacity: o.traceEvents,
-    });
+    const views = createShared(layoutConfigOf(o));
     views.w[H_BUGS] = o.injectBugs;
     views.w[H_TRACE_MASK] = o.traceTypes ? o.traceTypes.reduce((m, t) => m | (1 << t), 0) : -1;
     views.w[H_REQUEST_TIMEOUT_MS] = o.pageRequestTimeoutMs ?? 0;

@@ -3,6 +3,10 @@
 // function of the object/VM layer, always in Zircon's order: argument shape -> handles and rights ->
 // relations -> range -> state. Every handle lookup takes a reference that is released before return.
 // A non-OK status becomes a ZxError here, in one place; nothing below throws for user input.
+// Argument shape is checked first, by the shared checkers below (u32, u64, u64Value, i64Value), for
+// every argument of every call: a value that is not one of its C type (2.5, NaN, "4", undefined, a
+// negative or too-large number, an inexact bigint) is ZX_ERR_INVALID_ARGS (ZX_ERR_BAD_HANDLE for a
+// handle) before any handle is looked up or any state touched; no reference is held across a throw.
 // One ThreadSys exists per kernel thread; it runs on whatever JS thread owns that kernel thread.
 
 import {
@@ -83,7 +87,7 @@ import {
 } from './object/handle_table.js';
 import { initPager, pagerLinkVmo } from './object/pager_dispatcher.js';
 import { initPort, portQueueUser, portWait } from './object/port_dispatcher.js';
-import type { DirtyRange, DirtyRangesResult, LockState, PortPacket, Sys, VmoInfo } from './sys_types.js';
+import type { DirtyRange, DirtyRangesResult, LockState, PortPacket, Sys, U64, VmoInfo } from './sys_types.js';
 import { dirtyPages, queryDirtyRanges, queryVmoStats, resizeVmo, writebackBegin, writebackEnd, zeroPages } from './vm/vm_dirty.js';
 import { memAccess, vmarMap, vmarUnmap, type AccessResult } from './vm/vmar.js';
 import {
@@ -120,11 +124,63 @@ const OP_RIGHTS: ReadonlyMap<number, number> = new Map([
   [ZX_VMO_OP_PREFETCH, ZX_RIGHT_READ],
 ]);
 
-/** A byte offset or length argument: -1 if it is not a non-negative integer (INVALID_ARGS). */
+// ---- Argument checkers: -1 / null means "not a value of the C type" (ZX_ERR_INVALID_ARGS) ----
+
+/** A uint64 beyond MAX_SAFE_INTEGER that is a multiple of the page size: past every size and range. */
+const BIG_ALIGNED = 2 ** 53;
+/** A uint64 beyond MAX_SAFE_INTEGER that is not page-aligned, or whose low bits a double lost. */
+const BIG_UNALIGNED = 2 ** 53 - 1;
+const UINT64_END = 2n ** 64n;
+
+/**
+ * A uint64 offset, length, size or count, as a number: a non-negative safe integer stays exact; a
+ * larger bigint keeps its alignment (BIG_ALIGNED / BIG_UNALIGNED, both beyond any VMO, so range checks
+ * fail as they would for the exact value); an integer double above 2^53 has lost its low bits and
+ * counts as unaligned (UINT64_MAX reads as 2^64). Anything else, or >= 2^64, is -1.
+ */
 function u64(x: unknown): number {
-  if (typeof x === 'bigint') return x >= 0n ? Number(x) : -1;
-  if (typeof x !== 'number' || !Number.isFinite(x) || x < 0 || Math.floor(x) !== x) return -1;
-  return x;
+  if (typeof x === 'number') {
+    if (Number.isSafeInteger(x)) return x >= 0 ? x : -1;
+    return Number.isInteger(x) && x > 0 && x <= 2 ** 64 ? BIG_UNALIGNED : -1;
+  }
+  if (typeof x === 'bigint') {
+    if (x < 0n || x >= UINT64_END) return -1;
+    if (x <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(x);
+    return x % BigInt(PAGE_SIZE) === 0n ? BIG_ALIGNED : BIG_UNALIGNED;
+  }
+  return -1;
+}
+
+/** An options, rights, op or topic argument: an integer number in uint32 range, or -1. */
+function u32(x: unknown): number {
+  return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffff_ffff ? x : -1;
+}
+
+/** A uint64 value kept whole (port keys): a bigint in [0, 2^64) or a non-negative safe integer. */
+function u64Value(x: unknown): bigint | null {
+  if (typeof x === 'bigint') return x >= 0n && x < UINT64_END ? x : null;
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0 ? BigInt(x) : null;
+}
+
+/** A 64-bit value given signed or unsigned (pager_op_range's data, deadlines): [-2^63, 2^64). */
+function i64Value(x: unknown): bigint | null {
+  if (typeof x === 'bigint') return x >= -(2n ** 63n) && x < UINT64_END ? x : null;
+  return typeof x === 'number' && Number.isSafeInteger(x) ? BigInt(x) : null;
+}
+
+/** An int32 field (a packet's status), or null. */
+function i32(x: unknown): number | null {
+  return typeof x === 'number' && (x | 0) === x ? x : null;
+}
+
+/** A user buffer: a Uint8Array (anything else is a bad user pointer). */
+function isBuffer(x: unknown): x is Uint8Array {
+  return x instanceof Uint8Array;
+}
+
+/** Throws INVALID_ARGS unless every shape check passed. */
+function checkShape(ok: boolean, syscall: string): void {
+  if (!ok) throw new ZxError(ZX_ERR_INVALID_ARGS, syscall);
 }
 
 function pageAligned(x: number): boolean {
@@ -136,27 +192,10 @@ function pagesFor(bytes: number): number {
   return bytes > MAX_VMO_PAGES * PAGE_SIZE ? MAX_VMO_PAGES + 1 : Math.ceil(bytes / PAGE_SIZE);
 }
 
-function isZeroData(data: number | bigint): boolean {
-  return dataEquals(data, 0);
-}
-
-function dataEquals(data: number | bigint, value: number): boolean {
-  try {
-    return BigInt(data) === BigInt(value);
-  } catch {
-    return false;
-  }
-}
-
 /** `data` of ZX_PAGER_OP_FAIL: a zx_status_t sign-extended to 64 bits, or NaN if it is none. */
-function failStatusOf(data: number | bigint): number {
-  let v: bigint;
-  try {
-    v = BigInt(data);
-  } catch {
-    return NaN;
-  }
-  if (v >= 2n ** 63n && v < 2n ** 64n) v -= 2n ** 64n; // the uint64 view of a negative status
+function failStatusOf(data: bigint): number {
+  let v = data;
+  if (v >= 2n ** 63n) v -= 2n ** 64n; // the uint64 view of a negative status
   if (v < -(2n ** 31n) || v >= 2n ** 31n) return NaN;
   return Number(v);
 }
@@ -205,16 +244,20 @@ export class ThreadSys implements Sys {
 
   pagerCreate(options: number): number {
     const k = this.#k;
-    if (options !== 0) throw new ZxError(ZX_ERR_INVALID_ARGS, 'zx_pager_create');
+    if (u32(options) !== 0) throw new ZxError(ZX_ERR_INVALID_ARGS, 'zx_pager_create');
     const pager = allocObject(k, ObjType.Pager);
     if (pager < 0) throw new ZxError(ZX_ERR_NO_MEMORY, 'zx_pager_create');
     initPager(k, pager);
     return this.#newHandle(pager, ZX_DEFAULT_PAGER_RIGHTS, 'zx_pager_create');
   }
 
-  pagerCreateVmo(pager: number, options: number, port: number, key: bigint | number, size: number): number {
+  pagerCreateVmo(pager: number, options: number, port: number, key: bigint | number, size: U64): number {
     const k = this.#k;
     const name = 'zx_pager_create_vmo';
+    const opts = u32(options);
+    const bytes = u64(size);
+    const keyValue = u64Value(key);
+    checkShape(opts >= 0 && bytes >= 0 && keyValue !== null, name);
     const p = this.#lookup(pager, ZX_OBJ_TYPE_PAGER, ZX_RIGHT_ATTACH_VMO, name);
     const pt = lookupHandle(k, port, ZX_OBJ_TYPE_PORT, ZX_RIGHT_WRITE);
     if (pt < 0) {
@@ -222,22 +265,14 @@ export class ThreadSys implements Sys {
       throw new ZxError(pt, name);
     }
     let status: number = ZX_OK;
-    const bytes = u64(size);
-    let keyValue = 0n;
-    try {
-      keyValue = BigInt.asUintN(64, BigInt(key));
-    } catch {
-      status = ZX_ERR_INVALID_ARGS;
-    }
-    if (typeof options !== 'number' || (options & ~(ZX_VMO_RESIZABLE | ZX_VMO_TRAP_DIRTY)) !== 0 || options < 0) status = ZX_ERR_INVALID_ARGS;
-    else if (bytes < 0) status = ZX_ERR_INVALID_ARGS;
+    if ((opts & ~(ZX_VMO_RESIZABLE | ZX_VMO_TRAP_DIRTY)) !== 0) status = ZX_ERR_INVALID_ARGS;
     else if (pagesFor(bytes) > MAX_VMO_PAGES) status = ZX_ERR_OUT_OF_RANGE;
     let vmo = -1;
     if (status === ZX_OK) {
       vmo = allocObject(k, ObjType.Vmo);
       if (vmo < 0) status = ZX_ERR_NO_MEMORY;
     }
-    if (status === ZX_OK) status = initVmo(k, vmo, pagesFor(bytes), options, p, pt, keyValue);
+    if (status === ZX_OK) status = initVmo(k, vmo, pagesFor(bytes), opts, p, pt, keyValue!);
     if (status === ZX_OK) status = pagerLinkVmo(k, p, vmo);
     if (status !== ZX_OK) {
       if (vmo >= 0) {
@@ -249,7 +284,7 @@ export class ThreadSys implements Sys {
       throw new ZxError(status, name);
     }
     // The VMO keeps its pager and port alive: the lookup references become the VMO's.
-    const rights = ZX_DEFAULT_VMO_RIGHTS | (options & ZX_VMO_RESIZABLE ? ZX_RIGHT_RESIZE : 0);
+    const rights = ZX_DEFAULT_VMO_RIGHTS | (opts & ZX_VMO_RESIZABLE ? ZX_RIGHT_RESIZE : 0);
     return this.#newHandle(vmo, rights, name);
   }
 
@@ -261,15 +296,13 @@ export class ThreadSys implements Sys {
     k.release(p);
   }
 
-  pagerSupplyPages(pager: number, vmo: number, offset: number, length: number, auxVmo: number, auxOffset: number): void {
+  pagerSupplyPages(pager: number, vmo: number, offset: U64, length: U64, auxVmo: number, auxOffset: U64): void {
     const k = this.#k;
     const name = 'zx_pager_supply_pages';
     const off = u64(offset);
     const len = u64(length);
     const auxOff = u64(auxOffset);
-    if (off < 0 || len < 0 || auxOff < 0 || !pageAligned(off) || !pageAligned(len) || !pageAligned(auxOff)) {
-      throw new ZxError(ZX_ERR_INVALID_ARGS, name);
-    }
+    checkShape(off >= 0 && len >= 0 && auxOff >= 0 && pageAligned(off) && pageAligned(len) && pageAligned(auxOff), name);
     const [p, v] = this.#pagerAndVmo(name, pager, ZX_RIGHT_MANAGE_VMO, vmo, ZX_RIGHT_WRITE);
     const aux = lookupHandle(k, auxVmo, ZX_OBJ_TYPE_VMO, ZX_RIGHT_READ | ZX_RIGHT_WRITE);
     let status = aux;
@@ -288,12 +321,13 @@ export class ThreadSys implements Sys {
     this.#check(status, name);
   }
 
-  pagerOpRange(pager: number, op: number, vmo: number, offset: number, length: number, data: number | bigint = 0): void {
+  pagerOpRange(pager: number, op: number, vmo: number, offset: U64, length: U64, data: number | bigint = 0): void {
     const k = this.#k;
     const name = 'zx_pager_op_range';
     const off = u64(offset);
     const len = u64(length);
-    if (off < 0 || len < 0 || !pageAligned(off) || !pageAligned(len)) throw new ZxError(ZX_ERR_INVALID_ARGS, name);
+    const value = i64Value(data);
+    checkShape(u32(op) >= 0 && value !== null && off >= 0 && len >= 0 && pageAligned(off) && pageAligned(len), name);
     const [p, v] = this.#pagerAndVmo(name, pager, ZX_RIGHT_MANAGE_VMO, vmo, ZX_RIGHT_WRITE);
     let status: number;
     const first = off / PAGE_SIZE;
@@ -301,24 +335,24 @@ export class ThreadSys implements Sys {
     const inRange = first + pages <= vmoSizePages(k, v);
     switch (op) {
       case ZX_PAGER_OP_FAIL: {
-        const error = failStatusOf(data);
+        const error = failStatusOf(value!);
         if (!isValidExternalFailureCode(error)) status = ZX_ERR_INVALID_ARGS;
         else status = inRange ? failPageRequests(k, v, first, pages, error) : ZX_ERR_OUT_OF_RANGE;
         break;
       }
       case ZX_PAGER_OP_DIRTY:
-        if (!isZeroData(data)) status = ZX_ERR_INVALID_ARGS;
+        if (value !== 0n) status = ZX_ERR_INVALID_ARGS;
         else if (!isTrapDirty(k, v)) status = ZX_ERR_NOT_SUPPORTED;
         else status = dirtyPages(k, v, first, pages);
         break;
       case ZX_PAGER_OP_WRITEBACK_BEGIN: {
-        const isZero = !isZeroData(data) && dataEquals(data, ZX_VMO_DIRTY_RANGE_IS_ZERO);
-        if (!isZeroData(data) && !isZero) status = ZX_ERR_INVALID_ARGS;
+        const isZero = value === BigInt(ZX_VMO_DIRTY_RANGE_IS_ZERO);
+        if (value !== 0n && !isZero) status = ZX_ERR_INVALID_ARGS;
         else status = inRange ? writebackBegin(k, v, first, pages, isZero) : ZX_ERR_OUT_OF_RANGE;
         break;
       }
       case ZX_PAGER_OP_WRITEBACK_END:
-        if (!isZeroData(data)) status = ZX_ERR_INVALID_ARGS;
+        if (value !== 0n) status = ZX_ERR_INVALID_ARGS;
         else status = inRange ? writebackEnd(k, v, first, pages) : ZX_ERR_OUT_OF_RANGE;
         break;
       default:
@@ -329,18 +363,18 @@ export class ThreadSys implements Sys {
     this.#check(status, name);
   }
 
-  pagerQueryDirtyRanges(pager: number, vmo: number, offset: number, length: number, maxRanges: number): DirtyRangesResult {
+  pagerQueryDirtyRanges(pager: number, vmo: number, offset: U64, length: U64, maxRanges: U64): DirtyRangesResult {
     const k = this.#k;
     const name = 'zx_pager_query_dirty_ranges';
-    const [p, v] = this.#pagerAndVmo(name, pager, ZX_RIGHT_MANAGE_VMO, vmo, ZX_RIGHT_READ);
     const off = u64(offset);
     const len = u64(length);
     const max = u64(maxRanges);
+    checkShape(off >= 0 && len >= 0 && max >= 0, name);
+    const [p, v] = this.#pagerAndVmo(name, pager, ZX_RIGHT_MANAGE_VMO, vmo, ZX_RIGHT_READ);
     const ranges: DirtyRange[] = [];
     let status: number = ZX_OK;
     let avail = 0;
-    if (off < 0 || len < 0 || max < 0) status = ZX_ERR_INVALID_ARGS;
-    else if (off + len > vmoSizePages(k, v) * PAGE_SIZE) status = ZX_ERR_OUT_OF_RANGE;
+    if (off + len > vmoSizePages(k, v) * PAGE_SIZE) status = ZX_ERR_OUT_OF_RANGE;
     else {
       // Unaligned offsets and lengths are widened to page boundaries.
       avail = queryDirtyRanges(k, v, Math.floor(off / PAGE_SIZE), Math.ceil((off + len) / PAGE_SIZE), max, ranges);
@@ -354,6 +388,7 @@ export class ThreadSys implements Sys {
   pagerQueryVmoStats(pager: number, vmo: number, options: number): { modified: boolean } {
     const k = this.#k;
     const name = 'zx_pager_query_vmo_stats';
+    checkShape(u32(options) >= 0, name);
     const [p, v] = this.#pagerAndVmo(name, pager, ZX_RIGHT_MANAGE_VMO, vmo, ZX_RIGHT_READ);
     let modified = false;
     const status = options !== 0 && options !== ZX_PAGER_RESET_VMO_STATS ? ZX_ERR_INVALID_ARGS : ZX_OK;
@@ -368,7 +403,7 @@ export class ThreadSys implements Sys {
 
   portCreate(options: number): number {
     const k = this.#k;
-    if (options !== 0) throw new ZxError(ZX_ERR_INVALID_ARGS, 'zx_port_create');
+    if (u32(options) !== 0) throw new ZxError(ZX_ERR_INVALID_ARGS, 'zx_port_create');
     const port = allocObject(k, ObjType.Port);
     if (port < 0) throw new ZxError(ZX_ERR_NO_MEMORY, 'zx_port_create');
     initPort(k, port);
@@ -378,7 +413,9 @@ export class ThreadSys implements Sys {
   portWait(port: number, deadline: bigint): PortPacket {
     const k = this.#k;
     const name = 'zx_port_wait';
-    if (typeof deadline !== 'bigint') throw new ZxError(ZX_ERR_INVALID_ARGS, name, 'deadline must be a bigint');
+    if (typeof deadline !== 'bigint' || deadline < -(2n ** 63n) || deadline >= 2n ** 63n) {
+      throw new ZxError(ZX_ERR_INVALID_ARGS, name, 'deadline must be a bigint zx_time_t');
+    }
     const pt = this.#lookup(port, ZX_OBJ_TYPE_PORT, ZX_RIGHT_READ, name);
     const out: { packet: PortPacket | null } = { packet: null };
     const status = portWait(k, pt, deadline, out, this.threadSlot);
@@ -390,30 +427,28 @@ export class ThreadSys implements Sys {
   portQueue(port: number, packet: { key: bigint | number; user?: Uint8Array; status?: number; type?: number }): void {
     const k = this.#k;
     const name = 'zx_port_queue';
+    // Zircon copies the packet in after the handle lookup: a bad packet with a bad handle is BAD_HANDLE.
+    const fields = typeof packet === 'object' && packet !== null ? packet : null;
+    const key = fields ? u64Value(fields.key) : null;
+    const status = fields ? i32(fields.status ?? 0) : null;
+    const packetOk =
+      key !== null &&
+      status !== null &&
+      (fields!.type ?? ZX_PKT_TYPE_USER) === ZX_PKT_TYPE_USER &&
+      (fields!.user === undefined || (isBuffer(fields!.user) && fields!.user.length <= 32));
     const pt = this.#lookup(port, ZX_OBJ_TYPE_PORT, ZX_RIGHT_WRITE, name);
-    let status: number = ZX_OK;
-    let key = 0n;
-    try {
-      key = BigInt.asUintN(64, BigInt(packet.key));
-    } catch {
-      status = ZX_ERR_INVALID_ARGS;
-    }
-    if ((packet.type ?? ZX_PKT_TYPE_USER) !== ZX_PKT_TYPE_USER) status = ZX_ERR_INVALID_ARGS;
-    if (packet.user !== undefined && (!(packet.user instanceof Uint8Array) || packet.user.length > 32)) status = ZX_ERR_INVALID_ARGS;
-    if (status === ZX_OK) {
-      status = portQueueUser(k, pt, Number(key & 0xffffffffn) | 0, Number(key >> 32n) | 0, packet.status ?? 0, packet.user);
-    }
+    const result = packetOk ? portQueueUser(k, pt, Number(key! & 0xffffffffn) | 0, Number(key! >> 32n) | 0, status!, fields!.user) : ZX_ERR_INVALID_ARGS;
     k.release(pt);
-    this.#check(status, name);
+    this.#check(result, name);
   }
 
   // ---- VMOs ----
 
-  vmoCreate(size: number, options: number): number {
+  vmoCreate(size: U64, options: number): number {
     const k = this.#k;
     const name = 'zx_vmo_create';
     const bytes = u64(size);
-    if (typeof options !== 'number' || options < 0 || (options & ~(ZX_VMO_RESIZABLE | ZX_VMO_DISCARDABLE)) !== 0) {
+    if (u32(options) < 0 || (options & ~(ZX_VMO_RESIZABLE | ZX_VMO_DISCARDABLE)) !== 0) {
       throw new ZxError(ZX_ERR_INVALID_ARGS, name); // TRAP_DIRTY is only for pager VMOs
     }
     if ((options & ZX_VMO_RESIZABLE) !== 0 && (options & ZX_VMO_DISCARDABLE) !== 0) throw new ZxError(ZX_ERR_INVALID_ARGS, name);
@@ -426,22 +461,24 @@ export class ThreadSys implements Sys {
     return this.#newHandle(vmo, rights, name);
   }
 
-  vmoRead(vmo: number, buffer: Uint8Array, offset: number): void {
+  vmoRead(vmo: number, buffer: Uint8Array, offset: U64): void {
     const k = this.#k;
     const name = 'zx_vmo_read';
-    const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, ZX_RIGHT_READ, name);
     const off = u64(offset);
-    const status = !(buffer instanceof Uint8Array) || off < 0 ? ZX_ERR_INVALID_ARGS : vmoRead(k, this.threadSlot, v, buffer, off);
+    checkShape(isBuffer(buffer) && off >= 0, name);
+    const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, ZX_RIGHT_READ, name);
+    const status = vmoRead(k, this.threadSlot, v, buffer, off);
     k.release(v);
     this.#check(status, name);
   }
 
-  vmoWrite(vmo: number, buffer: Uint8Array, offset: number): void {
+  vmoWrite(vmo: number, buffer: Uint8Array, offset: U64): void {
     const k = this.#k;
     const name = 'zx_vmo_write';
-    const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, ZX_RIGHT_WRITE, name);
     const off = u64(offset);
-    const status = !(buffer instanceof Uint8Array) || off < 0 ? ZX_ERR_INVALID_ARGS : vmoWrite(k, this.threadSlot, v, buffer, off);
+    checkShape(isBuffer(buffer) && off >= 0, name);
+    const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, ZX_RIGHT_WRITE, name);
+    const status = vmoWrite(k, this.threadSlot, v, buffer, off);
     k.release(v);
     this.#check(status, name);
   }
@@ -454,39 +491,40 @@ export class ThreadSys implements Sys {
     return size;
   }
 
-  vmoSetSize(vmo: number, size: number): void {
+  vmoSetSize(vmo: number, size: U64): void {
     const k = this.#k;
     const name = 'zx_vmo_set_size';
-    // WRITE is looked up; a handle without RESIZE (any handle to a non-resizable VMO) is refused
-    // with ZX_ERR_UNAVAILABLE, not ACCESS_DENIED (ResizeNonresizableVmo).
-    const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, ZX_RIGHT_WRITE, name);
     const bytes = u64(size);
+    checkShape(bytes >= 0, name);
+    const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, ZX_RIGHT_WRITE, name);
+    // Zircon (sys_vmo_set_size): RESIZE is checked only on a resizable VMO (ACCESS_DENIED); any
+    // handle to a non-resizable VMO gets UNAVAILABLE from the resize itself (ResizeNonresizableVmo).
     let status: number;
-    if ((handleRights(k, vmo) & ZX_RIGHT_RESIZE) === 0 || !isResizable(k, v)) status = ZX_ERR_UNAVAILABLE;
-    else if (bytes < 0) status = ZX_ERR_INVALID_ARGS;
+    if (isResizable(k, v) && (handleRights(k, vmo) & ZX_RIGHT_RESIZE) === 0) status = ZX_ERR_ACCESS_DENIED;
+    else if (!isResizable(k, v)) status = ZX_ERR_UNAVAILABLE;
     else if (pagesFor(bytes) > MAX_VMO_PAGES) status = ZX_ERR_OUT_OF_RANGE;
     else status = resizeVmo(k, v, pagesFor(bytes));
     k.release(v);
     this.#check(status, name);
   }
 
-  vmoOpRange(vmo: number, op: number, offset: number, size: number): void | LockState {
+  vmoOpRange(vmo: number, op: number, offset: U64, size: U64): void | LockState {
     const k = this.#k;
     const name = 'zx_vmo_op_range';
-    const isLockOp = op === ZX_VMO_OP_LOCK || op === ZX_VMO_OP_TRY_LOCK || op === ZX_VMO_OP_UNLOCK;
-    const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, OP_RIGHTS.get(op) ?? 0, name);
     const off = u64(offset);
     const len = u64(size);
+    checkShape(u32(op) >= 0 && off >= 0 && len >= 0, name);
+    const isLockOp = op === ZX_VMO_OP_LOCK || op === ZX_VMO_OP_TRY_LOCK || op === ZX_VMO_OP_UNLOCK;
+    const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, OP_RIGHTS.get(op) ?? 0, name);
     let status: number = ZX_OK;
     let lockState: LockState | undefined;
     const sizeBytes = vmoSizePages(k, v) * PAGE_SIZE;
-    const inRange = off >= 0 && len >= 0 && off + len <= sizeBytes;
+    const inRange = off + len <= sizeBytes;
     const pagerBacked = isPagerBacked(k, v);
     // Whole pages touched by [off, off + len), for the ops that round out.
     const firstPage = Math.floor(off / PAGE_SIZE);
     const endPage = Math.ceil((off + len) / PAGE_SIZE);
     if (isLockOp && (handleRights(k, vmo) & (ZX_RIGHT_READ | ZX_RIGHT_WRITE)) === 0) status = ZX_ERR_ACCESS_DENIED;
-    else if (off < 0 || len < 0) status = ZX_ERR_INVALID_ARGS;
     else {
       switch (op) {
         case ZX_VMO_OP_COMMIT:
@@ -551,21 +589,21 @@ export class ThreadSys implements Sys {
 
   // ---- Mappings ----
 
-  vmarMap(options: number, vmoOffset: number, vmo: number, length: number): number {
+  vmarMap(options: number, vmoOffset: U64, vmo: number, length: U64): number {
     const k = this.#k;
     const name = 'zx_vmar_map';
     const allowed = ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | ZX_VM_PERM_EXECUTE | ZX_VM_MAP_RANGE | ZX_VM_ALLOW_FAULTS;
-    if (typeof options !== 'number' || options < 0 || (options & ~allowed) !== 0) throw new ZxError(ZX_ERR_INVALID_ARGS, name);
+    const off = u64(vmoOffset);
+    const len = u64(length);
+    checkShape(u32(options) >= 0 && (options & ~allowed) === 0 && off >= 0 && len >= 0, name);
     const rights =
       ZX_RIGHT_MAP |
       (options & ZX_VM_PERM_READ ? ZX_RIGHT_READ : 0) |
       (options & ZX_VM_PERM_WRITE ? ZX_RIGHT_WRITE : 0) |
       (options & ZX_VM_PERM_EXECUTE ? ZX_RIGHT_EXECUTE : 0);
     const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, rights, name);
-    const off = u64(vmoOffset);
-    const len = u64(length);
     let result: number;
-    if (off < 0 || len <= 0 || off % PAGE_SIZE !== 0) result = ZX_ERR_INVALID_ARGS;
+    if (len === 0 || !pageAligned(off)) result = ZX_ERR_INVALID_ARGS;
     else if (off / PAGE_SIZE + Math.ceil(len / PAGE_SIZE) > MAX_VMO_PAGES) result = ZX_ERR_OUT_OF_RANGE;
     else result = vmarMap(k, v, off / PAGE_SIZE, Math.ceil(len / PAGE_SIZE), options & (ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | ZX_VM_PERM_EXECUTE));
     k.release(v);
@@ -573,7 +611,7 @@ export class ThreadSys implements Sys {
     return result;
   }
 
-  vmarUnmap(address: number, length: number): void {
+  vmarUnmap(address: U64, length: U64): void {
     const addr = u64(address);
     const len = u64(length);
     this.#check(addr < 0 || len < 0 ? ZX_ERR_INVALID_ARGS : vmarUnmap(this.#k, addr, len), 'zx_vmar_unmap');
@@ -587,10 +625,13 @@ export class ThreadSys implements Sys {
     this.#memAccess(address, buffer, true);
   }
 
-  /** A user-mode access: a fault that cannot be resolved is a fatal page fault, not a status. */
+  /**
+   * A user-mode access: a fault that cannot be resolved is a fatal page fault, not a status. Arguments
+   * that are no address or no buffer are refused (ZxError INVALID_ARGS) before any access.
+   */
   #memAccess(address: number, buffer: Uint8Array, write: boolean): void {
     const addr = u64(address);
-    if (addr < 0 || !(buffer instanceof Uint8Array)) throw new ZxException(ZX_EXCP_FATAL_PAGE_FAULT, ZX_ERR_INVALID_ARGS, Number(address) || 0);
+    checkShape(addr >= 0 && isBuffer(buffer), write ? 'memWrite' : 'memRead'); // no access was made: no fault
     const result: AccessResult = { status: ZX_OK, address: addr };
     memAccess(this.#k, this.threadSlot, addr, buffer, write, result);
     if (result.status !== ZX_OK) throw new ZxException(ZX_EXCP_FATAL_PAGE_FAULT, result.status, result.address);
@@ -621,12 +662,14 @@ export class ThreadSys implements Sys {
   }
 
   handleDuplicate(handle: number, rights: number): number {
+    checkShape(u32(rights) >= 0, 'zx_handle_duplicate');
     const h = duplicateHandle(this.#k, handle, rights);
     if (h < 0) throw new ZxError(h, 'zx_handle_duplicate');
     return h;
   }
 
   handleReplace(handle: number, rights: number): number {
+    checkShape(u32(rights) >= 0, 'zx_handle_replace'); // an ill-typed rights value consumes nothing
     const h = replaceHandle(this.#k, handle, rights);
     if (h < 0) throw new ZxError(h, 'zx_handle_replace');
     return h;
@@ -635,6 +678,7 @@ export class ThreadSys implements Sys {
   objectGetInfo(handle: number, topic: number): VmoInfo {
     const k = this.#k;
     const name = 'zx_object_get_info';
+    checkShape(u32(topic) >= 0, name);
     const obj = this.#lookup(handle, 0, ZX_RIGHT_INSPECT, name);
     let status: number = ZX_OK;
     let info: VmoInfo | null = null;

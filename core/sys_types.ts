@@ -42,26 +42,35 @@ export interface LockState {
   discardedSize: number;
 }
 
-/** Syscalls with the zx_ prefix dropped, C argument order, byte offsets; non-OK throws ZxError. */
+/**
+ * A uint64 argument (offset, length, size, count): a non-negative safe integer, or a bigint below
+ * 2^64 (kept exact: a large unaligned bigint is never taken for an aligned one).
+ */
+export type U64 = number | bigint;
+
+/**
+ * Syscalls with the zx_ prefix dropped, C argument order, byte offsets; non-OK throws ZxError. An
+ * argument that is not a value of its C type is ZX_ERR_INVALID_ARGS (ZX_ERR_BAD_HANDLE for handles).
+ */
 export interface Sys {
   pagerCreate(options: number): number;
-  pagerCreateVmo(pager: number, options: number, port: number, key: bigint | number, size: number): number;
+  pagerCreateVmo(pager: number, options: number, port: number, key: bigint | number, size: U64): number;
   pagerDetachVmo(pager: number, vmo: number): void;
-  pagerSupplyPages(pager: number, vmo: number, offset: number, length: number, auxVmo: number, auxOffset: number): void;
-  pagerOpRange(pager: number, op: number, vmo: number, offset: number, length: number, data?: number | bigint): void;
-  pagerQueryDirtyRanges(pager: number, vmo: number, offset: number, length: number, maxRanges: number): DirtyRangesResult;
+  pagerSupplyPages(pager: number, vmo: number, offset: U64, length: U64, auxVmo: number, auxOffset: U64): void;
+  pagerOpRange(pager: number, op: number, vmo: number, offset: U64, length: U64, data?: number | bigint): void;
+  pagerQueryDirtyRanges(pager: number, vmo: number, offset: U64, length: U64, maxRanges: U64): DirtyRangesResult;
   pagerQueryVmoStats(pager: number, vmo: number, options: number): { modified: boolean };
   portCreate(options: number): number;
   portWait(port: number, deadline: bigint): PortPacket;
   portQueue(port: number, packet: { key: bigint | number; user?: Uint8Array; status?: number }): void;
-  vmoCreate(size: number, options: number): number;
-  vmoRead(vmo: number, buffer: Uint8Array, offset: number): void;
-  vmoWrite(vmo: number, buffer: Uint8Array, offset: number): void;
+  vmoCreate(size: U64, options: number): number;
+  vmoRead(vmo: number, buffer: Uint8Array, offset: U64): void;
+  vmoWrite(vmo: number, buffer: Uint8Array, offset: U64): void;
   vmoGetSize(vmo: number): number;
-  vmoSetSize(vmo: number, size: number): void;
-  vmoOpRange(vmo: number, op: number, offset: number, size: number): void | LockState;
-  vmarMap(options: number, vmoOffset: number, vmo: number, length: number): number;
-  vmarUnmap(address: number, length: number): void;
+  vmoSetSize(vmo: number, size: U64): void;
+  vmoOpRange(vmo: number, op: number, offset: U64, size: U64): void | LockState;
+  vmarMap(options: number, vmoOffset: U64, vmo: number, length: U64): number;
+  vmarUnmap(address: U64, length: U64): void;
   /** A user-mode read through mappings; a fatal fault throws ZxException. */
   memRead(address: number, buffer: Uint8Array): void;
   memWrite(address: number, buffer: Uint8Array): void;

@@ -129,9 +129,11 @@ export function vmarUnmap(k: KernelState, address: number, length: number): numb
     } else if (end >= me) {
       w[r + M_PAGES] = first - mb;
     } else {
+      // Only a mapping that strictly contains the range is split, and then no other mapping meets
+      // the range: failing here leaves the address space unchanged (VmMapping allocation: NO_MEMORY).
       const n = w[H_FREE_MAPPING]!;
       if (n < 0) {
-        status = ZX_ERR_NO_RESOURCES;
+        status = ZX_ERR_NO_MEMORY;
         continue;
       }
       const nr = k.map(n);

@@ -14,6 +14,7 @@ import {
   ZX_ERR_BAD_STATE,
   ZX_ERR_NO_MEMORY,
   ZX_ERR_NO_RESOURCES,
+  ZX_ERR_NOT_FOUND,
   ZX_OBJ_TYPE_VMO,
   ZX_VM_PERM_READ,
   ZX_VM_PERM_WRITE,
@@ -25,6 +26,7 @@ import { statusName } from '../../shared/status.js';
 import { ensure } from '../helpers/check.js';
 import { UserPager, checkContent, statusOf } from '../helpers/user_pager.js';
 import { fillExpected } from '../helpers/content.js';
+import { mapVmo, startMemReadPages } from '../helpers/vmar.js';
 import { kernelCounts } from './h1_counts.js';
 
 const RW = ZX_VM_PERM_READ | ZX_VM_PERM_WRITE;
@@ -100,6 +102,8 @@ t.test('a failed map leaves mapping records and references unchanged', async (t)
   before = kernelCounts(kernel);
   t.equal(statusName(statusOf(() => sys.vmarMap(RW, 0, small, PAGE_SIZE))), statusName(ZX_ERR_NO_MEMORY), 'mapping table full: NO_MEMORY');
   t.same(kernelCounts(kernel), before, 'nothing leaked by the failed map');
+  t.equal(statusName(statusOf(() => sys.vmarUnmap(first + PAGE_SIZE, PAGE_SIZE))), statusName(ZX_ERR_NO_MEMORY), 'a split with the table full: NO_MEMORY');
+  t.same(kernelCounts(kernel), before, 'and the address space is unchanged');
   sys.vmarUnmap(first, 2 ** 30 * PAGE_SIZE);
   const again = sys.vmarMap(RW, 0, huge, 2 ** 30 * PAGE_SIZE);
   t.ok(again > 0, 'the freed range serves a new 4 TiB mapping');
@@ -219,6 +223,24 @@ t.test('last handle closed while vmo_read waits: closing the pager fails it with
     pager.closePagerHandle();
     await reader.waitForFailure(ZX_ERR_BAD_STATE);
     t.pass('the read failed with BAD_STATE');
+  } finally {
+    await pager.close();
+  }
+});
+
+t.test('a fault waiting on a VMO does not keep it alive: unmapped and closed, it dies and the fault finds no mapping', async (t) => {
+  const pager = await UserPager.create();
+  try {
+    const vmo = pager.createVmo(1);
+    const base = mapVmo(pager, vmo);
+    const reader = startMemReadPages(pager, base, 0, 1);
+    ensure(t, await pager.waitForPageRead(vmo, 0, 1), 'R(0,1)');
+    ensure(t, await reader.waitForBlocked(), 'faulting reader blocked');
+    pager.sys.vmarUnmap(base, PAGE_SIZE);
+    pager.releaseVmo(vmo); // the last reference: the VMO dies and its source closes
+    t.ok(await pager.waitForPageComplete(vmo.key), 'COMPLETE');
+    await reader.waitForCrash(base, ZX_ERR_NOT_FOUND);
+    t.pass('the retried fault found no mapping');
   } finally {
     await pager.close();
   }
