@@ -347,7 +347,7 @@ export const MAX_META_WORDS = 2 ** 29 - 1;
 export function metaWordsByCapacity(config: LayoutConfig): Record<keyof LayoutConfig, number> {
   return {
     frameCount: config.frameCount * 3, // free-frame stack and the owner tables
-    maxHandles: config.maxHandles * 4,
+    maxHandles: config.maxHandles * 5, // object, rights, generation, next free, process
     maxObjects: config.maxObjects * OBJ_WORDS,
     maxThreads: config.maxThreads * THREAD_WORDS,
     maxNodes: config.maxNodes * NODE_WORDS,
