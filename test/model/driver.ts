@@ -46,7 +46,7 @@ import { PAGE, PagerModel, supplyPageData, writeByte } from './model.js';
 import type { Exclusion, Op, PacketView, PagerSel, StepExpect, ThreadResult, VmoSel, VmoView } from './model.js';
 
 /** Simulated memory: far more than a sequence can touch, so nothing is ever evicted. */
-const PHYSICAL_MEMORY = 64 * 2 ** 20;
+const PHYSICAL_MEMORY = 8 * 2 ** 20; // no eviction: the model has none
 const MAX_POOL_THREADS = 6;
 const TRACE_EVENTS = 1 << 18;
 /** How long a step may take to settle (a worker's first start can take a few hundred ms). */
@@ -74,6 +74,14 @@ export class KernelEnv {
   static create(injectBugs = 0): KernelEnv {
     const kernel = Kernel.create({
       physicalMemory: PHYSICAL_MEMORY,
+      // Small tables: checkInvariants walks every table after every step, so its cost is their size.
+      maxHandles: 512,
+      maxObjects: 256,
+      maxThreads: 64,
+      maxPortPackets: 512,
+      maxZeroIntervals: 512,
+      maxMappings: 64,
+      maxPageListNodes: 1024,
       traceEvents: TRACE_EVENTS,
       traceTypes: [TraceEvent.WaitBegin, TraceEvent.Signal], // all that settling needs
       injectBugs,
