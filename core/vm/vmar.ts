@@ -107,6 +107,8 @@ export function vmarUnmap(k: KernelState, address: number, length: number): numb
   if (address % PAGE_SIZE !== 0 || length === 0) return ZX_ERR_INVALID_ARGS;
   const first = address / PAGE_SIZE;
   const end = first + Math.ceil(length / PAGE_SIZE);
+  // Zircon's VmAddressRegion::Unmap: the range must lie inside the region.
+  if (first < VMAR_BASE_PAGE || end > VMAR_END_PAGE) return ZX_ERR_INVALID_ARGS;
   const released: number[] = [];
   let status: number = ZX_OK;
   k.lockLeaf(H_VMAR_LOCK);

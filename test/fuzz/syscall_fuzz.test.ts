@@ -1,6 +1,6 @@
 // The concurrent syscall fuzzer (test/helpers/fuzz.ts): pool threads and a pager worker issue random
-// syscalls, with ill-typed arguments mixed in, under memory pressure, resize, writeback and handle
-// churn; after every round the kernel's invariants must hold and every page must read back its last
+// syscalls, with ill-typed arguments mixed in, under memory pressure, resize, writeback, handle churn,
+// thread kills and the pager process's death; after every round the kernel's invariants must hold and every page must read back its last
 // written or supplied content; no call may throw anything but a Zircon error, no thread may hang.
 //
 // `npm test` runs a fixed seed (FUZZ_RUNS plans, a few rounds each). Explore with
@@ -24,13 +24,13 @@ const exclude = new Set((process.env.PAGERSIM_FUZZ_EXCLUDE ?? '').split(',').fil
 t.setTimeout(Math.max(300_000, runs * maxRounds * 25_000));
 
 t.test('concurrent syscalls with ill-typed arguments, memory pressure and pager failures keep the kernel whole', async (t) => {
-  const totals = { plans: 0, rounds: 0, ops: 0, reads: 0, dirtyAcked: 0, dirtyAhead: 0, failed: 0, noMemory: 0 };
+  const totals = { plans: 0, rounds: 0, ops: 0, reads: 0, dirtyAcked: 0, dirtyAhead: 0, failed: 0, noMemory: 0, killed: 0, pagerDeaths: 0 };
   let last: FuzzOutcome | null = null;
   const property = fc.asyncProperty(fuzzPlanArb(maxRounds, exclude), async (plan) => {
     const outcome = await runFuzzPlan(plan);
     last = outcome;
     totals.plans++;
-    for (const key of ['rounds', 'ops', 'reads', 'dirtyAcked', 'dirtyAhead', 'failed', 'noMemory'] as const) totals[key] += outcome.stats[key];
+    for (const key of ['rounds', 'ops', 'reads', 'dirtyAcked', 'dirtyAhead', 'failed', 'noMemory', 'killed', 'pagerDeaths'] as const) totals[key] += outcome.stats[key];
     return outcome.violations.length === 0;
   });
   const details = await fc.check(property, { seed, numRuns: runs, ...(path !== undefined ? { path, endOnFailure: true } : {}), endOnFailure: true });

@@ -25,12 +25,13 @@ import {
   ZX_VMO_RESIZABLE,
   ZX_VMO_TRAP_DIRTY,
   ZX_ERR_BAD_HANDLE,
+  ZX_ERR_BAD_STATE,
   ZX_ERR_IO,
   ZX_ERR_NO_MEMORY,
   ZX_PAGER_OP_WRITEBACK_BEGIN,
   ZX_PAGER_OP_WRITEBACK_END,
 } from '../../core/index.js';
-import type { SimThread, Sys } from '../../core/index.js';
+import type { Process, SimThread, Sys } from '../../core/index.js';
 import {
   BACKING,
   C_DIRTY_ACKED,
@@ -41,6 +42,7 @@ import {
   C_PAUSE,
   C_PAUSED,
   C_READS,
+  C_READY,
   C_RNG,
   C_STOP,
   EXPECT,
@@ -90,11 +92,15 @@ export interface Round {
   failPermille: number;
   threads: AbstractOp[][];
   main: MainOp;
+  /** zx_task_kill of one of the round's threads, a few ms in (it stops at a syscall boundary). */
+  kill: { thread: number; afterMs: number } | null;
 }
 
 export interface FuzzPlan {
   seed: number;
   rounds: Round[];
+  /** The pager's process is killed this many ms into the last round (its handles close), or never. */
+  pagerDeathAfterMs: number | null;
 }
 
 /** Values no syscall argument position accepts as valid input of its type. */
@@ -197,15 +203,20 @@ export function fuzzPlanArb(maxRounds: number, exclude: ReadonlySet<string> = ne
     failPermille: fc.constantFrom(0, 0, 50, 200),
     threads: fc.array(fc.array(threadOpArb.filter((op) => !exclude.has(op.k)), { minLength: 1, maxLength: 12 }), { minLength: FUZZ_THREADS, maxLength: FUZZ_THREADS }),
     main: mainOpArb.map((op) => (exclude.has(op.k) ? { k: 'none' as const } : op)),
+    kill: exclude.has('kill') ? fc.constant(null) : fc.option(fc.record({ thread: fc.nat({ max: FUZZ_THREADS - 1 }), afterMs: fc.nat({ max: 20 }) }), { freq: 4 }),
   });
-  return fc.record({ seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }), rounds: fc.array(round, { minLength: 1, maxLength: maxRounds }) });
+  return fc.record({
+    seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+    rounds: fc.array(round, { minLength: 1, maxLength: maxRounds }),
+    pagerDeathAfterMs: exclude.has('pagerDeath') ? fc.constant(null) : fc.option(fc.nat({ max: 30 }), { freq: 5 }),
+  });
 }
 
 // ---- Running a plan ----
 
 export interface FuzzOutcome {
   violations: string[];
-  stats: { rounds: number; ops: number; reads: number; dirtyAcked: number; dirtyAhead: number; failed: number; noMemory: number };
+  stats: { rounds: number; ops: number; reads: number; dirtyAcked: number; dirtyAhead: number; failed: number; noMemory: number; killed: number; pagerDeaths: number };
 }
 
 /** A small deterministic PRNG for page ownership (mulberry32). */
@@ -232,9 +243,14 @@ class FuzzRun {
   readonly violations: string[] = [];
   readonly pool: ThreadPool;
   readonly pagerWorker: Worker;
+  readonly pagerProcess: Process;
   pagerExited = false;
+  pagerDead = false;
+  /** Pages a killed thread may or may not have written: the values they may hold. */
+  readonly uncertain = new Map<number, Set<number>>();
   ops = 0;
   noMemory = 0;
+  killed = 0;
 
   constructor(seed: number) {
     this.kernel = Kernel.create({ physicalMemory: FRAMES * PAGE_SIZE, maxThreads: 64 });
@@ -259,8 +275,12 @@ class FuzzRun {
     sys.pagerDetachVmo(scratchPager, scratchPagerVmo); // never served: every access fails at once
     this.handles = { pager, vmos, scratchVmo: sys.vmoCreate(4 * PAGE_SIZE, 0), scratchPagerVmo, scratchPort, scratchPager };
     this.balloon = sys.vmoCreate(FRAMES * PAGE_SIZE, 0);
-    const config: FuzzPagerConfig = { share: this.kernel.shareable(), world: this.worldBuf, pager, port: this.port, vmos, pageSize: PAGE_SIZE };
+    // The pager runs in a process of its own that owns the pager handle: killing it closes the handle.
+    this.pagerProcess = this.kernel.processCreate();
+    this.pagerProcess.transferHandle(pager);
+    const config: FuzzPagerConfig = { share: this.kernel.shareable(), process: this.pagerProcess.token, world: this.worldBuf, pager, port: this.port, vmos, pageSize: PAGE_SIZE };
     this.pagerWorker = new Worker(PAGER_URL, { workerData: { fuzzPager: config }, execArgv: [] });
+    this.kernel.watchWorker(this.pagerWorker);
     this.pagerWorker.on('error', (e) => this.violations.push(`the pager worker crashed: ${String(e)}`));
     this.pagerWorker.on('exit', () => (this.pagerExited = true));
     this.pool = new ThreadPool(this.kernel, { maxThreads: FUZZ_THREADS });
@@ -280,7 +300,7 @@ class FuzzRun {
     return out;
   }
 
-  async runRound(round: Round, index: number): Promise<void> {
+  async runRound(round: Round, index: number, pagerDeathAfterMs: number | null): Promise<void> {
     Atomics.store(this.world, C_FAIL_PERMILLE, round.failPermille);
     const random = prng(round.ownerSeed);
     const owned: [number, number][][] = Array.from({ length: FUZZ_THREADS }, () => []);
@@ -291,8 +311,21 @@ class FuzzRun {
       const ops = this.concretize(round.threads[t] ?? [], owned[t]!, index, t);
       opLists.push(ops);
       this.ops += ops.length;
-      const args: FuzzThreadArgs = { world: this.worldBuf, handles: this.handles, ops, pageSize: PAGE_SIZE };
+      const args: FuzzThreadArgs = { world: this.worldBuf, handles: this.handles, ops, pageSize: PAGE_SIZE, pagerMayDie: pagerDeathAfterMs !== null };
       threads.push(this.pool.spawn(THREAD_OP, args));
+    }
+    const timers: NodeJS.Timeout[] = [];
+    if (round.kill) {
+      const victim = threads[round.kill.thread];
+      timers.push(setTimeout(() => victim?.kill(), round.kill.afterMs));
+    }
+    if (pagerDeathAfterMs !== null) {
+      timers.push(
+        setTimeout(() => {
+          this.pagerDead = true;
+          this.pagerProcess.kill();
+        }, pagerDeathAfterMs),
+      );
     }
     const deadline = Date.now() + ROUND_DEADLINE_MS;
     for (const [t, thread] of threads.entries()) {
@@ -307,8 +340,37 @@ class FuzzRun {
         for (const v of result.violations) this.violations.push(`round ${index} thread ${t}: ${v}`);
         this.noMemory += result.statuses.filter((s) => s === ZX_ERR_NO_MEMORY).length;
       } catch (e) {
-        this.violations.push(`round ${index} thread ${t} died: ${String(e)}`);
+        if (e instanceof Error && e.name === 'ThreadKilled' && round.kill?.thread === t) {
+          this.killed++;
+          this.noteKilled(opLists[t]!);
+        }
+        else this.violations.push(`round ${index} thread ${t} died: ${String(e)}`);
       }
+    }
+    for (const timer of timers) clearTimeout(timer);
+  }
+
+  /**
+   * What page `at` must hold, given that it was found holding `found`: a page a killed thread may have
+   * written takes whichever of its possible values it holds, once; otherwise its last known value.
+   */
+  expected(at: number, found: number): number {
+    const maybe = this.uncertain.get(at);
+    if (maybe) {
+      if (maybe.has(found)) this.world[EXPECT + at] = found; // what the killed thread left
+      this.uncertain.delete(at);
+    }
+    return this.world[EXPECT + at]!;
+  }
+
+  /** A killed thread stopped somewhere in its ops: each page it wrote or zeroed may hold either value. */
+  noteKilled(ops: FuzzOp[]): void {
+    for (const op of ops) {
+      if (op.k !== 'write' && op.k !== 'mapWrite' && op.k !== 'zero') continue;
+      const at = pageIndex(op.v, op.p);
+      const values = this.uncertain.get(at) ?? new Set([this.world[EXPECT + at]!]);
+      values.add(op.k === 'zero' ? 0 : op.stamp);
+      this.uncertain.set(at, values);
     }
   }
 
@@ -399,7 +461,7 @@ class FuzzRun {
       for (let i = 0; i < r.length / PAGE_SIZE; i++) {
         const p = r.offset / PAGE_SIZE + i;
         const stamp = words[i * (PAGE_SIZE / 4)]!;
-        const want = this.world[EXPECT + pageIndex(v, p)]!;
+        const want = this.expected(pageIndex(v, p), stamp);
         if (stamp !== want) this.violations.push(`writeback of VMO ${v} page ${p} found stamp ${stamp}, expected ${want}`);
         for (let j = 0; j < PAGE_SIZE / 4; j++) {
           if (words[i * (PAGE_SIZE / 4) + j] !== stamp) {
@@ -429,7 +491,16 @@ class FuzzRun {
     Atomics.notify(this.world, C_PAUSE);
   }
 
-  checkQuiescent(where: string): void {
+  async checkQuiescent(where: string): Promise<void> {
+    if (this.pagerDead) {
+      // The killed pager must end (its wait is interrupted); its process's handles are closed by then.
+      const deadline = Date.now() + PAUSE_DEADLINE_MS;
+      while (!this.pagerExited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      if (!this.pagerExited) this.violations.push(`${where}: the killed pager did not end within ${PAUSE_DEADLINE_MS} ms`);
+      else if (!this.pagerProcess.exited) this.violations.push(`${where}: the pager's worker ended but its process did not exit`);
+      else for (const p of this.kernel.checkInvariants()) this.violations.push(`${where}: invariant: ${p}`);
+      return;
+    }
     if (!this.pausePager()) {
       this.violations.push(`${where}: the pager did not park within ${PAUSE_DEADLINE_MS} ms`);
       return;
@@ -450,13 +521,26 @@ class FuzzRun {
       for (let p = 0; p < this.sizes[v]!; p++) {
         let ok = false;
         for (let attempt = 0; attempt < VERIFY_RETRIES && !ok; attempt++) {
-          ok = this.tolerate(`${where}: read of VMO ${v} page ${p}`, attempt < VERIFY_RETRIES - 1 ? [ZX_ERR_IO] : [], () => this.sys.vmoRead(this.handles.vmos[v]!, page, p * PAGE_SIZE));
+          let deadPagerRefused = false;
+          ok = this.tolerate(`${where}: read of VMO ${v} page ${p}`, attempt < VERIFY_RETRIES - 1 ? [ZX_ERR_IO] : [], () => {
+            try {
+              this.sys.vmoRead(this.handles.vmos[v]!, page, p * PAGE_SIZE);
+            } catch (e) {
+              // With its pager dead, a page that is not present can only fail.
+              if (this.pagerDead && e instanceof ZxError && e.status === ZX_ERR_BAD_STATE) deadPagerRefused = true;
+              else throw e;
+            }
+          });
+          if (deadPagerRefused) {
+            ok = false;
+            break;
+          }
           // The pager fails a supply it has no memory for: free what can be freed and try again.
           if (!ok && attempt === 0) this.runMainOp({ k: 'unsqueeze' });
-          if (!ok && attempt === 1) this.runMainOp({ k: 'writeback' });
+          if (!ok && attempt === 1 && !this.pagerDead) this.runMainOp({ k: 'writeback' });
         }
         if (!ok) continue;
-        const want = this.world[EXPECT + pageIndex(v, p)]!;
+        const want = this.expected(pageIndex(v, p), words[0]!);
         const bad = words.findIndex((x) => x !== want);
         if (bad >= 0) this.violations.push(`${where}: VMO ${v} page ${p} word ${bad} reads ${words[bad]}, its last write or supply was stamp ${want}`);
       }
@@ -483,13 +567,20 @@ export async function runFuzzPlan(plan: FuzzPlan): Promise<FuzzOutcome> {
   const run = new FuzzRun(plan.seed);
   let rounds = 0;
   try {
+    // The pager must have joined its process before anything may kill it.
+    const deadline = Date.now() + ROUND_DEADLINE_MS;
+    while (Atomics.load(run.world, C_READY) === 0 && !run.pagerExited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    if (Atomics.load(run.world, C_READY) === 0) run.violations.push('the pager worker never started');
     for (const [i, round] of plan.rounds.entries()) {
       rounds++;
-      await run.runRound(round, i);
+      const last = i === plan.rounds.length - 1;
+      const death = last ? plan.pagerDeathAfterMs : null;
+      await run.runRound(round, i, death);
       if (run.violations.length > 0) break; // a hung thread leaves nothing to check
-      run.runMainOp(round.main);
-      run.checkQuiescent(`after round ${i} (${round.main.k})`);
-      run.verifyContent(`after round ${i} (${round.main.k})`);
+      const where = `after round ${i} (${death !== null ? 'pager killed' : round.main.k})`;
+      if (death === null) run.runMainOp(round.main);
+      await run.checkQuiescent(where);
+      run.verifyContent(where);
       if (run.violations.length > 0) break;
     }
   } finally {
@@ -498,7 +589,7 @@ export async function runFuzzPlan(plan: FuzzPlan): Promise<FuzzOutcome> {
   const w = run.world;
   return {
     violations: run.violations,
-    stats: { rounds, ops: run.ops, reads: w[C_READS]!, dirtyAcked: w[C_DIRTY_ACKED]!, dirtyAhead: w[C_DIRTY_AHEAD]!, failed: w[C_FAILED]!, noMemory: run.noMemory },
+    stats: { rounds, ops: run.ops, reads: w[C_READS]!, dirtyAcked: w[C_DIRTY_ACKED]!, dirtyAhead: w[C_DIRTY_AHEAD]!, failed: w[C_FAILED]!, noMemory: run.noMemory, killed: run.killed, pagerDeaths: run.pagerDead ? 1 : 0 },
   };
 }
 
