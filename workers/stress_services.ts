@@ -8,6 +8,7 @@
 
 import { workerData } from 'node:worker_threads';
 import { Kernel, type KernelShare } from '../core/kernel.js';
+import type { ProcessToken } from '../core/object/process.js';
 import { ZxError } from '../core/errors.js';
 import {
   PAGE_SIZE,
@@ -52,6 +53,8 @@ import {
 } from './stress_protocol.js';
 
 export interface ServiceConfig {
+  /** The pager service's process (--kill-pager-at): killing it ends the service and closes the pager handle. */
+  process?: ProcessToken;
   role: 'pager' | 'writeback';
   share: KernelShare;
   pager: number;
@@ -85,7 +88,7 @@ function expected(e: unknown): number {
 }
 
 function runPager(c: ServiceConfig): void {
-  const sys = Kernel.attach(c.share).sys;
+  const sys = Kernel.attach(c.share, c.process ? { process: c.process } : {}).sys;
   const control = new Int32Array(c.control);
   const spans = new Float64Array(c.spans);
   const backing = openBacking(c.backing);
@@ -305,6 +308,11 @@ function runWriteback(c: ServiceConfig): void {
 
 const config = (workerData as { stressService?: ServiceConfig } | null)?.stressService;
 if (config) {
-  if (config.role === 'pager') runPager(config);
-  else runWriteback(config);
+  try {
+    if (config.role === 'pager') runPager(config);
+    else runWriteback(config);
+  } catch (e) {
+    // zx_task_kill of the service's process (--kill-pager-at): the service just ends.
+    if (!(e instanceof Error && e.name === 'ThreadKilled')) throw e;
+  }
 }

@@ -40,7 +40,8 @@ export function parseStressArgs(argv: readonly string[]): StressCommand | string
   }
   const parsed = ScenarioSchema.safeParse({ ...fromFile, ...flags.input });
   if (!parsed.success) return `invalid flags:\n${formatIssues(parsed.error, true)}`;
-  if (parsed.data.detachAt !== undefined && parsed.data.closePagerAt !== undefined) return '--detach-at and --close-pager-at: choose one mid-run event';
+  const events = (['detachAt', 'closePagerAt', 'killPagerAt'] as const).filter((k) => parsed.data[k] !== undefined);
+  if (events.length > 1) return '--detach-at, --close-pager-at and --kill-pager-at: choose one mid-run event';
   return { scenario: parsed.data, selfCheck: flags.selfCheck };
 }
 
@@ -96,6 +97,7 @@ export function selfCheckScenario(base: Scenario, bug?: string): Scenario {
     hangTimeout: 1000,
     detachAt: undefined,
     closePagerAt: undefined,
+    killPagerAt: undefined,
     injectBug: bug,
     report: undefined,
     trace: undefined,

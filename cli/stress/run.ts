@@ -198,7 +198,12 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void,
     zeroSupply,
   };
   const serviceUrl = new URL('../../workers/stress_services.js', import.meta.url);
-  const pagerWorker = new Worker(serviceUrl, { workerData: { stressService: { ...serviceBase, role: 'pager', spans: spanBuffers[0] } }, execArgv: [] });
+  // --kill-pager-at: the pager service runs in a process of its own that owns the pager handle.
+  const pagerProcess = s.killPagerAt !== undefined ? kernel.processCreate() : null;
+  pagerProcess?.transferHandle(pager);
+  const pagerConfig = { ...serviceBase, role: 'pager' as const, spans: spanBuffers[0], ...(pagerProcess ? { process: pagerProcess.token } : {}) };
+  const pagerWorker = new Worker(serviceUrl, { workerData: { stressService: pagerConfig }, execArgv: [] });
+  if (pagerProcess) kernel.watchWorker(pagerWorker);
   const writebackWorker = new Worker(serviceUrl, { workerData: { stressService: { ...serviceBase, role: 'writeback', spans: spanBuffers[1] } }, execArgv: [] });
   const workerErrors: string[] = [];
   for (const w of [pagerWorker, writebackWorker]) w.on('error', (e) => workerErrors.push(e.message));
@@ -251,6 +256,8 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void,
     const now = performance.now();
     const elapsed = now - started;
     while (pending.length > 0 && elapsed >= pending[0]!.atMs) {
+      // A pager that has not attached yet cannot be killed mid-run: the event waits for it.
+      if (pending[0]!.kind === 'kill-pager' && !pagerProcess!.started) break;
       const event = pending.shift()!;
       switch (event.kind) {
         case 'detach':
@@ -259,6 +266,11 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void,
         case 'close-pager':
           pagerClosed = true;
           sys.handleClose(pager);
+          break;
+        case 'kill-pager':
+          // The pager dies at a syscall boundary and its process's handles close: as close-pager.
+          pagerClosed = true;
+          pagerProcess!.kill();
           break;
         default: {
           const unknown: never = event.kind;
@@ -379,6 +391,7 @@ export async function runStress(s: Scenario, onProgress?: (p: Progress) => void,
     for (const [a, b, what] of balance) {
       if (a !== b) addViolation({ kind: 'bookkeeping', atNs: Number(process.hrtime.bigint()), detail: `${what}: ${a} != ${b}` });
     }
+    if (pagerProcess && !pagerProcess.exited) addViolation({ kind: 'bookkeeping', atNs: Number(process.hrtime.bigint()), detail: 'the killed pager process never exited' });
     // Every thread and service has stopped: the kernel's tables must be whole.
     for (const problem of kernel.checkInvariants()) addViolation({ kind: 'bookkeeping', atNs: Number(process.hrtime.bigint()), detail: `kernel invariant: ${problem}` });
   }

@@ -101,6 +101,8 @@ export const ScenarioSchema = z
     /** Optional mid-run events (midRunEvents()): detach VMO 0, or close the pager handle. */
     detachAt: Duration.optional(),
     closePagerAt: Duration.optional(),
+    /** zx_task_kill of the pager service's process: its pager handle closes with it (as close-pager). */
+    killPagerAt: Duration.optional(),
     seed: z.coerce.number().int().min(0).max(2 ** 31 - 1).optional(),
     /** A thread blocked this long while the pager is idle is a hang. */
     hangTimeout: Duration.default(3000),
@@ -121,9 +123,9 @@ export type Scenario = z.output<typeof ScenarioSchema>;
 
 /**
  * Mid-run events in time order. Each kind is one flag (`--<kind>-at TIME`) and one case in the
- * orchestrator's dispatch (run.ts); kill-pager / kill-threads slot in here the same way.
+ * orchestrator's dispatch (run.ts).
  */
-export type MidRunEventKind = 'detach' | 'close-pager';
+export type MidRunEventKind = 'detach' | 'close-pager' | 'kill-pager';
 export interface MidRunEvent {
   atMs: number;
   kind: MidRunEventKind;
@@ -133,6 +135,7 @@ export function midRunEvents(s: Scenario): MidRunEvent[] {
   const events: MidRunEvent[] = [];
   if (s.detachAt !== undefined) events.push({ atMs: s.detachAt, kind: 'detach' });
   if (s.closePagerAt !== undefined) events.push({ atMs: s.closePagerAt, kind: 'close-pager' });
+  if (s.killPagerAt !== undefined) events.push({ atMs: s.killPagerAt, kind: 'kill-pager' });
   return events.sort((a, b) => a.atMs - b.atMs);
 }
 

@@ -211,6 +211,11 @@ export class Process {
     if (status !== ZX_OK) throw new ZxError(status, 'zx_process_start');
   }
 
+  /** True once the process's first thread exists (it ran); stays true after it died. */
+  get started(): boolean {
+    return Atomics.load(this.#k.w, this.#k.obj(this.slot) + PR_STATE) !== ProcessState.Initial;
+  }
+
   /** True once the process died (its last thread exited, or kill() of a process that never ran). */
   get exited(): boolean {
     return Atomics.load(this.#k.w, this.#k.obj(this.slot) + PR_STATE) === ProcessState.Dead;
