@@ -190,7 +190,7 @@ const mainOpArb: fc.Arbitrary<MainOp> = fc.oneof(
   fc.constant({ k: 'writeback' as const }),
   fc.record({ k: fc.constant('resize' as const), v: fc.constantFrom(0, 2), pages: fc.nat({ max: MAX_PAGES }) }),
   fc.record({ k: fc.constant('zero' as const), v: fc.nat({ max: VMO_COUNT - 1 }), from: fc.nat({ max: INITIAL_PAGES - 1 }), n: fc.integer({ min: 1, max: 6 }) }),
-  fc.record({ k: fc.constant('squeeze' as const), pages: fc.integer({ min: 8, max: FRAMES - 6 }) }),
+  fc.record({ k: fc.constant('squeeze' as const), pages: fc.integer({ min: 8, max: FRAMES - 2 }) }),
   fc.constant({ k: 'unsqueeze' as const }),
   fc.record({ k: fc.constant('dontNeed' as const), v: fc.nat({ max: VMO_COUNT - 1 }) }),
   fc.record({ k: fc.constant('churn' as const), cycles: fc.integer({ min: 100, max: 300 }) }),
