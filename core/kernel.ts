@@ -56,8 +56,7 @@ import {
 import { histogramSummary, type HistogramSummary } from '../shared/histogram.js';
 import { readTrace, type TraceRecord } from './trace.js';
 import { H_BUGS, H_DEBUG_SYSCALLS, H_LOCK_ASSERTIONS, H_INSTANCE, H_TRACE_MASK, H_REQUEST_TIMEOUT_MS, H_WAIT_SPIN, T_STATE, attachShared, createShared, type SharedViews } from '../shared/layout.js';
-import { HEADER_WORDS, MAX_META_WORDS, metaWordsByCapacity, type LayoutConfig } from '../shared/layout.js';
-import { HISTOGRAM_WORDS } from '../shared/histogram.js';
+import { MAX_META_WORDS, metaWordsByCapacity, metaWordsOf, type LayoutConfig } from '../shared/layout.js';
 import { MAX_FRAMES } from '../shared/page_slot.js';
 import { KernelState } from './kernel_state.js';
 import { allocThread, threadSlotOf, threadState } from './object/handle_table.js';
@@ -114,10 +113,10 @@ const KernelOptionsObject = z
 
 export const KernelOptionsSchema = KernelOptionsObject.superRefine((o, ctx) => {
     // The tables must fit one metadata buffer (< 2 GiB): name the capacity that costs the most.
-    const by = metaWordsByCapacity(layoutConfigOf(o));
-    const fixed = HEADER_WORDS + HISTOGRAM_WORDS + 2 * Object.keys(by).length + 2; // + alignment
-    const total = Object.values(by).reduce((a, b) => a + b, fixed);
+    const config = layoutConfigOf(o);
+    const total = metaWordsOf(config);
     if (total <= MAX_META_WORDS) return;
+    const by = metaWordsByCapacity(config);
     const [worst] = Object.entries(by).sort((a, b) => b[1] - a[1])[0]!;
     const option = OPTION_OF_CAPACITY[worst as keyof LayoutConfig] ?? worst;
     const named = worst === 'maxNodes' && o.maxPageListNodes === undefined ? 'physicalMemory' : option;

@@ -343,19 +343,51 @@ export interface Layout extends LayoutConfig {
 /** Largest metadata buffer a plan may need, in Int32 words (an ArrayBuffer of < 2 GiB). */
 export const MAX_META_WORDS = 2 ** 29 - 1;
 
+/** The metadata regions after the header, in order: the Layout field, the capacity it scales with (null:
+ * fixed size) and its words. The one list planLayout places and the capacity check (Kernel.create) sums. */
+type RegionField = 'handleObject' | 'handleRights' | 'handleGen' | 'handleNextFree' | 'handleProcess' | 'objects' | 'threads' | 'packets' | 'nodes' | 'intervals' | 'mappings' | 'waitHistogram' | 'trace' | 'freeFrames' | 'frameOwnerVmo' | 'frameOwnerPage';
+function regionsOf(c: LayoutConfig): [RegionField, keyof LayoutConfig | null, number][] {
+  return [
+    ['handleObject', 'maxHandles', c.maxHandles],
+    ['handleRights', 'maxHandles', c.maxHandles],
+    ['handleGen', 'maxHandles', c.maxHandles],
+    ['handleNextFree', 'maxHandles', c.maxHandles],
+    ['handleProcess', 'maxHandles', c.maxHandles],
+    ['objects', 'maxObjects', c.maxObjects * OBJ_WORDS],
+    ['threads', 'maxThreads', c.maxThreads * THREAD_WORDS],
+    ['packets', 'maxPortPackets', c.maxPortPackets * PACKET_WORDS],
+    ['nodes', 'maxNodes', c.maxNodes * NODE_WORDS],
+    ['intervals', 'maxIntervals', c.maxIntervals * INTERVAL_WORDS],
+    ['mappings', 'maxMappings', c.maxMappings * MAPPING_WORDS],
+    ['waitHistogram', null, HISTOGRAM_WORDS],
+    ['trace', 'traceCapacity', c.traceCapacity * TRACE_EVENT_WORDS],
+    ['freeFrames', 'frameCount', c.frameCount],
+    ['frameOwnerVmo', 'frameCount', c.frameCount],
+    ['frameOwnerPage', 'frameCount', c.frameCount],
+  ];
+}
+
+/** Word offsets of every region, and the words of the whole metadata buffer (8-byte aligned regions). */
+function placeRegions(config: LayoutConfig): { offsets: Record<RegionField, number>; metaWords: number } {
+  const offsets = {} as Record<RegionField, number>;
+  let cursor = HEADER_WORDS;
+  for (const [field, , words] of regionsOf(config)) {
+    offsets[field] = cursor;
+    cursor = (cursor + words + 1) & ~1; // keep 8-byte alignment
+  }
+  return { offsets, metaWords: cursor };
+}
+
+/** The words of the metadata buffer `config` needs (the capacity check: at most MAX_META_WORDS). */
+export function metaWordsOf(config: LayoutConfig): number {
+  return placeRegions(config).metaWords;
+}
+
 /** The metadata words each capacity of `config` costs (its tables), for naming the one too big. */
 export function metaWordsByCapacity(config: LayoutConfig): Record<keyof LayoutConfig, number> {
-  return {
-    frameCount: config.frameCount * 3, // free-frame stack and the owner tables
-    maxHandles: config.maxHandles * 5, // object, rights, generation, next free, process
-    maxObjects: config.maxObjects * OBJ_WORDS,
-    maxThreads: config.maxThreads * THREAD_WORDS,
-    maxNodes: config.maxNodes * NODE_WORDS,
-    maxPortPackets: config.maxPortPackets * PACKET_WORDS,
-    maxIntervals: config.maxIntervals * INTERVAL_WORDS,
-    maxMappings: config.maxMappings * MAPPING_WORDS,
-    traceCapacity: config.traceCapacity * TRACE_EVENT_WORDS,
-  };
+  const by = Object.fromEntries(Object.keys(config).map((k) => [k, 0])) as Record<keyof LayoutConfig, number>;
+  for (const [, capacity, words] of regionsOf(config)) if (capacity !== null) by[capacity] += words;
+  return by;
 }
 
 export function planLayout(config: LayoutConfig): Readonly<Layout> {
@@ -364,38 +396,16 @@ export function planLayout(config: LayoutConfig): Readonly<Layout> {
   }
   assert(config.maxHandles <= MAX_HANDLES, `layout: maxHandles must be at most ${MAX_HANDLES}`);
   const handleGenBits = handleGenBitsFor(config.maxHandles);
-  let cursor = HEADER_WORDS;
-  const region = (words: number): number => {
-    const at = cursor;
-    cursor += words;
-    cursor = (cursor + 1) & ~1; // keep 8-byte alignment
-    return at;
-  };
+  const { offsets, metaWords } = placeRegions(config);
   const plan: Layout = {
     ...config,
-    handleObject: region(config.maxHandles),
-    handleRights: region(config.maxHandles),
-    handleGen: region(config.maxHandles),
-    handleNextFree: region(config.maxHandles),
+    ...offsets,
     handleGenBits,
     handleGenMask: 2 ** handleGenBits - 1,
     handleSlotShift: handleGenBits + 2,
-    handleProcess: region(config.maxHandles),
-    objects: region(config.maxObjects * OBJ_WORDS),
-    threads: region(config.maxThreads * THREAD_WORDS),
-    packets: region(config.maxPortPackets * PACKET_WORDS),
-    nodes: region(config.maxNodes * NODE_WORDS),
-    intervals: region(config.maxIntervals * INTERVAL_WORDS),
-    mappings: region(config.maxMappings * MAPPING_WORDS),
-    waitHistogram: region(HISTOGRAM_WORDS),
-    trace: region(config.traceCapacity * TRACE_EVENT_WORDS),
-    freeFrames: region(config.frameCount),
-    frameOwnerVmo: region(config.frameCount),
-    frameOwnerPage: region(config.frameCount),
-    metaWords: 0,
+    metaWords,
     frameBytes: config.frameCount * PAGE_SIZE,
   };
-  plan.metaWords = cursor;
   assert(plan.metaWords <= MAX_META_WORDS, 'layout: metadata exceeds 2 GiB');
   return Object.freeze(plan);
 }
