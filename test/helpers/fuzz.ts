@@ -53,6 +53,7 @@ import {
 } from '../fixtures/fuzz_protocol.js';
 import type { FuzzHandles, FuzzOp, FuzzThreadArgs, FuzzThreadResult, HandleToken } from '../fixtures/fuzz_protocol.js';
 import type { FuzzPagerConfig } from '../fixtures/fuzz_pager.js';
+import { seededRandom } from './random.js';
 
 export const FUZZ_THREADS = 3;
 const INITIAL_PAGES = 16;
@@ -219,18 +220,6 @@ export interface FuzzOutcome {
   stats: { rounds: number; ops: number; reads: number; dirtyAcked: number; dirtyAhead: number; failed: number; noMemory: number; killed: number; pagerDeaths: number };
 }
 
-/** A small deterministic PRNG for page ownership (mulberry32). */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 class FuzzRun {
   readonly kernel: Kernel;
   readonly sys: Sys;
@@ -259,7 +248,7 @@ class FuzzRun {
     const pager = sys.pagerCreate(0);
     this.port = sys.portCreate(0);
     const vmos = VMO_OPTIONS.map((options, key) => sys.pagerCreateVmo(pager, options, this.port, BigInt(key), INITIAL_PAGES * PAGE_SIZE));
-    const random = prng(seed);
+    const random = seededRandom(seed);
     for (let v = 0; v < VMO_COUNT; v++) {
       this.sizes.push(INITIAL_PAGES);
       for (let p = 0; p < MAX_PAGES; p++) {
@@ -302,7 +291,7 @@ class FuzzRun {
 
   async runRound(round: Round, index: number, pagerDeathAfterMs: number | null): Promise<void> {
     Atomics.store(this.world, C_FAIL_PERMILLE, round.failPermille);
-    const random = prng(round.ownerSeed);
+    const random = seededRandom(round.ownerSeed);
     const owned: [number, number][][] = Array.from({ length: FUZZ_THREADS }, () => []);
     for (let v = 0; v < VMO_COUNT; v++) for (let p = 0; p < this.sizes[v]!; p++) owned[Math.floor(random() * FUZZ_THREADS)]!.push([v, p]);
     const threads: SimThread[] = [];

@@ -36,6 +36,7 @@ import {
 } from '../../core/index.js';
 import type { PortPacket } from '../../core/index.js';
 import { statusName } from '../../shared/status.js';
+export { seededRandom } from './random.js';
 import { StepFailed, ensure } from './check.js';
 import { DEFAULT_TIMEOUT_MS } from './test_thread.js';
 import type { ModuleOp, TestThread } from './test_thread.js';
@@ -456,18 +457,6 @@ export function trapDirtyTest(tap: Test, name: string, baseOptions: number, body
 }
 
 // ---- Seeded randomness ----
-
-/** mulberry32: a small seeded PRNG returning [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The test seed: env SEED if set (to replay a failure), else a random one. */
 export function testSeed(): number {
