@@ -1,4 +1,5 @@
-// Seeded randomness for main-thread test helpers: one small PRNG, so a seed replays a test exactly.
+// Seeded randomness for test helpers and thread fixtures (no imports: safe in any worker): one small
+// PRNG, so a seed replays a test exactly.
 
 /** mulberry32: a small seeded PRNG returning [0, 1). */
 export function seededRandom(seed: number): () => number {
