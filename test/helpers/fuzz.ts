@@ -42,7 +42,6 @@ import {
   C_PAUSE,
   C_PAUSED,
   C_READS,
-  C_READY,
   C_RNG,
   C_STOP,
   EXPECT,
@@ -558,8 +557,8 @@ export async function runFuzzPlan(plan: FuzzPlan): Promise<FuzzOutcome> {
   try {
     // The pager must have joined its process before anything may kill it.
     const deadline = Date.now() + ROUND_DEADLINE_MS;
-    while (Atomics.load(run.world, C_READY) === 0 && !run.pagerExited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
-    if (Atomics.load(run.world, C_READY) === 0) run.violations.push('the pager worker never started');
+    while (!run.pagerProcess.started && !run.pagerExited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    if (!run.pagerProcess.started) run.violations.push('the pager worker never started');
     for (const [i, round] of plan.rounds.entries()) {
       rounds++;
       const last = i === plan.rounds.length - 1;
