@@ -32,6 +32,12 @@ import {
   H_HEAP_LOCK,
   H_PMM_LOCK,
   H_VMAR_LOCK,
+  INTERVAL_WORDS,
+  MAPPING_WORDS,
+  NODE_WORDS,
+  OBJ_WORDS,
+  PACKET_WORDS,
+  THREAD_WORDS,
   H_PANIC,
   O_LOCK_OWNER,
   PR_THREADS,
@@ -170,7 +176,7 @@ export function checkInvariants(k: KernelState): string[] {
 
   // ---- Objects: free list vs types. ----
   const freeObj = new Uint8Array(L.maxObjects);
-  const nFreeObj = walkFreeList(w, p, 'object', H_FREE_OBJECT, L.objects, k.obj(1) - k.obj(0), O_NEXT_FREE, L.maxObjects, freeObj);
+  const nFreeObj = walkFreeList(w, p, 'object', H_FREE_OBJECT, L.objects, OBJ_WORDS, O_NEXT_FREE, L.maxObjects, freeObj);
   let nLiveObj = 0;
   const expectedRefs = new Int32Array(L.maxObjects);
   const allowedExtra = new Int32Array(L.maxObjects);
@@ -225,7 +231,7 @@ export function checkInvariants(k: KernelState): string[] {
 
   // ---- Threads: free list, and the requests of live threads. ----
   const freeThr = new Uint8Array(L.maxThreads);
-  walkFreeList(w, p, 'thread', H_FREE_THREAD, L.threads, k.thr(1) - k.thr(0), T_NEXT_FREE, L.maxThreads, freeThr);
+  walkFreeList(w, p, 'thread', H_FREE_THREAD, L.threads, THREAD_WORDS, T_NEXT_FREE, L.maxThreads, freeThr);
   for (let t = 0; t < L.maxThreads; t++) {
     const tr = k.thr(t);
     const inUse = w[tr + T_IN_USE] === 1;
@@ -246,7 +252,7 @@ export function checkInvariants(k: KernelState): string[] {
     const waitWord = w[tr + T_WAIT_WORD]!;
     if (waitWord > 0) {
       // Parked in a port wait: that syscall holds a reference on the port.
-      const port = Math.floor((waitWord - PT_SEQ - L.objects) / (k.obj(1) - k.obj(0)));
+      const port = Math.floor((waitWord - PT_SEQ - L.objects) / (OBJ_WORDS));
       if (isType(port, ObjType.Port) && k.obj(port) + PT_SEQ === waitWord) allowedExtra[port]!++;
     }
     if (state === ZX_THREAD_STATE_BLOCKED_PAGER || state === ZX_THREAD_STATE_SUSPENDED) {
@@ -282,7 +288,7 @@ export function checkInvariants(k: KernelState): string[] {
 
   // ---- Mappings: each holds a VMO reference; no two overlap. ----
   const freeMap = new Uint8Array(L.maxMappings);
-  walkFreeList(w, p, 'mapping', H_FREE_MAPPING, L.mappings, k.map(1) - k.map(0), M_NEXT_FREE, L.maxMappings, freeMap);
+  walkFreeList(w, p, 'mapping', H_FREE_MAPPING, L.mappings, MAPPING_WORDS, M_NEXT_FREE, L.maxMappings, freeMap);
   const mapCount = new Int32Array(L.maxObjects);
   const ranges: [number, number, number][] = [];
   for (let m = 0; m < L.maxMappings; m++) {
@@ -312,7 +318,7 @@ export function checkInvariants(k: KernelState): string[] {
 
   // ---- Port packets: free list; queued packets per port. ----
   const freePkt = new Uint8Array(L.maxPortPackets);
-  const nFreePkt = walkFreeList(w, p, 'port packet', H_FREE_PORT_PACKET, L.packets, k.pkt(1) - k.pkt(0), E_NEXT_FREE, L.maxPortPackets, freePkt);
+  const nFreePkt = walkFreeList(w, p, 'port packet', H_FREE_PORT_PACKET, L.packets, PACKET_WORDS, E_NEXT_FREE, L.maxPortPackets, freePkt);
   let nUsedPkt = 0;
   const queuedPkt = new Uint8Array(L.maxPortPackets);
   for (let e = 0; e < L.maxPortPackets; e++) {
@@ -438,7 +444,7 @@ export function checkInvariants(k: KernelState): string[] {
 
   // ---- Heap free lists against what the page lists and intervals use. ----
   const freeNode = new Uint8Array(L.maxNodes);
-  const nFreeNodes = walkFreeList(w, p, 'page-list node', H_FREE_NODE, L.nodes, k.node(1) - k.node(0), N_NEXT_FREE, L.maxNodes, freeNode);
+  const nFreeNodes = walkFreeList(w, p, 'page-list node', H_FREE_NODE, L.nodes, NODE_WORDS, N_NEXT_FREE, L.maxNodes, freeNode);
   let nUsedNodes = 0;
   for (let n = 0; n < L.maxNodes; n++) {
     if (usedNode[n] === 1) {
@@ -448,7 +454,7 @@ export function checkInvariants(k: KernelState): string[] {
   }
   if (nFreeNodes + nUsedNodes !== L.maxNodes && !p.full) p.add(`page-list nodes: ${nFreeNodes} free + ${nUsedNodes} in trees != ${L.maxNodes} (leaked)`);
   const freeZ = new Uint8Array(L.maxIntervals);
-  const nFreeZ = walkFreeList(w, p, 'zero interval', H_FREE_INTERVAL, L.intervals, k.zint(1) - k.zint(0), Z_NEXT_FREE, L.maxIntervals, freeZ);
+  const nFreeZ = walkFreeList(w, p, 'zero interval', H_FREE_INTERVAL, L.intervals, INTERVAL_WORDS, Z_NEXT_FREE, L.maxIntervals, freeZ);
   let nUsedZ = 0;
   for (let z = 0; z < L.maxIntervals; z++) {
     if (usedInterval[z] === 1) {
