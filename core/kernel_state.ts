@@ -145,7 +145,6 @@ export class KernelState {
     mutexUnlock(this.w, lock);
   }
 
-  /** Asserts that this thread holds `obj`'s lock (the lock word is taken and its owner word is us). */
   /**
    * The entry check of a *Locked function: the calling thread holds `obj`'s lock. Costs one field test
    * when lock assertions are off.
@@ -154,6 +153,7 @@ export class KernelState {
     if (this.lockAssertions) this.assertLockHeld(obj);
   }
 
+  /** Asserts that this thread holds `obj`'s lock (the lock word is taken and its owner word is us). */
   assertLockHeld(obj: number): void {
     const o = this.obj(obj);
     assert(Atomics.load(this.w, o + O_LOCK) !== 0 && this.w[o + O_LOCK_OWNER] === this.#owner, `lock of object ${obj} is not held by thread slot ${this.actor}`);
