@@ -5,6 +5,7 @@
 import { assert } from '../shared/assert.js';
 import { threadId as jsThreadId } from 'node:worker_threads';
 import { mutexLock, mutexUnlock } from '../shared/futex.js';
+import { IntrusiveList } from '../shared/intrusive_list.js';
 import { kernelPanicOf, sweepLocksAfterPanic } from './panic.js';
 import {
   H_BUGS,
@@ -29,6 +30,20 @@ import {
   Z_NEXT_FREE,
   type Layout,
   type SharedViews,
+  FrameColumns,
+  HandleColumns,
+  HeaderRecord,
+  IntervalRecord,
+  MappingRecord,
+  NodeRecord,
+  ObjectRecord,
+  PacketRecord,
+  PagerRecord,
+  PortRecord,
+  ProcessRecord,
+  RequestRecord,
+  ThreadRecord,
+  VmoRecord,
 } from '../shared/layout.js';
 
 export class KernelState {
@@ -75,6 +90,36 @@ export class KernelState {
   readonly traceMask: number;
   readonly traceF64: Float64Array | null;
 
+  // Named accessors of every shared record (shared/layout.ts declares them; shared/records.ts builds
+  // them). Every kernel module reads and writes shared words through these.
+  readonly header: InstanceType<typeof HeaderRecord.Table>;
+  readonly objects: InstanceType<typeof ObjectRecord.Table>;
+  readonly vmos: InstanceType<typeof VmoRecord.Table>;
+  readonly pagers: InstanceType<typeof PagerRecord.Table>;
+  readonly ports: InstanceType<typeof PortRecord.Table>;
+  readonly processes: InstanceType<typeof ProcessRecord.Table>;
+  readonly threads: InstanceType<typeof ThreadRecord.Table>;
+  readonly requests: InstanceType<typeof RequestRecord.Table>;
+  readonly packets: InstanceType<typeof PacketRecord.Table>;
+  readonly nodes: InstanceType<typeof NodeRecord.Table>;
+  readonly intervals: InstanceType<typeof IntervalRecord.Table>;
+  readonly mappings: InstanceType<typeof MappingRecord.Table>;
+  readonly handles: InstanceType<typeof HandleColumns.Table>;
+  readonly frameTable: InstanceType<typeof FrameColumns.Table>;
+  /** The kernel's intrusive lists (shared/intrusive_list.ts), one per kind of link. */
+  readonly lists: {
+    /** A PageSource's outstanding leaders (head: vmos.outRead/outDirty; links: requests.outNext/outPrev). */
+    readonly outstanding: IntrusiveList;
+    /** A leader's followers (requests.followerHead/followerTail; requests.followerNext/followerPrev). */
+    readonly followers: IntrusiveList;
+    /** A PagerProxy's pending requests (vmos.pxFifoHead/pxFifoTail; requests.fifoNext/fifoPrev). */
+    readonly proxyFifo: IntrusiveList;
+    /** A port's queued packets (ports.head/tail; packets.next/prev). */
+    readonly portQueue: IntrusiveList;
+    /** A pager's VMOs (pagers.vmoHead; vmos.pagerNext/pagerPrev). */
+    readonly pagerVmos: IntrusiveList;
+  };
+
   constructor(views: SharedViews) {
     this.views = views;
     this.layout = views.layout;
@@ -85,6 +130,30 @@ export class KernelState {
     this.traceCapacity = views.layout.traceCapacity;
     this.tracing = this.traceCapacity > 0;
     this.traceMask = views.w[H_TRACE_MASK]!;
+    const w = views.w;
+    const l = views.layout;
+    this.header = new HeaderRecord.Table(w, 0);
+    this.objects = new ObjectRecord.Table(w, l.objects);
+    this.vmos = new VmoRecord.Table(w, l.objects);
+    this.pagers = new PagerRecord.Table(w, l.objects);
+    this.ports = new PortRecord.Table(w, l.objects);
+    this.processes = new ProcessRecord.Table(w, l.objects);
+    this.threads = new ThreadRecord.Table(w, l.threads);
+    this.requests = new RequestRecord.Table(w, l.threads);
+    this.packets = new PacketRecord.Table(w, l.packets);
+    this.nodes = new NodeRecord.Table(w, l.nodes);
+    this.intervals = new IntervalRecord.Table(w, l.intervals);
+    this.mappings = new MappingRecord.Table(w, l.mappings);
+    this.handles = new HandleColumns.Table(w, { object: l.handleObject, rights: l.handleRights, gen: l.handleGen, nextFree: l.handleNextFree, process: l.handleProcess });
+    this.frameTable = new FrameColumns.Table(w, { freeStack: l.freeFrames, ownerVmo: l.frameOwnerVmo, ownerPage: l.frameOwnerPage });
+    const R = RequestRecord.offset;
+    this.lists = {
+      outstanding: new IntrusiveList(w, l.threads, THREAD_WORDS, R.outNext, R.outPrev),
+      followers: new IntrusiveList(w, l.threads, THREAD_WORDS, R.followerNext, R.followerPrev),
+      proxyFifo: new IntrusiveList(w, l.threads, THREAD_WORDS, R.fifoNext, R.fifoPrev),
+      portQueue: new IntrusiveList(w, l.packets, PACKET_WORDS, PacketRecord.offset.next, PacketRecord.offset.prev),
+      pagerVmos: new IntrusiveList(w, l.objects, OBJ_WORDS, VmoRecord.offset.pagerNext, VmoRecord.offset.pagerPrev),
+    };
     this.traceF64 = this.tracing ? new Float64Array(views.meta, views.layout.trace * 4, this.traceCapacity * (TRACE_EVENT_WORDS / 2)) : null;
   }
 

@@ -28,6 +28,7 @@
 import { assert } from './assert.js';
 import { PAGE_SIZE } from './constants.js';
 import { HISTOGRAM_WORDS } from './histogram.js';
+import { declareColumns, declareRecord, declareSingleton, extendRecord } from './records.js';
 
 /**
  * A trace event: 16 Int32 words (core/trace.ts). Word 0 is the type, stored last with Atomics (0 =
@@ -37,77 +38,139 @@ import { HISTOGRAM_WORDS } from './histogram.js';
 export const TRACE_EVENT_WORDS = 16;
 
 export const LAYOUT_MAGIC = 0x5a58_5047; // "ZXPG"
-export const LAYOUT_VERSION = 7;
+export const LAYOUT_VERSION = 8;
 
 // ---------------------------------------------------------------------------------------------
-// Header: named slots at the start of meta.
-export const H_MAGIC = 0;
-export const H_VERSION = 1;
-export const H_INSTANCE = 2; // random id, lets workers cache one attachment per kernel
-export const H_FRAME_COUNT = 3;
-export const H_MAX_HANDLES = 4;
-export const H_MAX_OBJECTS = 5;
-export const H_MAX_THREADS = 6;
-export const H_MAX_NODES = 7;
-export const H_MAX_PORT_PACKETS = 8;
-export const H_MAX_INTERVALS = 9;
-export const H_HANDLE_LOCK = 10;
-export const H_PMM_LOCK = 11;
-export const H_HEAP_LOCK = 12;
-export const H_NEXT_KOID = 13;
-export const H_FREE_HANDLE = 14; // head of the free handle list (least recently freed), -1 if none
-export const H_FREE_OBJECT = 15;
-export const H_FREE_THREAD = 16;
-export const H_FREE_NODE = 17;
-export const H_FREE_PORT_PACKET = 18;
-export const H_FREE_INTERVAL = 19;
-export const H_FREE_FRAMES = 20; // number of entries on the free-frame stack
-export const H_REQUEST_TIMEOUT_MS = 21; // 0 = wait forever (kernel.userpager.overtime_timeout_seconds)
-export const H_WAIT_SPIN = 22; // polls of a request event before parking in Atomics.wait
-export const H_DEBUG_SYSCALLS = 23; // kernel.enable-debugging-syscalls
-export const H_NEXT_TID = 24;
-export const H_STAT_REQUESTS = 25; // dispatcher.pager.total_requests
-export const H_STAT_PACKETS = 26; // page-request packets posted to ports
-export const H_STAT_WITHDRAWN = 27; // packets withdrawn before the pager read them
-export const H_STAT_SUPPLIED_PAGES = 28;
-export const H_STAT_FAILED_REQUESTS = 29;
-export const H_STAT_TIMED_OUT = 30;
-export const H_STAT_EVICTIONS = 31;
-export const H_CLOCK_HAND = 32; // reclaim's clock hand over frames (Atomics)
-export const H_VMAR_LOCK = 33; // the address space's mapping table (a leaf lock)
-// word 34 is unused (the address space is allocated first-fit over the mapping table)
-export const H_MAX_MAPPINGS = 35;
-export const H_FREE_MAPPING = 36;
-export const H_STAT_DISCARDS = 37;
-export const H_DONT_NEED_PAGES = 38; // pages carrying the DONT_NEED hint (Atomics; reclaim skips a pass at 0)
-export const H_BUGS = 39; // deliberate kernel bugs switched on (stress --inject-bug), read once at attach
-export const H_TRACE_HEAD = 40; // events appended to the trace ring (Atomics; may exceed its capacity)
-export const H_TRACE_CAPACITY = 41; // 0 = tracing off
-export const H_STAT_FIFO_DROPPED = 42; // requests taken back while still queued in a proxy FIFO
-export const H_STAT_DEQUEUED = 43; // page-request packets read by pagers
-export const H_STAT_PORT_DROPPED = 44; // pager packets dropped by a port whose last handle closed
-export const H_BUG_LATCH = 45; // one-shot latch of injected bugs that fire once
-export const H_STAT_COMPLETES = 46; // ZX_PAGER_VMO_COMPLETE packets posted
-export const H_TRACE_MASK = 47; // bit t set: trace events of type t are recorded (core/trace.ts)
-export const H_HANDLE_GEN_BITS = 48; // generation bits of a handle value (planLayout, from maxHandles)
-export const H_FREE_HANDLE_TAIL = 49; // tail of the free handle list: freed slots queue up FIFO
-// Lock owners: beside every kernel lock a word holding the owner's thread slot + 1 (0 = none),
-// written right after the acquire and cleared right before the release (core/kernel_state.ts), so
-// the main thread can tell which lock a dead worker took with it (core/object/process.ts).
-export const H_HANDLE_LOCK_OWNER = 50;
-export const H_PMM_LOCK_OWNER = 51;
-export const H_HEAP_LOCK_OWNER = 52;
-export const H_VMAR_LOCK_OWNER = 53;
+// Header: named words at the start of meta (HeaderRecord; `k.header.freeFrames()` etc.).
+export const HEADER_WORDS = 64;
+export const HeaderRecord = declareSingleton('header', HEADER_WORDS, [
+  { name: 'magic', guard: 'set at creation, read-only after' },
+  { name: 'version', guard: 'set at creation, read-only after' },
+  { name: 'instance', guard: 'set at creation: random id, lets workers cache one attachment per kernel' },
+  { name: 'frameCount', guard: 'set at creation, read-only after' },
+  { name: 'maxHandles', guard: 'set at creation, read-only after' },
+  { name: 'maxObjects', guard: 'set at creation, read-only after' },
+  { name: 'maxThreads', guard: 'set at creation, read-only after' },
+  { name: 'maxNodes', guard: 'set at creation, read-only after' },
+  { name: 'maxPortPackets', guard: 'set at creation, read-only after' },
+  { name: 'maxIntervals', guard: 'set at creation, read-only after' },
+  { name: 'handleLock', guard: 'atomic', atomic: true },
+  { name: 'pmmLock', guard: 'atomic', atomic: true },
+  { name: 'heapLock', guard: 'atomic', atomic: true },
+  { name: 'nextKoid', guard: 'atomic', atomic: true },
+  { name: 'freeHandle', guard: 'H_HANDLE_LOCK: head of the free handle list (least recently freed), -1 if none' },
+  { name: 'freeObject', guard: 'H_HANDLE_LOCK' },
+  { name: 'freeThread', guard: 'H_HANDLE_LOCK' },
+  { name: 'freeNode', guard: 'H_HEAP_LOCK' },
+  { name: 'freePortPacket', guard: 'H_HEAP_LOCK' },
+  { name: 'freeInterval', guard: 'H_HEAP_LOCK' },
+  { name: 'freeFrames', guard: 'atomic: number of entries on the free-frame stack', atomic: true },
+  { name: 'requestTimeoutMs', guard: '0 = wait forever (kernel.userpager.overtime_timeout_seconds)' },
+  { name: 'waitSpin', guard: 'polls of a request event before parking in Atomics.wait' },
+  { name: 'debugSyscalls', guard: 'kernel.enable-debugging-syscalls' },
+  { name: 'nextTid', guard: 'atomic', atomic: true },
+  { name: 'statRequests', guard: 'atomic: dispatcher.pager.total_requests', atomic: true },
+  { name: 'statPackets', guard: 'atomic: page-request packets posted to ports', atomic: true },
+  { name: 'statWithdrawn', guard: 'atomic: packets withdrawn before the pager read them', atomic: true },
+  { name: 'statSuppliedPages', guard: 'atomic', atomic: true },
+  { name: 'statFailedRequests', guard: 'atomic', atomic: true },
+  { name: 'statTimedOut', guard: 'atomic', atomic: true },
+  { name: 'statEvictions', guard: 'atomic', atomic: true },
+  { name: 'clockHand', guard: "atomic: reclaim's clock hand over frames", atomic: true },
+  { name: 'vmarLock', guard: "atomic: the address space's mapping table (a leaf lock)", atomic: true },
+  { name: 'maxMappings', guard: 'set at creation, read-only after' },
+  { name: 'freeMapping', guard: 'H_VMAR_LOCK' },
+  { name: 'statDiscards', guard: 'atomic', atomic: true },
+  { name: 'dontNeedPages', guard: 'atomic: pages carrying the DONT_NEED hint (reclaim skips a pass at 0)', atomic: true },
+  { name: 'bugs', guard: 'set at creation: deliberate kernel bugs switched on (stress --inject-bug), read once at attach' },
+  { name: 'traceHead', guard: 'atomic: events appended to the trace ring (may exceed its capacity)', atomic: true },
+  { name: 'traceCapacity', guard: '0 = tracing off' },
+  { name: 'statFifoDropped', guard: 'atomic: requests taken back while still queued in a proxy FIFO', atomic: true },
+  { name: 'statDequeued', guard: 'atomic: page-request packets read by pagers', atomic: true },
+  { name: 'statPortDropped', guard: 'atomic: pager packets dropped by a port whose last handle closed', atomic: true },
+  { name: 'bugLatch', guard: 'atomic: one-shot latch of injected bugs that fire once', atomic: true },
+  { name: 'statCompletes', guard: 'atomic: ZX_PAGER_VMO_COMPLETE packets posted', atomic: true },
+  { name: 'traceMask', guard: 'bit t set: trace events of type t are recorded (core/trace.ts)' },
+  { name: 'handleGenBits', guard: 'generation bits of a handle value (planLayout, from maxHandles)' },
+  { name: 'freeHandleTail', guard: 'H_HANDLE_LOCK: tail of the free handle list: freed slots queue up FIFO' },
+  // Lock owners: beside every kernel lock a word holding the owner's thread slot + 1 (0 = none),
+  // written right after the acquire and cleared right before the release (core/kernel_state.ts), so
+  // the main thread can tell which lock a dead worker took with it (core/object/process.ts).
+  { name: 'handleLockOwner', guard: 'atomic', atomic: true },
+  { name: 'pmmLockOwner', guard: 'atomic', atomic: true },
+  { name: 'heapLockOwner', guard: 'atomic', atomic: true },
+  { name: 'vmarLockOwner', guard: 'atomic', atomic: true },
+  { name: 'panic', guard: 'atomic: 1 once the kernel panicked: every later syscall throws KernelPanic', atomic: true },
+  { name: 'panicTid', guard: 'written once by the panicking thread before panic: the thread whose death caused the panic' },
+  { name: 'panicSyscall', guard: 'written once by the panicking thread before panic: its T_SYSCALL when it died' },
+  { name: 'panicLock', guard: 'written once by the panicking thread before panic: word index of the lock it held (-1 none)' },
+  { name: 'lockAssertions', guard: '1: every *Locked function asserts its caller holds the lock (tests)' },
+]);
+export const H_MAGIC = HeaderRecord.offset.magic;
+export const H_VERSION = HeaderRecord.offset.version;
+export const H_INSTANCE = HeaderRecord.offset.instance;
+export const H_FRAME_COUNT = HeaderRecord.offset.frameCount;
+export const H_MAX_HANDLES = HeaderRecord.offset.maxHandles;
+export const H_MAX_OBJECTS = HeaderRecord.offset.maxObjects;
+export const H_MAX_THREADS = HeaderRecord.offset.maxThreads;
+export const H_MAX_NODES = HeaderRecord.offset.maxNodes;
+export const H_MAX_PORT_PACKETS = HeaderRecord.offset.maxPortPackets;
+export const H_MAX_INTERVALS = HeaderRecord.offset.maxIntervals;
+export const H_HANDLE_LOCK = HeaderRecord.offset.handleLock;
+export const H_PMM_LOCK = HeaderRecord.offset.pmmLock;
+export const H_HEAP_LOCK = HeaderRecord.offset.heapLock;
+export const H_NEXT_KOID = HeaderRecord.offset.nextKoid;
+export const H_FREE_HANDLE = HeaderRecord.offset.freeHandle;
+export const H_FREE_OBJECT = HeaderRecord.offset.freeObject;
+export const H_FREE_THREAD = HeaderRecord.offset.freeThread;
+export const H_FREE_NODE = HeaderRecord.offset.freeNode;
+export const H_FREE_PORT_PACKET = HeaderRecord.offset.freePortPacket;
+export const H_FREE_INTERVAL = HeaderRecord.offset.freeInterval;
+export const H_FREE_FRAMES = HeaderRecord.offset.freeFrames;
+export const H_REQUEST_TIMEOUT_MS = HeaderRecord.offset.requestTimeoutMs;
+export const H_WAIT_SPIN = HeaderRecord.offset.waitSpin;
+export const H_DEBUG_SYSCALLS = HeaderRecord.offset.debugSyscalls;
+export const H_NEXT_TID = HeaderRecord.offset.nextTid;
+export const H_STAT_REQUESTS = HeaderRecord.offset.statRequests;
+export const H_STAT_PACKETS = HeaderRecord.offset.statPackets;
+export const H_STAT_WITHDRAWN = HeaderRecord.offset.statWithdrawn;
+export const H_STAT_SUPPLIED_PAGES = HeaderRecord.offset.statSuppliedPages;
+export const H_STAT_FAILED_REQUESTS = HeaderRecord.offset.statFailedRequests;
+export const H_STAT_TIMED_OUT = HeaderRecord.offset.statTimedOut;
+export const H_STAT_EVICTIONS = HeaderRecord.offset.statEvictions;
+export const H_CLOCK_HAND = HeaderRecord.offset.clockHand;
+export const H_VMAR_LOCK = HeaderRecord.offset.vmarLock;
+export const H_MAX_MAPPINGS = HeaderRecord.offset.maxMappings;
+export const H_FREE_MAPPING = HeaderRecord.offset.freeMapping;
+export const H_STAT_DISCARDS = HeaderRecord.offset.statDiscards;
+export const H_DONT_NEED_PAGES = HeaderRecord.offset.dontNeedPages;
+export const H_BUGS = HeaderRecord.offset.bugs;
+export const H_TRACE_HEAD = HeaderRecord.offset.traceHead;
+export const H_TRACE_CAPACITY = HeaderRecord.offset.traceCapacity;
+export const H_STAT_FIFO_DROPPED = HeaderRecord.offset.statFifoDropped;
+export const H_STAT_DEQUEUED = HeaderRecord.offset.statDequeued;
+export const H_STAT_PORT_DROPPED = HeaderRecord.offset.statPortDropped;
+export const H_BUG_LATCH = HeaderRecord.offset.bugLatch;
+export const H_STAT_COMPLETES = HeaderRecord.offset.statCompletes;
+export const H_TRACE_MASK = HeaderRecord.offset.traceMask;
+export const H_HANDLE_GEN_BITS = HeaderRecord.offset.handleGenBits;
+export const H_FREE_HANDLE_TAIL = HeaderRecord.offset.freeHandleTail;
+export const H_HANDLE_LOCK_OWNER = HeaderRecord.offset.handleLockOwner;
+export const H_PMM_LOCK_OWNER = HeaderRecord.offset.pmmLockOwner;
+export const H_HEAP_LOCK_OWNER = HeaderRecord.offset.heapLockOwner;
+export const H_VMAR_LOCK_OWNER = HeaderRecord.offset.vmarLockOwner;
+export const H_PANIC = HeaderRecord.offset.panic;
+export const H_PANIC_TID = HeaderRecord.offset.panicTid;
+export const H_PANIC_SYSCALL = HeaderRecord.offset.panicSyscall;
+export const H_PANIC_LOCK = HeaderRecord.offset.panicLock;
+export const H_LOCK_ASSERTIONS = HeaderRecord.offset.lockAssertions;
 /** The owner word of a leaf lock. */
 export function leafLockOwnerWord(lock: number): number {
-  return lock === H_VMAR_LOCK ? H_VMAR_LOCK_OWNER : lock - H_HANDLE_LOCK + H_HANDLE_LOCK_OWNER;
+  if (lock === H_VMAR_LOCK) return H_VMAR_LOCK_OWNER;
+  if (lock === H_PMM_LOCK) return H_PMM_LOCK_OWNER;
+  if (lock === H_HEAP_LOCK) return H_HEAP_LOCK_OWNER;
+  return H_HANDLE_LOCK_OWNER;
 }
-export const H_PANIC = 54; // 1 once the kernel panicked (Atomics): every later syscall throws KernelPanic
-export const H_PANIC_TID = 55; // the thread whose death caused the panic
-export const H_PANIC_SYSCALL = 56; // its T_SYSCALL when it died
-export const H_PANIC_LOCK = 57; // word index of the lock it held (-1 none)
-export const H_LOCK_ASSERTIONS = 58; // 1: every *Locked function asserts its caller holds the lock (tests)
-export const HEADER_WORDS = 64;
 
 // ---------------------------------------------------------------------------------------------
 // Handle table (struct-of-arrays). A handle value encodes (slot, generation) so a stale value is
@@ -127,61 +190,118 @@ export function handleGenBitsFor(maxHandles: number): number {
 // handle value = (slot + 1) << (genBits + 2) | gen << 2 | 0b11: pure integer bit fields, cheap to decode.
 
 // ---------------------------------------------------------------------------------------------
-// Object table: one record of OBJ_WORDS per kernel object (array of records; named fields).
+// Object table: one record of OBJ_WORDS per kernel object. Every kind starts with the common fields
+// (ObjectRecord); its own fields follow in the same words (VmoRecord, PagerRecord, PortRecord,
+// ProcessRecord), as Zircon's dispatchers share a base class.
 export const ObjType = { Free: 0, Process: 1, Vmo: 3, Port: 6, Pager: 28 } as const;
-// Fields common to all objects.
-export const O_TYPE = 0;
-export const O_KOID = 1;
-export const O_REFS = 2; // references: handles, mappings, syscalls in flight (Atomics); 0 = destroyed
-export const O_HANDLES = 3; // live handles; reaching 0 runs on_zero_handles
-export const O_LOCK = 4; // the object's futex lock
-export const O_NEXT_FREE = 5;
-// VMO fields.
-export const V_OPTIONS = 6; // ZX_VMO_* creation options
-export const V_FLAGS = 7; // VmoFlag bits below
-export const V_SIZE_PAGES = 8;
-export const V_ROOT_NODE = 9; // radix tree root node, -1 while empty
-export const V_TREE_HEIGHT = 10; // levels of the radix tree (1 = the root is a leaf)
-export const V_COMMITTED_PAGES = 11; // frames owned
-export const V_PAGER = 12; // owning pager object slot, -1 for anonymous VMOs
-export const V_PAGER_KOID = 13;
-export const V_PORT = 14;
-export const V_KEY_LO = 15;
-export const V_KEY_HI = 16;
-export const V_PAGER_NEXT = 17; // links in the pager's VMO list (guarded by the pager lock)
-export const V_PAGER_PREV = 18;
-export const V_OUT_READ = 19; // PageSource: outstanding READ leaders, sorted by end (thread slots)
-export const V_OUT_DIRTY = 20; // PageSource: outstanding DIRTY leaders
-export const PX_ACTIVE = 21; // PagerProxy: request whose packet is in flight (-1 none, -2 COMPLETE)
-export const PX_BUSY = 22; // PagerProxy: packet_busy_
-export const PX_FIFO_HEAD = 23; // PagerProxy: pending_requests_ (thread slots)
-export const PX_FIFO_TAIL = 24;
-export const PX_COMPLETE_PENDING = 25; // complete_pending_
-export const PX_COMPLETE_IN_FIFO = 26; // COMPLETE waits behind the busy packet
-export const PX_PACKET = 27; // the VMO's one reusable port packet
-export const V_ZERO_HEAD = 28; // zero intervals, sorted (issue: dirty tracking)
-export const V_MAP_COUNT = 29; // mappings of this VMO (each also holds one O_REFS reference)
-export const V_LOCK_COUNT = 30; // ZX_VMO_OP_LOCK count of a discardable VMO
-// References to the record itself (Atomics): 1 while the VMO lives (O_REFS > 0), plus 1 while its
-// packet sits in a port or a faulting thread waits on its page source. The record is the VMO's
-// PagerProxy too, which Zircon keeps alive past the VMO until the pager dequeues the COMPLETE.
-export const V_RECORD_REFS = 31;
-export const O_LOCK_OWNER = 32; // thread slot + 1 holding O_LOCK, 0 none (see H_HANDLE_LOCK_OWNER)
 export const OBJ_WORDS = 40;
-// Pager fields (reuse the words after the common ones).
-export const P_VMO_HEAD = 6;
-export const P_CLOSED = 7;
-// Port fields.
-export const PT_HEAD = 6;
-export const PT_TAIL = 7;
-export const PT_SEQ = 8; // bumped and notified on every queue (futex word for port_wait)
-export const PT_USER_COUNT = 9;
-export const PT_DEAD = 10; // last handle closed: queue dropped, later packets vanish
-export const PT_OPTIONS = 11;
-// Process fields (core/object/process.ts).
-export const PR_THREADS = 6; // live kernel threads of the process (guarded by H_HANDLE_LOCK)
-export const PR_STATE = 7; // ProcessState below
+export const ObjectRecord = declareRecord('object', OBJ_WORDS, [
+  { name: 'type', guard: 'H_HANDLE_LOCK (set at allocation and free)' },
+  { name: 'koid', guard: 'H_HANDLE_LOCK (set at allocation)' },
+  { name: 'refs', guard: 'atomic: handles, mappings, syscalls in flight; 0 = destroyed', atomic: true },
+  { name: 'handles', guard: 'atomic: live handles; reaching 0 runs on_zero_handles', atomic: true },
+  { name: 'lock', guard: "atomic: the object's futex lock", atomic: true },
+  { name: 'lockOwner', guard: 'atomic: thread slot + 1 holding the lock, 0 none (see H_HANDLE_LOCK_OWNER)', atomic: true },
+  { name: 'nextFree', guard: 'H_HANDLE_LOCK: free-list link' },
+]);
+assert(ObjectRecord.offset.lockOwner === ObjectRecord.offset.lock + 1, 'object: the lock owner word follows the lock (allocObject keeps both)');
+/** A VMO: its page list, PageSource and PagerProxy (the proxy's fields are `px*`). */
+export const VmoRecord = extendRecord(ObjectRecord, 'vmo', [
+  { name: 'options', guard: 'VMO lock (ZX_VMO_* creation options)' },
+  { name: 'flags', guard: 'VMO lock (VmoFlag bits)' },
+  { name: 'sizePages', guard: 'VMO lock' },
+  { name: 'rootNode', guard: 'VMO lock: radix tree root node, -1 while empty' },
+  { name: 'treeHeight', guard: 'VMO lock: levels of the radix tree (1 = the root is a leaf)' },
+  { name: 'committedPages', guard: 'VMO lock: frames owned' },
+  { name: 'pager', guard: 'VMO lock: owning pager object slot, -1 for anonymous VMOs' },
+  { name: 'pagerKoid', guard: 'VMO lock' },
+  { name: 'port', guard: 'VMO lock: the port its page requests go to' },
+  { name: 'keyLo', guard: 'VMO lock: packet key, low 32 bits' },
+  { name: 'keyHi', guard: 'VMO lock: packet key, high 32 bits' },
+  { name: 'pagerNext', guard: "pager lock: link in the pager's VMO list" },
+  { name: 'pagerPrev', guard: "pager lock: link in the pager's VMO list" },
+  { name: 'outRead', guard: 'VMO lock: PageSource outstanding READ leaders, sorted by end (thread slots)' },
+  { name: 'outDirty', guard: 'VMO lock: PageSource outstanding DIRTY leaders' },
+  { name: 'pxActive', guard: 'VMO lock: PagerProxy request whose packet is in flight (PX_NONE, PX_COMPLETE or a thread slot)' },
+  { name: 'pxBusy', guard: 'VMO lock: PagerProxy packet_busy_' },
+  { name: 'pxFifoHead', guard: 'VMO lock: PagerProxy pending_requests_ (thread slots)' },
+  { name: 'pxFifoTail', guard: 'VMO lock' },
+  { name: 'pxCompletePending', guard: 'VMO lock: PagerProxy complete_pending_' },
+  { name: 'pxCompleteInFifo', guard: 'VMO lock: COMPLETE waits behind the busy packet' },
+  { name: 'pxPacket', guard: "VMO lock: the VMO's one reusable port packet" },
+  { name: 'zeroHead', guard: 'VMO lock: zero intervals, sorted' },
+  { name: 'mapCount', guard: 'atomic: mappings of this VMO (each also holds one refs reference)', atomic: true },
+  { name: 'lockCount', guard: 'VMO lock: ZX_VMO_OP_LOCK count of a discardable VMO' },
+  // References to the record itself: 1 while the VMO lives (refs > 0), plus 1 while its packet sits
+  // in a port or a faulting thread waits on its page source. The record is the VMO's PagerProxy too,
+  // which Zircon keeps alive past the VMO until the pager dequeues the COMPLETE.
+  { name: 'recordRefs', guard: 'atomic', atomic: true },
+]);
+export const PagerRecord = extendRecord(ObjectRecord, 'pager', [
+  { name: 'vmoHead', guard: "pager lock: its VMOs (linked through the VMO's pagerNext/pagerPrev)" },
+  { name: 'closed', guard: 'pager lock' },
+]);
+export const PortRecord = extendRecord(ObjectRecord, 'port', [
+  { name: 'head', guard: 'port lock: packet queue' },
+  { name: 'tail', guard: 'port lock' },
+  { name: 'seq', guard: 'atomic: bumped and notified on every queue (futex word for port_wait)', atomic: true },
+  { name: 'userCount', guard: 'port lock: user packets queued' },
+  { name: 'dead', guard: 'port lock: last handle closed, queue dropped, later packets vanish' },
+  { name: 'options', guard: 'port lock (set at creation)' },
+]);
+export const ProcessRecord = extendRecord(ObjectRecord, 'process', [
+  { name: 'threads', guard: 'H_HANDLE_LOCK: live kernel threads of the process' },
+  { name: 'state', guard: 'atomic: ProcessState', atomic: true },
+]);
+/** pxActive of a proxy with no packet in flight. */
+export const PX_NONE = -1;
+/** pxActive while the in-flight packet is ZX_PAGER_VMO_COMPLETE. */
+export const PX_COMPLETE = -2;
 export const ProcessState = { Initial: 0, Running: 1, Dead: 2 } as const;
+// The constants below name the same offsets for the hot leaves that index words directly.
+export const O_TYPE = ObjectRecord.offset.type;
+export const O_KOID = ObjectRecord.offset.koid;
+export const O_REFS = ObjectRecord.offset.refs;
+export const O_HANDLES = ObjectRecord.offset.handles;
+export const O_LOCK = ObjectRecord.offset.lock;
+export const O_LOCK_OWNER = ObjectRecord.offset.lockOwner;
+export const O_NEXT_FREE = ObjectRecord.offset.nextFree;
+export const V_OPTIONS = VmoRecord.offset.options;
+export const V_FLAGS = VmoRecord.offset.flags;
+export const V_SIZE_PAGES = VmoRecord.offset.sizePages;
+export const V_ROOT_NODE = VmoRecord.offset.rootNode;
+export const V_TREE_HEIGHT = VmoRecord.offset.treeHeight;
+export const V_COMMITTED_PAGES = VmoRecord.offset.committedPages;
+export const V_PAGER = VmoRecord.offset.pager;
+export const V_PAGER_KOID = VmoRecord.offset.pagerKoid;
+export const V_PORT = VmoRecord.offset.port;
+export const V_KEY_LO = VmoRecord.offset.keyLo;
+export const V_KEY_HI = VmoRecord.offset.keyHi;
+export const V_PAGER_NEXT = VmoRecord.offset.pagerNext;
+export const V_PAGER_PREV = VmoRecord.offset.pagerPrev;
+export const V_OUT_READ = VmoRecord.offset.outRead;
+export const V_OUT_DIRTY = VmoRecord.offset.outDirty;
+export const PX_ACTIVE = VmoRecord.offset.pxActive;
+export const PX_BUSY = VmoRecord.offset.pxBusy;
+export const PX_FIFO_HEAD = VmoRecord.offset.pxFifoHead;
+export const PX_FIFO_TAIL = VmoRecord.offset.pxFifoTail;
+export const PX_COMPLETE_PENDING = VmoRecord.offset.pxCompletePending;
+export const PX_COMPLETE_IN_FIFO = VmoRecord.offset.pxCompleteInFifo;
+export const PX_PACKET = VmoRecord.offset.pxPacket;
+export const V_ZERO_HEAD = VmoRecord.offset.zeroHead;
+export const V_MAP_COUNT = VmoRecord.offset.mapCount;
+export const V_LOCK_COUNT = VmoRecord.offset.lockCount;
+export const V_RECORD_REFS = VmoRecord.offset.recordRefs;
+export const P_VMO_HEAD = PagerRecord.offset.vmoHead;
+export const P_CLOSED = PagerRecord.offset.closed;
+export const PT_HEAD = PortRecord.offset.head;
+export const PT_TAIL = PortRecord.offset.tail;
+export const PT_SEQ = PortRecord.offset.seq;
+export const PT_USER_COUNT = PortRecord.offset.userCount;
+export const PT_DEAD = PortRecord.offset.dead;
+export const PT_OPTIONS = PortRecord.offset.options;
+export const PR_THREADS = ProcessRecord.offset.threads;
+export const PR_STATE = ProcessRecord.offset.state;
 
 export const VmoFlag = {
   PagerBacked: 1 << 0,
@@ -195,43 +315,82 @@ export const VmoFlag = {
 
 // ---------------------------------------------------------------------------------------------
 // Thread table: one record per kernel thread. Each thread owns exactly one PageRequest (Zircon's
-// request lives on the faulting thread's stack), so request fields live in the thread record.
-export const T_IN_USE = 0;
-export const T_STATE = 1; // ZX_THREAD_STATE_* (Atomics)
-export const T_TID = 2;
-export const T_NEXT_FREE = 3;
-export const T_BLOCKED_VMO = 4; // object slot of the VMO whose request the thread waits on, -1
-export const R_STATE = 5; // RequestState below
-export const R_TYPE = 6; // PageRequestType
-export const R_VMO = 7;
-export const R_OFFSET = 8; // pages
-export const R_LEN = 9; // pages
-export const R_PENDING = 10; // leader only: pages not yet resolved (pending_size_)
-export const R_EARLY_WAKE = 11;
-export const R_WAKE_OFFSET = 12; // relative to R_OFFSET (wake_offset_)
-export const R_STATUS = 13; // complete_status_
-export const R_EVENT = 14; // futex word: 0 unsignaled, 1 signaled (auto-reset), R_EVENT_POKED
+// request lives on the faulting thread's stack), so the request's fields (RequestRecord) follow the
+// thread's in the same record.
+export const THREAD_WORDS = 40;
+export const ThreadRecord = declareRecord('thread', THREAD_WORDS, [
+  { name: 'inUse', guard: 'atomic (allocated under H_HANDLE_LOCK)', atomic: true },
+  { name: 'state', guard: 'atomic: ZX_THREAD_STATE_*', atomic: true },
+  { name: 'tid', guard: 'H_HANDLE_LOCK (set at allocation)' },
+  { name: 'nextFree', guard: 'H_HANDLE_LOCK: free-list link' },
+  { name: 'blockedVmo', guard: 'owner: object slot of the VMO whose request the thread waits on, -1' },
+  { name: 'suspend', guard: 'atomic: 1 while a suspend is requested (futex word for resume)', atomic: true },
+  { name: 'killed', guard: 'atomic: 1 once zx_task_kill was requested', atomic: true },
+  { name: 'syscall', guard: 'atomic: the syscall it is in (core/syscall_gate.ts id), 0 outside the kernel', atomic: true },
+  { name: 'waitWord', guard: "atomic: futex word it parks on in the kernel besides its request's event (a port's), 0 none", atomic: true },
+  { name: 'process', guard: 'H_HANDLE_LOCK: object slot of its process, -1 for the implicit root process' },
+  { name: 'jsThread', guard: 'H_HANDLE_LOCK: worker_threads threadId of the JS thread that runs it (0 = main)' },
+]);
+/** The PageRequest in each thread record. Guard: the lock of the VMO it is for, unless marked. */
+export const RequestRecord = extendRecord(ThreadRecord, 'request', [
+  { name: 'requestState', guard: 'VMO lock: RequestState' },
+  { name: 'requestType', guard: 'VMO lock: PageRequestType' },
+  { name: 'vmo', guard: 'VMO lock' },
+  { name: 'offsetPages', guard: 'VMO lock' },
+  { name: 'lengthPages', guard: 'VMO lock' },
+  { name: 'pendingPages', guard: 'VMO lock: leader only, pages not yet resolved (pending_size_)' },
+  { name: 'earlyWake', guard: 'VMO lock' },
+  { name: 'wakeOffsetPages', guard: 'VMO lock: relative to offsetPages (wake_offset_), NO_WAKE if none' },
+  { name: 'status', guard: 'VMO lock: complete_status_' },
+  { name: 'event', guard: 'atomic: futex word, 0 unsignaled, 1 signaled (auto-reset), R_EVENT_POKED', atomic: true },
+  { name: 'eventStatus', guard: 'VMO lock: status delivered with the signal' },
+  { name: 'leader', guard: 'VMO lock: follower, the leader it overlaps' },
+  { name: 'followerHead', guard: 'VMO lock: leader, its followers (overlap_)' },
+  { name: 'followerTail', guard: 'VMO lock' },
+  { name: 'followerNext', guard: 'VMO lock' },
+  { name: 'followerPrev', guard: 'VMO lock' },
+  { name: 'outNext', guard: "VMO lock: leader, links in the VMO's outRead/outDirty" },
+  { name: 'outPrev', guard: 'VMO lock' },
+  { name: 'fifoNext', guard: 'VMO lock: links in the proxy FIFO' },
+  { name: 'fifoPrev', guard: 'VMO lock' },
+  { name: 'inFifo', guard: 'VMO lock' },
+  { name: 'serial', guard: 'VMO lock: bumped per new request (trace, watchdog)' },
+]);
 /** R_EVENT of a wait ended without a signal (kill, suspend, panic): the waiter re-checks its flags. */
 export const R_EVENT_POKED = 2;
-export const R_EVENT_STATUS = 15; // status delivered with the signal
-export const R_LEADER = 16; // follower: the leader it overlaps
-export const R_FOL_HEAD = 17; // leader: followers (overlap_)
-export const R_FOL_TAIL = 18;
-export const R_FOL_NEXT = 19;
-export const R_FOL_PREV = 20;
-export const R_OUT_NEXT = 21; // leader: links in V_OUT_READ/V_OUT_DIRTY
-export const R_OUT_PREV = 22;
-export const R_FIFO_NEXT = 23; // links in the proxy FIFO
-export const R_FIFO_PREV = 24;
-export const R_IN_FIFO = 25;
-export const R_SERIAL = 26; // bumped per new request (trace/bookkeeping)
-export const T_SUSPEND = 27; // 1 while a suspend is requested (Atomics; futex word for resume)
-export const T_KILLED = 28; // 1 once zx_task_kill was requested (Atomics)
-export const T_SYSCALL = 29; // the syscall the thread is in (core/syscall_gate.ts id), 0 outside the kernel
-export const T_WAIT_WORD = 30; // futex word the thread parks on in the kernel besides R_EVENT (a port's), 0 none
-export const T_PROCESS = 31; // object slot of its process, -1 for the kernel's implicit root process
-export const T_JS_THREAD = 32; // worker_threads threadId of the JS thread that runs it (0 = main)
-export const THREAD_WORDS = 40;
+export const T_IN_USE = ThreadRecord.offset.inUse;
+export const T_STATE = ThreadRecord.offset.state;
+export const T_TID = ThreadRecord.offset.tid;
+export const T_NEXT_FREE = ThreadRecord.offset.nextFree;
+export const T_BLOCKED_VMO = ThreadRecord.offset.blockedVmo;
+export const T_SUSPEND = ThreadRecord.offset.suspend;
+export const T_KILLED = ThreadRecord.offset.killed;
+export const T_SYSCALL = ThreadRecord.offset.syscall;
+export const T_WAIT_WORD = ThreadRecord.offset.waitWord;
+export const T_PROCESS = ThreadRecord.offset.process;
+export const T_JS_THREAD = ThreadRecord.offset.jsThread;
+export const R_STATE = RequestRecord.offset.requestState;
+export const R_TYPE = RequestRecord.offset.requestType;
+export const R_VMO = RequestRecord.offset.vmo;
+export const R_OFFSET = RequestRecord.offset.offsetPages;
+export const R_LEN = RequestRecord.offset.lengthPages;
+export const R_PENDING = RequestRecord.offset.pendingPages;
+export const R_EARLY_WAKE = RequestRecord.offset.earlyWake;
+export const R_WAKE_OFFSET = RequestRecord.offset.wakeOffsetPages;
+export const R_STATUS = RequestRecord.offset.status;
+export const R_EVENT = RequestRecord.offset.event;
+export const R_EVENT_STATUS = RequestRecord.offset.eventStatus;
+export const R_LEADER = RequestRecord.offset.leader;
+export const R_FOL_HEAD = RequestRecord.offset.followerHead;
+export const R_FOL_TAIL = RequestRecord.offset.followerTail;
+export const R_FOL_NEXT = RequestRecord.offset.followerNext;
+export const R_FOL_PREV = RequestRecord.offset.followerPrev;
+export const R_OUT_NEXT = RequestRecord.offset.outNext;
+export const R_OUT_PREV = RequestRecord.offset.outPrev;
+export const R_FIFO_NEXT = RequestRecord.offset.fifoNext;
+export const R_FIFO_PREV = RequestRecord.offset.fifoPrev;
+export const R_IN_FIFO = RequestRecord.offset.inFifo;
+export const R_SERIAL = RequestRecord.offset.serial;
 
 export const RequestState = { None: 0, Leader: 1, Follower: 2 } as const;
 export const PageRequestType = { Read: 0, Dirty: 1 } as const;
@@ -239,22 +398,39 @@ export const PageRequestType = { Read: 0, Dirty: 1 } as const;
 // ---------------------------------------------------------------------------------------------
 // Port packets: user packets are allocated per queue; each pager VMO owns one for life.
 export const PacketKind = { Free: 0, User: 1, Pager: 2 } as const;
-export const E_KIND = 0;
-export const E_PORT = 1;
-export const E_NEXT = 2;
-export const E_PREV = 3;
-export const E_QUEUED = 4;
-export const E_KEY_LO = 5;
-export const E_KEY_HI = 6;
-export const E_TYPE = 7;
-export const E_STATUS = 8;
-export const E_CMD = 9;
-export const E_OFFSET = 10; // pages
-export const E_LENGTH = 11; // pages
-export const E_VMO = 12; // pager packets: owning VMO slot
-export const E_NEXT_FREE = 13;
-export const E_PAYLOAD = 16; // 8 words = the 32-byte union of a user packet
 export const PACKET_WORDS = 24;
+export const PacketRecord = declareRecord('packet', PACKET_WORDS, [
+  { name: 'kind', guard: 'H_HEAP_LOCK at allocation and free; then the port lock (PacketKind)' },
+  { name: 'port', guard: 'port lock: the port it is queued on' },
+  { name: 'next', guard: 'port lock: queue link' },
+  { name: 'prev', guard: 'port lock: queue link' },
+  { name: 'queued', guard: 'port lock' },
+  { name: 'keyLo', guard: 'port lock' },
+  { name: 'keyHi', guard: 'port lock' },
+  { name: 'type', guard: 'port lock (ZX_PKT_TYPE_*)' },
+  { name: 'status', guard: 'port lock' },
+  { name: 'command', guard: 'port lock (ZX_PAGER_VMO_*)' },
+  { name: 'offsetPages', guard: 'port lock' },
+  { name: 'lengthPages', guard: 'port lock' },
+  { name: 'vmo', guard: 'pager packets: owning VMO slot (set at allocation)' },
+  { name: 'nextFree', guard: 'H_HEAP_LOCK: free-list link' },
+  { name: 'payload', guard: 'port lock: the 32-byte union of a user packet', words: 8 },
+]);
+export const E_KIND = PacketRecord.offset.kind;
+export const E_PORT = PacketRecord.offset.port;
+export const E_NEXT = PacketRecord.offset.next;
+export const E_PREV = PacketRecord.offset.prev;
+export const E_QUEUED = PacketRecord.offset.queued;
+export const E_KEY_LO = PacketRecord.offset.keyLo;
+export const E_KEY_HI = PacketRecord.offset.keyHi;
+export const E_TYPE = PacketRecord.offset.type;
+export const E_STATUS = PacketRecord.offset.status;
+export const E_CMD = PacketRecord.offset.command;
+export const E_OFFSET = PacketRecord.offset.offsetPages;
+export const E_LENGTH = PacketRecord.offset.lengthPages;
+export const E_VMO = PacketRecord.offset.vmo;
+export const E_NEXT_FREE = PacketRecord.offset.nextFree;
+export const E_PAYLOAD = PacketRecord.offset.payload;
 
 // ---------------------------------------------------------------------------------------------
 // Page-list radix nodes (VmPageList): FANOUT entries each. In a leaf an entry is a slot word
@@ -263,23 +439,41 @@ export const PACKET_WORDS = 24;
 // leaf's dirty bits from its parent and never visits leaves, and a level's masks sit together.
 export const NODE_SHIFT = 5;
 export const NODE_FANOUT = 1 << NODE_SHIFT;
-export const N_MASK_USED = NODE_FANOUT; // bit i: entry i non-empty (leaf) / child i non-empty
-export const N_MASK_DIRTY = NODE_FANOUT + 1; // bit i: entry i Dirty or AwaitingClean (or in child)
-export const N_PARENT = NODE_FANOUT + 2;
-export const N_PARENT_SLOT = NODE_FANOUT + 3;
-export const N_LEVEL = NODE_FANOUT + 4; // 0 = leaf
-export const N_NEXT_FREE = NODE_FANOUT + 5;
-export const N_CHILD_DIRTY = NODE_FANOUT + 8; // FANOUT words: child i's N_MASK_DIRTY (interior nodes)
 export const NODE_WORDS = 2 * NODE_FANOUT + 8;
+/** Guard of every field: the lock of the VMO whose tree holds the node (H_HEAP_LOCK while free). */
+export const NodeRecord = declareRecord('node', NODE_WORDS, [
+  { name: 'entry', guard: 'VMO lock: a slot word (leaf) or child node + 1 (interior)', words: NODE_FANOUT },
+  { name: 'maskUsed', guard: 'VMO lock: bit i, entry i non-empty (leaf) / child i non-empty' },
+  { name: 'maskDirty', guard: 'VMO lock: bit i, entry i Dirty or AwaitingClean (or in child)' },
+  { name: 'parent', guard: 'VMO lock' },
+  { name: 'parentSlot', guard: 'VMO lock' },
+  { name: 'level', guard: 'VMO lock: 0 = leaf' },
+  { name: 'nextFree', guard: 'H_HEAP_LOCK: free-list link' },
+  { name: 'childDirty', guard: "VMO lock: interior nodes, child i's maskDirty", words: NODE_FANOUT },
+]);
+export const N_MASK_USED = NodeRecord.offset.maskUsed;
+export const N_MASK_DIRTY = NodeRecord.offset.maskDirty;
+export const N_PARENT = NodeRecord.offset.parent;
+export const N_PARENT_SLOT = NodeRecord.offset.parentSlot;
+export const N_LEVEL = NodeRecord.offset.level;
+export const N_NEXT_FREE = NodeRecord.offset.nextFree;
+export const N_CHILD_DIRTY = NodeRecord.offset.childDirty;
 
 // ---------------------------------------------------------------------------------------------
 // Zero intervals: page-less runs of zeros, sorted per VMO (VmPageList interval sentinels).
-export const Z_START = 0; // pages
-export const Z_END = 1;
-export const Z_AWAITING_CLEAN = 2; // length from Z_START begun by WRITEBACK_BEGIN, 0 if none
-export const Z_NEXT = 3;
-export const Z_NEXT_FREE = 4;
 export const INTERVAL_WORDS = 8;
+export const IntervalRecord = declareRecord('interval', INTERVAL_WORDS, [
+  { name: 'startPages', guard: 'VMO lock' },
+  { name: 'endPages', guard: 'VMO lock (exclusive)' },
+  { name: 'awaitingCleanPages', guard: 'VMO lock: length from startPages begun by WRITEBACK_BEGIN, 0 if none' },
+  { name: 'next', guard: 'VMO lock: next interval of the VMO, -1' },
+  { name: 'nextFree', guard: 'H_HEAP_LOCK: free-list link' },
+]);
+export const Z_START = IntervalRecord.offset.startPages;
+export const Z_END = IntervalRecord.offset.endPages;
+export const Z_AWAITING_CLEAN = IntervalRecord.offset.awaitingCleanPages;
+export const Z_NEXT = IntervalRecord.offset.next;
+export const Z_NEXT_FREE = IntervalRecord.offset.nextFree;
 
 // ---------------------------------------------------------------------------------------------
 // Mappings of the process's one address space (VmMapping), guarded by H_VMAR_LOCK. The address space
@@ -290,14 +484,40 @@ export const INTERVAL_WORDS = 8;
 export const VMAR_BASE_PAGE = 0x10000;
 /** End (exclusive) of the address space in pages: page numbers are Int32 words, bases stay exact. */
 export const VMAR_END_PAGE = 0x7fff_ffff;
-export const M_IN_USE = 0;
-export const M_BASE_PAGE = 1; // first page number of the mapping in the address space
-export const M_PAGES = 2;
-export const M_VMO = 3; // object slot (the mapping holds a reference)
-export const M_VMO_PAGE = 4; // first VMO page mapped
-export const M_PERMS = 5; // ZX_VM_PERM_* bits
-export const M_NEXT_FREE = 6;
 export const MAPPING_WORDS = 8;
+export const MappingRecord = declareRecord('mapping', MAPPING_WORDS, [
+  { name: 'inUse', guard: 'H_VMAR_LOCK' },
+  { name: 'basePage', guard: 'H_VMAR_LOCK: first page number of the mapping in the address space' },
+  { name: 'pages', guard: 'H_VMAR_LOCK' },
+  { name: 'vmo', guard: 'H_VMAR_LOCK: object slot (the mapping holds a reference)' },
+  { name: 'vmoPage', guard: 'H_VMAR_LOCK: first VMO page mapped' },
+  { name: 'perms', guard: 'H_VMAR_LOCK: ZX_VM_PERM_* bits' },
+  { name: 'nextFree', guard: 'H_VMAR_LOCK: free-list link' },
+]);
+export const M_IN_USE = MappingRecord.offset.inUse;
+export const M_BASE_PAGE = MappingRecord.offset.basePage;
+export const M_PAGES = MappingRecord.offset.pages;
+export const M_VMO = MappingRecord.offset.vmo;
+export const M_VMO_PAGE = MappingRecord.offset.vmoPage;
+export const M_PERMS = MappingRecord.offset.perms;
+export const M_NEXT_FREE = MappingRecord.offset.nextFree;
+
+// ---------------------------------------------------------------------------------------------
+// Struct-of-arrays tables, one region per column (Layout field in parentheses).
+/** The handle table (handleObject, handleRights, handleGen, handleNextFree, handleProcess). */
+export const HandleColumns = declareColumns('handle', [
+  { name: 'object', guard: 'H_HANDLE_LOCK: object slot, -1 while free' },
+  { name: 'rights', guard: 'H_HANDLE_LOCK' },
+  { name: 'gen', guard: 'H_HANDLE_LOCK: generation, bumped when the slot is freed' },
+  { name: 'nextFree', guard: 'H_HANDLE_LOCK: FIFO free-list link' },
+  { name: 'process', guard: 'H_HANDLE_LOCK: owning process object slot, -1 = the implicit root process' },
+]);
+/** Frame bookkeeping (freeFrames: the free-frame stack; frameOwnerVmo, frameOwnerPage). */
+export const FrameColumns = declareColumns('frame', [
+  { name: 'freeStack', guard: 'H_PMM_LOCK: entry i of the free-frame stack (header freeFrames entries)' },
+  { name: 'ownerVmo', guard: 'the lock of the owning VMO (H_PMM_LOCK while free): object slot, -1 if free' },
+  { name: 'ownerPage', guard: 'the lock of the owning VMO: page index within the owner' },
+]);
 
 // ---------------------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ import {
   O_KOID,
   O_LOCK,
   O_LOCK_OWNER,
+  OBJ_WORDS,
   O_NEXT_FREE,
   O_REFS,
   O_TYPE,
@@ -64,9 +65,9 @@ export function allocObject(k: KernelState, type: number): number {
     const o = k.obj(slot);
     w[H_FREE_OBJECT] = w[o + O_NEXT_FREE]!;
     // Zero the record but never its lock word: reclaim may be holding a freed record's lock through
-    // a try-lock, and resetting it would let two threads in.
+    // a try-lock, and resetting it would let two threads in; nor the lock's owner word beside it.
     w.fill(0, o, o + O_LOCK);
-    w.fill(0, o + O_LOCK + 1, o + O_LOCK_OWNER); // nor its owner word (the last one)
+    w.fill(0, o + O_LOCK_OWNER + 1, o + OBJ_WORDS);
     w[o + O_TYPE] = type;
     w[o + O_KOID] = w[H_NEXT_KOID]!;
     w[H_NEXT_KOID] = w[H_NEXT_KOID]! + 1;
