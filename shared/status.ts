@@ -111,15 +111,14 @@ export function statusName(status: number): string {
 /**
  * Codes a pager may pass to ZX_PAGER_OP_FAIL (PageSource::IsValidExternalFailureCode): these are
  * the statuses that can surface from zx_vmo_read/write, commit and faults, so the list is closed.
+ * The one declaration of the list: the CLI, the model and the tests take it from here.
  */
+export const PAGER_FAIL_CODES = [ZX_ERR_IO, ZX_ERR_IO_DATA_INTEGRITY, ZX_ERR_BAD_STATE, ZX_ERR_NO_SPACE, ZX_ERR_BUFFER_TOO_SMALL] as const;
+/** Their names, in the same order (zx_status_get_string). */
+export const PAGER_FAIL_CODE_NAMES = ['ZX_ERR_IO', 'ZX_ERR_IO_DATA_INTEGRITY', 'ZX_ERR_BAD_STATE', 'ZX_ERR_NO_SPACE', 'ZX_ERR_BUFFER_TOO_SMALL'] as const;
+
 export function isValidExternalFailureCode(status: number): boolean {
-  return (
-    status === ZX_ERR_IO ||
-    status === ZX_ERR_IO_DATA_INTEGRITY ||
-    status === ZX_ERR_BAD_STATE ||
-    status === ZX_ERR_NO_SPACE ||
-    status === ZX_ERR_BUFFER_TOO_SMALL
-  );
+  return (PAGER_FAIL_CODES as readonly number[]).includes(status);
 }
 
 /** Codes a page request may complete with: the external ones plus the kernel's own NO_MEMORY. */
