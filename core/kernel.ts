@@ -13,49 +13,9 @@
 
 import { z } from 'zod';
 import { PAGE_SIZE } from '../shared/constants.js';
-import {
-  MAX_HANDLES,
-  E_QUEUED,
-  H_FREE_FRAMES,
-  H_STAT_COMPLETES,
-  H_STAT_DEQUEUED,
-  H_STAT_DISCARDS,
-  H_STAT_EVICTIONS,
-  H_STAT_FIFO_DROPPED,
-  H_STAT_PACKETS,
-  H_STAT_PORT_DROPPED,
-  H_STAT_REQUESTS,
-  H_STAT_SUPPLIED_PAGES,
-  H_STAT_TIMED_OUT,
-  H_STAT_WITHDRAWN,
-  O_KOID,
-  O_TYPE,
-  ObjType,
-  PX_ACTIVE,
-  PX_FIFO_HEAD,
-  PX_PACKET,
-  R_FIFO_NEXT,
-  R_IN_FIFO,
-  R_LEADER,
-  R_LEN,
-  R_OFFSET,
-  R_OUT_NEXT,
-  R_EVENT,
-  R_EVENT_POKED,
-  R_STATE,
-  R_TYPE,
-  T_SUSPEND,
-  R_VMO,
-  R_SERIAL,
-  O_LOCK,
-  T_BLOCKED_VMO,
-  RequestState,
-  V_OUT_DIRTY,
-  V_OUT_READ,
-} from '../shared/layout.js';
+import { HeaderRecord, MAX_HANDLES, R_EVENT_POKED, attachShared, createShared, type SharedViews } from '../shared/layout.js';
 import { histogramSummary, type HistogramSummary } from '../shared/histogram.js';
 import { readTrace, type TraceRecord } from './trace.js';
-import { H_BUGS, H_DEBUG_SYSCALLS, H_LOCK_ASSERTIONS, H_INSTANCE, H_TRACE_MASK, H_REQUEST_TIMEOUT_MS, H_WAIT_SPIN, T_STATE, attachShared, createShared, type SharedViews } from '../shared/layout.js';
 import { MAX_META_WORDS, metaWordsByCapacity, metaWordsOf, type LayoutConfig } from '../shared/layout.js';
 import { MAX_FRAMES } from '../shared/page_slot.js';
 import { KernelState } from './kernel_state.js';
@@ -70,7 +30,10 @@ import { installEvictor } from './vm/evictor.js';
 import { type KernelPanic, ZxError } from './errors.js';
 import { ZX_ERR_BAD_STATE, ZX_ERR_NO_MEMORY } from '../shared/status.js';
 import type { Sys } from './sys_types.js';
-import { ZX_THREAD_STATE_BLOCKED_PAGER, ZX_THREAD_STATE_RUNNING } from '../shared/constants.js';
+import { ZX_THREAD_STATE_RUNNING } from '../shared/constants.js';
+import { futexWake } from '../shared/futex.js';
+import { installPagerProxy } from './object/pager_proxy.js';
+import { inspectRequest, inspectRequests, type RequestInfo } from './vm/page_source.js';
 
 const KernelOptionsObject = z
   .object({
@@ -194,6 +157,11 @@ export interface DebugRequest {
   packet: 'queued in port, unread' | 'delivered to the pager' | 'waiting in the VMO FIFO' | 'none';
 }
 
+/** The DebugWait of a blocked thread's RequestInfo. */
+export function waitOf(r: RequestInfo): DebugWait {
+  return { serial: r.serial, outstanding: r.pending, vmoLocked: r.vmoLocked };
+}
+
 export interface DebugWait {
   serial: number;
   outstanding: boolean;
@@ -209,6 +177,7 @@ export class Kernel {
     this.state = new KernelState(views);
     installLifecycle(this.state);
     installEvictor(this.state);
+    installPagerProxy(this.state);
   }
 
   static create(options: KernelOptions = {}): Kernel {
@@ -219,12 +188,14 @@ export class Kernel {
     }
     const o = parsed.data;
     const views = createShared(layoutConfigOf(o));
-    views.w[H_BUGS] = o.injectBugs;
-    views.w[H_TRACE_MASK] = o.traceTypes ? o.traceTypes.reduce((m, t) => m | (1 << t), 0) : -1;
-    views.w[H_REQUEST_TIMEOUT_MS] = o.pageRequestTimeoutMs ?? 0;
-    views.w[H_WAIT_SPIN] = o.waitSpin;
-    views.w[H_DEBUG_SYSCALLS] = o.enableDebuggingSyscalls ? 1 : 0;
-    views.w[H_LOCK_ASSERTIONS] = o.lockAssertions ? 1 : 0;
+    // Options read once at attach (bugs, trace mask, lock assertions) are set before any KernelState exists.
+    const header = new HeaderRecord.Table(views.w, 0);
+    header.setBugs(o.injectBugs);
+    header.setTraceMask(o.traceTypes ? o.traceTypes.reduce((m, t) => m | (1 << t), 0) : -1);
+    header.setRequestTimeoutMs(o.pageRequestTimeoutMs ?? 0);
+    header.setWaitSpin(o.waitSpin);
+    header.setDebugSyscalls(o.enableDebuggingSyscalls ? 1 : 0);
+    header.setLockAssertions(o.lockAssertions ? 1 : 0);
     return new Kernel(views);
   }
 
@@ -289,7 +260,7 @@ export class Kernel {
 
   /** A random id of this kernel instance (workers cache one attachment per kernel). */
   get instanceId(): number {
-    return this.state.w[H_INSTANCE]!;
+    return this.state.header.instance();
   }
 
   /** This JS thread's syscalls, acting as one kernel thread created on first use. */
@@ -298,7 +269,7 @@ export class Kernel {
       const t = allocThread(this.state);
       if (t === ZX_ERR_BAD_STATE) throw new ZxError(t, 'zx_thread_create', 'the process is dead');
       if (typeof t === 'number') throw new RangeError('Kernel.sys: no free kernel thread (options.maxThreads)');
-      Atomics.store(this.state.w, this.state.thr(t.slot) + T_STATE, ZX_THREAD_STATE_RUNNING);
+      this.state.threads.setState(t.slot, ZX_THREAD_STATE_RUNNING);
       this.#ownThreadSlot = t.slot;
       this.#sys = new GatedSys(this.state, t.slot);
     }
@@ -320,20 +291,19 @@ export class Kernel {
   threadSuspend(tid: number): void {
     const slot = threadSlotOf(this.state, tid);
     if (slot < 0) throw new ZxError(ZX_ERR_BAD_STATE, 'zx_task_suspend');
-    const t = this.state.thr(slot);
-    Atomics.store(this.state.w, t + T_SUSPEND, 1);
+    const k = this.state;
+    k.threads.setSuspend(slot, 1);
     // Wake it out of its request wait; the poke (not a signal) also ends a wait that is about to begin.
-    Atomics.compareExchange(this.state.w, t + R_EVENT, 0, R_EVENT_POKED);
-    Atomics.notify(this.state.w, t + R_EVENT);
+    Atomics.compareExchange(k.w, k.requests.eventWord(slot), 0, R_EVENT_POKED);
+    futexWake(k.w, k.requests.eventWord(slot));
   }
 
   /** Drops the suspension (closing the suspend token). */
   threadResume(tid: number): void {
     const slot = threadSlotOf(this.state, tid);
     if (slot < 0) throw new ZxError(ZX_ERR_BAD_STATE, 'zx_handle_close');
-    const t = this.state.thr(slot);
-    Atomics.store(this.state.w, t + T_SUSPEND, 0);
-    Atomics.notify(this.state.w, t + T_SUSPEND);
+    this.state.threads.setSuspend(slot, 0);
+    futexWake(this.state.w, this.state.threads.suspendWord(slot));
   }
 
   /** ZX_THREAD_STATE_* of a kernel thread id; DEAD once it finished. */
@@ -349,21 +319,20 @@ export class Kernel {
 
   /** Counters of the kernel's page-request machinery (dispatcher.pager.* and friends). */
   stats(): KernelStats {
-    const w = this.state.w;
-    const get = (i: number): number => Atomics.load(w, i);
+    const h = this.state.header;
     return {
-      requests: get(H_STAT_REQUESTS),
-      packets: get(H_STAT_PACKETS),
-      completes: get(H_STAT_COMPLETES),
-      dequeued: get(H_STAT_DEQUEUED),
-      withdrawn: get(H_STAT_WITHDRAWN),
-      fifoDropped: get(H_STAT_FIFO_DROPPED),
-      portDropped: get(H_STAT_PORT_DROPPED),
-      suppliedPages: get(H_STAT_SUPPLIED_PAGES),
-      timedOut: get(H_STAT_TIMED_OUT),
-      evictions: get(H_STAT_EVICTIONS),
-      discards: get(H_STAT_DISCARDS),
-      freeFrames: get(H_FREE_FRAMES),
+      requests: h.statRequests(),
+      packets: h.statPackets(),
+      completes: h.statCompletes(),
+      dequeued: h.statDequeued(),
+      withdrawn: h.statWithdrawn(),
+      fifoDropped: h.statFifoDropped(),
+      portDropped: h.statPortDropped(),
+      suppliedPages: h.statSuppliedPages(),
+      timedOut: h.statTimedOut(),
+      evictions: h.statEvictions(),
+      discards: h.statDiscards(),
+      freeFrames: h.freeFrames(),
       frames: this.state.layout.frameCount,
     };
   }
@@ -379,31 +348,28 @@ export class Kernel {
   }
 
   /**
-   * debug: the page request kernel thread `tid` waits on, and where its packet is. Racy by nature
-   * (no lock is taken), meant for hang reports.
+   * debug: every page request that is pending or waited on, as plain objects (RequestInfo, from
+   * core/vm/page_source.ts inspectRequests): thread, tid, VMO, type, range in pages, role, serial and
+   * where its packet is. Read without locks: racy by nature, meant for hang reports and tools.
+   */
+  debugRequests(): RequestInfo[] {
+    return inspectRequests(this.state);
+  }
+
+  /** debug: RequestInfo of kernel thread `tid`, or null if it neither waits nor has a request. */
+  debugRequest(tid: number): RequestInfo | null {
+    const slot = threadSlotOf(this.state, tid);
+    return slot < 0 ? null : inspectRequest(this.state, slot);
+  }
+
+  /**
+   * debug: the page request kernel thread `tid` waits on, and where its packet is (byte offsets).
+   * Racy by nature (no lock is taken), meant for hang reports.
    */
   debugThreadRequest(tid: number): DebugRequest | null {
-    const k = this.state;
-    const w = k.w;
-    const slot = threadSlotOf(k, tid);
-    if (slot < 0) return null;
-    const t = k.thr(slot);
-    const role = w[t + R_STATE]!;
-    if (role === RequestState.None) return null;
-    const vmo = w[t + R_VMO]!;
-    const o = k.obj(vmo);
-    const leader = role === RequestState.Leader ? slot : w[t + R_LEADER]!;
-    let packet: DebugRequest['packet'] = 'none';
-    if (leader >= 0 && w[o + PX_ACTIVE] === leader) packet = w[k.pkt(w[o + PX_PACKET]!) + E_QUEUED] === 1 ? 'queued in port, unread' : 'delivered to the pager';
-    else if (leader >= 0 && w[k.thr(leader) + R_IN_FIFO] === 1) packet = 'waiting in the VMO FIFO';
-    return {
-      vmoKoid: w[o + O_KOID]!,
-      command: w[t + R_TYPE] === 0 ? 'READ' : 'DIRTY',
-      offset: w[t + R_OFFSET]! * PAGE_SIZE,
-      length: w[t + R_LEN]! * PAGE_SIZE,
-      role: role === RequestState.Leader ? 'leader' : 'follower',
-      packet,
-    };
+    const r = this.debugRequest(tid);
+    if (!r || r.role === 'none') return null;
+    return { vmoKoid: r.vmoKoid, command: r.type, offset: r.offsetPages * PAGE_SIZE, length: r.lengthPages * PAGE_SIZE, role: r.role, packet: r.packet };
   }
 
   /**
@@ -414,18 +380,8 @@ export class Kernel {
    * Lock-free and racy by nature.
    */
   debugThreadWait(tid: number): DebugWait | null {
-    const k = this.state;
-    const w = k.w;
-    const slot = threadSlotOf(k, tid);
-    if (slot < 0) return null;
-    const t = k.thr(slot);
-    if (Atomics.load(w, t + T_STATE) !== ZX_THREAD_STATE_BLOCKED_PAGER) return null;
-    const vmo = w[t + T_BLOCKED_VMO]!;
-    return {
-      serial: w[t + R_SERIAL]!,
-      outstanding: w[t + R_STATE] !== RequestState.None,
-      vmoLocked: vmo >= 0 && Atomics.load(w, k.obj(vmo) + O_LOCK) !== 0,
-    };
+    const r = this.debugRequest(tid);
+    return r && r.blocked ? waitOf(r) : null;
   }
 
   /**
@@ -435,19 +391,15 @@ export class Kernel {
    */
   debugNotifyWaiter(tid: number): number {
     const slot = threadSlotOf(this.state, tid);
-    return slot < 0 ? 0 : Atomics.notify(this.state.w, this.state.thr(slot) + R_EVENT);
+    return slot < 0 ? 0 : futexWake(this.state.w, this.state.requests.eventWord(slot));
   }
 
-  /** debug: outstanding leader requests and queued FIFO entries of every VMO (should be 0 when quiet). */
+  /** debug: outstanding leader requests plus leaders queued in a proxy FIFO, over every VMO (0 when quiet). */
   debugOutstandingRequests(): number {
-    const k = this.state;
-    const w = k.w;
     let n = 0;
-    for (let v = 0; v < k.layout.maxObjects; v++) {
-      const o = k.obj(v);
-      if (w[o + O_TYPE] !== ObjType.Vmo) continue;
-      for (const head of [V_OUT_READ, V_OUT_DIRTY]) for (let r = w[o + head]!; r >= 0; r = w[k.thr(r) + R_OUT_NEXT]!) n++;
-      for (let r = w[o + PX_FIFO_HEAD]!; r >= 0; r = w[k.thr(r) + R_FIFO_NEXT]!) n++;
+    for (const r of inspectRequests(this.state)) {
+      if (r.role !== 'leader') continue;
+      n += r.packet === 'waiting in the VMO FIFO' ? 2 : 1;
     }
     return n;
   }

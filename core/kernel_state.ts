@@ -7,6 +7,7 @@ import { threadId as jsThreadId } from 'node:worker_threads';
 import { mutexLock, mutexUnlock } from '../shared/futex.js';
 import { IntrusiveList } from '../shared/intrusive_list.js';
 import { kernelPanicOf, sweepLocksAfterPanic } from './panic.js';
+import { NO_PAGE_PROVIDER, type InstalledPageProvider } from './vm/page_provider.js';
 import {
   H_BUGS,
   H_LOCK_ASSERTIONS,
@@ -57,6 +58,8 @@ export class KernelState {
   freeVmoRecord: (vmo: number) => void = () => {};
   /** Hook run when an object's last handle is closed (on_zero_handles). */
   onZeroHandles: (obj: number) => void = () => {};
+  /** The PageSource's provider and its packets' allocator: the PagerProxy (installed by core/kernel.ts). */
+  pageProvider: InstalledPageProvider = NO_PAGE_PROVIDER;
   /**
    * Reclaim (core/vm/evictor.ts), run with no lock held by a thread whose allocation found the pool
    * short; never touches pages [excludeStart, excludeEnd) of excludeVmo. Returns the frames freed.

@@ -15,7 +15,6 @@
 
 import { Piscina } from 'piscina';
 import { ZX_THREAD_STATE_DEAD } from '../shared/constants.js';
-import { T_SYSCALL } from '../shared/layout.js';
 import { ZX_ERR_NO_RESOURCES } from '../shared/status.js';
 import type { BuiltinOp, ThreadOutcome, ThreadTask } from '../workers/thread_protocol.js';
 import { KernelPanic, ThreadKilled, ZxError, ZxException } from './errors.js';
@@ -218,7 +217,7 @@ export class ThreadPool {
     let panic: KernelPanic | null = null;
     for (const { slot, thread } of this.#live.values()) {
       if (threadInKernel(this.kernel.state, slot)) {
-        panic ??= raiseKernelPanic(this.kernel.state, thread.tid, Atomics.load(this.kernel.state.w, this.kernel.state.thr(slot) + T_SYSCALL), -1);
+        panic ??= raiseKernelPanic(this.kernel.state, thread.tid, this.kernel.state.threads.syscall(slot), -1);
       }
     }
     await this.#piscina.destroy();

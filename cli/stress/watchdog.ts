@@ -1,6 +1,6 @@
 // The stress run's hang watchdog, run by the orchestrator every sample (run.ts). A hang is one wait
-// that lasts: a faulting thread blocked on the same page request (kernel.debugThreadWait's serial)
-// past hangTimeout, either
+// that lasts: a faulting thread blocked on the same page request (the serial of kernel.debugRequest,
+// the kernel's request-introspection API) past hangTimeout, either
 //   - with its request still outstanding while the pager idles, or is itself stuck on one packet; or
 //   - with its request completed and the thread still parked on its event: a lost wake-up. The
 //     verdict is the kernel's own futex: a thread that was signalled and notified is no longer parked
@@ -9,7 +9,7 @@
 // Sampling sees a thread blocked in many successive short waits as often as in one long one, so the
 // serial, not the sampled state, decides continuity. Everything is read without locks and may be stale.
 
-import type { Kernel } from '../../core/index.js';
+import { PAGE_SIZE, type Kernel } from '../../core/index.js';
 
 export interface PagerActivity {
   /** ms since the pager last finished a packet. */
@@ -49,32 +49,31 @@ export class HangWatch {
   sample(tids: readonly number[], now: number, pager: PagerActivity): Hang[] {
     const hangs: Hang[] = [];
     tids.forEach((tid, index) => {
-      const wait = this.#kernel.debugThreadWait(tid);
+      const req = this.#kernel.debugRequest(tid);
       const seen = this.#watched.get(tid);
-      if (!wait) {
+      if (!req || !req.blocked) {
         this.#watched.delete(tid);
         return;
       }
-      if (!seen || seen.serial !== wait.serial) {
-        this.#watched.set(tid, { serial: wait.serial, since: now, completedAt: wait.outstanding ? -1 : now });
+      if (!seen || seen.serial !== req.serial) {
+        this.#watched.set(tid, { serial: req.serial, since: now, completedAt: req.pending ? -1 : now });
         return;
       }
-      if (!wait.outstanding && seen.completedAt < 0) seen.completedAt = now;
+      if (!req.pending && seen.completedAt < 0) seen.completedAt = now;
       if (now - seen.since <= this.#hangTimeout) return;
       const blocked = `thread ${index} (tid ${tid}) blocked ${(now - seen.since).toFixed(0)} ms`;
       const at = seen.since + this.#hangTimeout;
-      if (wait.outstanding) {
+      if (req.pending) {
         // Blocked past the bound while the pager idles, or while the pager itself is stuck.
         if (!(pager.busy ? pager.quietMs > this.#hangTimeout : pager.quietMs > Math.min(250, this.#hangTimeout))) return;
-        const r = this.#kernel.debugThreadRequest(tid);
-        if (!r || this.#kernel.debugThreadWait(tid)?.serial !== wait.serial) return; // it moved on meanwhile
         const pagerState = pager.busy ? `the pager stuck on one packet for ${pager.quietMs} ms` : 'the pager idle';
-        const where = `${r.command} request [0x${r.offset.toString(16)}, +0x${r.length.toString(16)}) of VMO koid ${r.vmoKoid} as ${r.role}; its packet: ${r.packet}`;
+        const range = `[0x${(req.offsetPages * PAGE_SIZE).toString(16)}, +0x${(req.lengthPages * PAGE_SIZE).toString(16)})`;
+        const where = `${req.type} request ${range} of VMO koid ${req.vmoKoid} as ${req.role}; its packet: ${req.packet}`;
         hangs.push({ index, tid, at, detail: `${blocked} with ${pagerState}: ${where}` });
         return;
       }
       // Completed: give the waker time to get from its signal to its (deferred) notify.
-      if (now - seen.completedAt < Math.min(250, this.#hangTimeout) || wait.vmoLocked) return;
+      if (now - seen.completedAt < Math.min(250, this.#hangTimeout) || req.vmoLocked) return;
       if (this.#kernel.debugNotifyWaiter(tid) > 0) {
         hangs.push({ index, tid, at, detail: `${blocked}: its request completed at least ${(now - seen.completedAt).toFixed(0)} ms earlier but it was still parked on its event: the wake-up was lost` });
       } else if (seen.completedAt !== Infinity) {

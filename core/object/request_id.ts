@@ -1,9 +1,5 @@
 // The id of thread r's current page request in traces: (serial, thread slot), unique for the
-// kernel's life. Lives apart from page_source.ts so the proxy can name requests without a cycle.
+// kernel's life. Defined with the other request getters in core/vm/page_source.ts; kept here so
+// object-layer code can name requests by this module's path.
 
-import { R_SERIAL } from '../../shared/layout.js';
-import type { KernelState } from '../kernel_state.js';
-
-export function requestIdOf(k: KernelState, r: number): number {
-  return k.w[k.thr(r) + R_SERIAL]! * 65536 + r;
-}
+export { requestIdOf } from '../vm/page_source.js';

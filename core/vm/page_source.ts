@@ -1,13 +1,17 @@
 // PageSource and PageRequest (zircon kernel/vm/page_source.cc), over shared memory.
 //
 // Roles, as page_source.h describes them:
-//   * PageRequest - one per kernel thread (its fields live in the thread record, shared/layout.ts
-//     R_*): what a blocked operation waits on. Initialized (R_STATE != None) while it is a leader or
-//     a follower of an outstanding request.
+//   * PageRequest - one per kernel thread (its fields live in the thread record: RequestRecord in
+//     shared/layout.ts, k.requests.*): what a blocked operation waits on. Initialized (requestState
+//     != None) while it is a leader or a follower of an outstanding request. Other modules read a
+//     request only through the getters below (requestOffsetPages, ...) or inspectRequest().
 //   * PageSource - per pager VMO, per request type (READ, DIRTY): the outstanding leader requests,
-//     sorted by end and never overlapping (V_OUT_READ / V_OUT_DIRTY), each with followers
-//     ("overlap_") whose first page lies inside it. Only leaders are sent to the provider.
-//   * PageProvider - the PagerProxy (core/object/pager_proxy.ts): turns leaders into port packets.
+//     sorted by end and never overlapping (k.lists.outstanding from vmos.outRead / outDirty), each
+//     with followers ("overlap_", k.lists.followers) whose first page lies inside it. Only leaders
+//     are sent to the provider.
+//   * PageProvider - the interface of core/vm/page_provider.ts, reached as k.pageProvider: the
+//     PagerProxy (core/object/pager_proxy.ts) turns leaders into port packets. This module does not
+//     import the object layer.
 //
 // A typical flow. Faulting side: a VMO operation finds a page absent and calls
 // populateRequestLocked(); it gets ZX_ERR_SHOULD_WAIT, drops the VMO lock, waitOnRequest(), retakes the
@@ -23,41 +27,8 @@
 
 import { assert } from '../../shared/assert.js';
 import { futexWait, monotonicNow } from '../../shared/futex.js';
-import {
-  H_REQUEST_TIMEOUT_MS,
-  H_STAT_REQUESTS,
-  H_STAT_TIMED_OUT,
-  H_WAIT_SPIN,
-  PageRequestType,
-  R_EARLY_WAKE,
-  R_EVENT,
-  R_EVENT_STATUS,
-  R_FOL_HEAD,
-  R_FOL_NEXT,
-  R_FOL_PREV,
-  R_FOL_TAIL,
-  R_LEADER,
-  R_LEN,
-  R_OFFSET,
-  R_OUT_NEXT,
-  R_OUT_PREV,
-  R_PENDING,
-  R_SERIAL,
-  R_STATE,
-  R_STATUS,
-  R_TYPE,
-  R_VMO,
-  R_WAKE_OFFSET,
-  RequestState,
-  T_BLOCKED_VMO,
-  T_KILLED,
-  T_STATE,
-  T_SUSPEND,
-  V_FLAGS,
-  V_OUT_DIRTY,
-  V_OUT_READ,
-  VmoFlag,
-} from '../../shared/layout.js';
+import { histogramRecord } from '../../shared/histogram.js';
+import { PageRequestType, RequestState, VmoFlag } from '../../shared/layout.js';
 import { ZX_THREAD_STATE_BLOCKED_PAGER, ZX_THREAD_STATE_RUNNING, ZX_THREAD_STATE_SUSPENDED } from '../../shared/constants.js';
 import {
   ZX_ERR_BAD_STATE,
@@ -70,134 +41,118 @@ import {
 import type { KernelState } from '../kernel_state.js';
 import { Bug } from '../bugs.js';
 import { isPanicked, kernelPanicOf } from '../panic.js';
-import { requestIdOf } from '../object/request_id.js';
 import { TraceEvent, traceEvent } from '../trace.js';
-import { histogramRecord } from '../../shared/histogram.js';
-import { H_BUG_LATCH, O_KOID } from '../../shared/layout.js';
-import {
-  proxyClearAsyncRequestLocked,
-  proxyOnCloseLocked,
-  proxyOnDetachLocked,
-  proxySendAsyncRequestLocked,
-  proxySwapAsyncRequestLocked,
-} from '../object/pager_proxy.js';
+import type { ProviderPacketState } from './page_provider.js';
 
 /** wake offset of a request without early wake: matches no page. */
 const NO_WAKE = -1;
 
-function outHead(type: number): number {
-  return type === PageRequestType.Read ? V_OUT_READ : V_OUT_DIRTY;
+// ---- Request getters: how every other module reads a PageRequest (guard: the VMO's lock). ----
+
+/** The VMO request r is for (valid while initialized). */
+export function requestVmo(k: KernelState, r: number): number {
+  return k.requests.vmo(r);
+}
+/** PageRequestType of request r. */
+export function requestType(k: KernelState, r: number): number {
+  return k.requests.requestType(r);
+}
+/** First page of request r (a leader's range may have been trimmed to an outstanding neighbour). */
+export function requestOffsetPages(k: KernelState, r: number): number {
+  return k.requests.offsetPages(r);
+}
+export function requestLengthPages(k: KernelState, r: number): number {
+  return k.requests.lengthPages(r);
+}
+/** One past the last page of request r. */
+export function requestEndPages(k: KernelState, r: number): number {
+  return k.requests.offsetPages(r) + k.requests.lengthPages(r);
+}
+/** RequestState of request r: None, Leader or Follower. */
+export function requestRole(k: KernelState, r: number): number {
+  return k.requests.requestState(r);
+}
+/** The leader follower r overlaps; -1 for a leader or an idle request. */
+export function requestLeader(k: KernelState, r: number): number {
+  return k.requests.requestState(r) === RequestState.Follower ? k.requests.leader(r) : -1;
+}
+/** Bumped per new request of thread r (trace ids, hang watchdogs). */
+export function requestSerial(k: KernelState, r: number): number {
+  return k.requests.serial(r);
+}
+export function isRequestInitialized(k: KernelState, r: number): boolean {
+  return k.requests.requestState(r) !== RequestState.None;
+}
+/** The id of thread r's current page request in traces: (serial, thread slot), unique for the kernel's life. */
+export function requestIdOf(k: KernelState, r: number): number {
+  return k.requests.serial(r) * 65536 + r;
 }
 
-function reqEnd(k: KernelState, r: number): number {
-  const t = k.thr(r);
-  return k.w[t + R_OFFSET]! + k.w[t + R_LEN]!;
+// ---- The outstanding leaders of a PageSource (sorted by end) and a leader's followers. ----
+
+function outHeadWord(k: KernelState, vmo: number, type: number): number {
+  return type === PageRequestType.Read ? k.vmos.outReadWord(vmo) : k.vmos.outDirtyWord(vmo);
 }
 
 /** The outstanding leader with the smallest end greater than `offset` (upper_bound), or -1. */
 function upperBoundLocked(k: KernelState, vmo: number, type: number, offset: number): number {
   k.assertHeld(vmo);
-  const w = k.w;
-  let r = w[k.obj(vmo) + outHead(type)]!;
-  while (r >= 0 && reqEnd(k, r) <= offset) r = w[k.thr(r) + R_OUT_NEXT]!;
+  const out = k.lists.outstanding;
+  let r = out.first(outHeadWord(k, vmo, type));
+  while (r >= 0 && requestEndPages(k, r) <= offset) r = out.next(r);
   return r;
 }
 
 function insertOutstandingLocked(k: KernelState, vmo: number, r: number): void {
   k.assertHeld(vmo);
-  const w = k.w;
-  const head = k.obj(vmo) + outHead(w[k.thr(r) + R_TYPE]!);
-  const end = reqEnd(k, r);
-  let prev = -1;
-  let cur = w[head]!;
-  while (cur >= 0 && reqEnd(k, cur) < end) {
-    prev = cur;
-    cur = w[k.thr(cur) + R_OUT_NEXT]!;
+  const out = k.lists.outstanding;
+  const head = outHeadWord(k, vmo, k.requests.requestType(r));
+  const end = requestEndPages(k, r);
+  let last = -1;
+  let cur = out.first(head);
+  while (cur >= 0 && requestEndPages(k, cur) < end) {
+    last = cur;
+    cur = out.next(cur);
   }
-  w[k.thr(r) + R_OUT_PREV] = prev;
-  w[k.thr(r) + R_OUT_NEXT] = cur;
-  if (cur >= 0) w[k.thr(cur) + R_OUT_PREV] = r;
-  if (prev >= 0) w[k.thr(prev) + R_OUT_NEXT] = r;
-  else w[head] = r;
+  out.insertBefore(head, -1, cur, r, last);
 }
 
 function eraseOutstandingLocked(k: KernelState, vmo: number, r: number): void {
   k.assertHeld(vmo);
-  const w = k.w;
-  const t = k.thr(r);
-  const prev = w[t + R_OUT_PREV]!;
-  const next = w[t + R_OUT_NEXT]!;
-  if (prev >= 0) w[k.thr(prev) + R_OUT_NEXT] = next;
-  else w[k.obj(vmo) + outHead(w[t + R_TYPE]!)] = next;
-  if (next >= 0) w[k.thr(next) + R_OUT_PREV] = prev;
-  w[t + R_OUT_PREV] = -1;
-  w[t + R_OUT_NEXT] = -1;
-}
-
-/** Replaces leader `old` by `nw` at the same place in the sorted list (same range). */
-function replaceOutstandingLocked(k: KernelState, vmo: number, old: number, nw: number): void {
-  k.assertHeld(vmo);
-  const w = k.w;
-  const to = k.thr(old);
-  const prev = w[to + R_OUT_PREV]!;
-  const next = w[to + R_OUT_NEXT]!;
-  w[k.thr(nw) + R_OUT_PREV] = prev;
-  w[k.thr(nw) + R_OUT_NEXT] = next;
-  if (prev >= 0) w[k.thr(prev) + R_OUT_NEXT] = nw;
-  else w[k.obj(vmo) + outHead(w[to + R_TYPE]!)] = nw;
-  if (next >= 0) w[k.thr(next) + R_OUT_PREV] = nw;
-  w[to + R_OUT_PREV] = -1;
-  w[to + R_OUT_NEXT] = -1;
+  k.lists.outstanding.remove(outHeadWord(k, vmo, k.requests.requestType(r)), -1, r);
 }
 
 function appendFollowerLocked(k: KernelState, leader: number, f: number): void {
-  const w = k.w;
-  const lt = k.thr(leader);
-  const tail = w[lt + R_FOL_TAIL]!;
-  w[k.thr(f) + R_FOL_PREV] = tail;
-  w[k.thr(f) + R_FOL_NEXT] = -1;
-  if (tail >= 0) w[k.thr(tail) + R_FOL_NEXT] = f;
-  else w[lt + R_FOL_HEAD] = f;
-  w[lt + R_FOL_TAIL] = f;
-  w[k.thr(f) + R_LEADER] = leader;
+  k.lists.followers.pushBack(k.requests.followerHeadWord(leader), k.requests.followerTailWord(leader), f);
+  k.requests.setLeader(f, leader);
 }
 
 function removeFollowerLocked(k: KernelState, leader: number, f: number): void {
-  const w = k.w;
-  const ft = k.thr(f);
-  const lt = k.thr(leader);
-  const prev = w[ft + R_FOL_PREV]!;
-  const next = w[ft + R_FOL_NEXT]!;
-  if (prev >= 0) w[k.thr(prev) + R_FOL_NEXT] = next;
-  else w[lt + R_FOL_HEAD] = next;
-  if (next >= 0) w[k.thr(next) + R_FOL_PREV] = prev;
-  else w[lt + R_FOL_TAIL] = prev;
-  w[ft + R_FOL_PREV] = -1;
-  w[ft + R_FOL_NEXT] = -1;
-  w[ft + R_LEADER] = -1;
+  k.lists.followers.remove(k.requests.followerHeadWord(leader), k.requests.followerTailWord(leader), f);
+  k.requests.setLeader(f, -1);
 }
 
-const requestId = requestIdOf;
-
 function koidOf(k: KernelState, vmo: number): number {
-  return k.w[k.obj(vmo) + O_KOID]!;
+  return k.vmos.koid(vmo);
+}
+
+function isDetached(k: KernelState, vmo: number): boolean {
+  return (k.vmos.flags(vmo) & VmoFlag.Detached) !== 0;
 }
 
 /** Signals a request's auto-reset event with `status` (Event::Signal). */
 function signalLocked(k: KernelState, r: number, status: number): void {
-  const t = k.thr(r);
-  if (k.bugs & Bug.DropOneWake && Atomics.compareExchange(k.w, H_BUG_LATCH, 0, 1) === 0) return;
-  if (k.tracing) traceEvent(k, TraceEvent.Signal, koidOf(k, k.w[t + R_VMO]!), requestId(k, r), status, r);
-  k.w[t + R_EVENT_STATUS] = status;
-  Atomics.store(k.w, t + R_EVENT, 1);
-  k.wakeAfterUnlock(t + R_EVENT, 0); // 0: every waiter
+  if (k.bugs & Bug.DropOneWake && Atomics.compareExchange(k.w, k.header.bugLatchWord(), 0, 1) === 0) return;
+  if (k.tracing) traceEvent(k, TraceEvent.Signal, koidOf(k, k.requests.vmo(r)), requestIdOf(k, r), status, r);
+  k.requests.setEventStatus(r, status);
+  k.requests.setEvent(r, 1);
+  k.wakeAfterUnlock(k.requests.eventWord(r), 0); // 0: every waiter
 }
 
 /** Request-relative [start, end) of the part of [start, end) inside request r (TrimRangeToRequestSpace). */
 function trimToRequest(k: KernelState, r: number, start: number, end: number): [number, number] {
-  const t = k.thr(r);
-  const off = k.w[t + R_OFFSET]!;
-  const len = k.w[t + R_LEN]!;
+  const off = k.requests.offsetPages(r);
+  const len = k.requests.lengthPages(r);
   const a = start >= off ? start - off : 0;
   const b = end < off + len ? end - off : len;
   assert(b >= a, 'trimToRequest: empty intersection');
@@ -205,138 +160,130 @@ function trimToRequest(k: KernelState, r: number, start: number, end: number): [
 }
 
 function overlapsRequest(k: KernelState, r: number, start: number, end: number): boolean {
-  const t = k.thr(r);
-  const off = k.w[t + R_OFFSET]!;
-  return start < off + k.w[t + R_LEN]! && end > off;
-}
-
-export function isRequestInitialized(k: KernelState, r: number): boolean {
-  return k.w[k.thr(r) + R_STATE] !== RequestState.None;
+  const off = k.requests.offsetPages(r);
+  return start < off + k.requests.lengthPages(r) && end > off;
 }
 
 /**
- * PopulateRequest: asks for pages [offset, offset + len) of `type` on behalf of thread r. Returns
- * ZX_ERR_SHOULD_WAIT (the caller drops the lock and waits) or ZX_ERR_BAD_STATE once detached.
- * An early-woken request that asks again inside its own range just moves its wake offset.
+ * PopulateRequest: asks for pages [offsetPages, offsetPages + lengthPages) of `type` on behalf of
+ * thread r. Returns ZX_ERR_SHOULD_WAIT (the caller drops the lock and waits) or ZX_ERR_BAD_STATE once
+ * detached. An early-woken request that asks again inside its own range just moves its wake offset.
  */
 export function populateRequestLocked(
   k: KernelState,
   vmo: number,
   r: number,
   type: number,
-  offset: number,
-  len: number,
+  offsetPages: number,
+  lengthPages: number,
   earlyWake: boolean,
 ): number {
   k.assertHeld(vmo);
-  const w = k.w;
-  assert(len > 0, 'populateRequest: empty range');
-  if ((w[k.obj(vmo) + V_FLAGS]! & VmoFlag.Detached) !== 0) return ZX_ERR_BAD_STATE;
-  const t = k.thr(r);
-  if (w[t + R_STATE] !== RequestState.None) {
-    assert(w[t + R_VMO] === vmo, 'populateRequest: request initialized for another VMO');
-    const off = w[t + R_OFFSET]!;
-    if (w[t + R_TYPE] === type && offset >= off && offset < off + w[t + R_LEN]!) {
+  const q = k.requests;
+  assert(lengthPages > 0, 'populateRequest: empty range');
+  if (isDetached(k, vmo)) return ZX_ERR_BAD_STATE;
+  if (q.requestState(r) !== RequestState.None) {
+    assert(q.vmo(r) === vmo, 'populateRequest: request initialized for another VMO');
+    const off = q.offsetPages(r);
+    if (q.requestType(r) === type && offsetPages >= off && offsetPages < off + q.lengthPages(r)) {
       // ContinuationType::SameRequest: wait again for the next missing offset.
-      w[t + R_WAKE_OFFSET] = offset - off;
-      if (k.tracing) traceEvent(k, TraceEvent.WaitBegin, koidOf(k, vmo), requestId(k, r), offset, off + w[t + R_LEN]! - offset, r);
+      q.setWakeOffsetPages(r, offsetPages - off);
+      if (k.tracing) traceEvent(k, TraceEvent.WaitBegin, koidOf(k, vmo), requestIdOf(k, r), offsetPages, off + q.lengthPages(r) - offsetPages, r);
       return ZX_ERR_SHOULD_WAIT;
     }
     cancelRequestLocked(k, r); // ContinuationType::SameSource
   }
-  w[t + R_VMO] = vmo;
-  w[t + R_TYPE] = type;
-  w[t + R_OFFSET] = offset;
-  w[t + R_EARLY_WAKE] = earlyWake ? 1 : 0;
-  w[t + R_WAKE_OFFSET] = earlyWake ? 0 : NO_WAKE;
-  w[t + R_STATUS] = ZX_OK;
-  w[t + R_SERIAL] = w[t + R_SERIAL]! + 1;
-  Atomics.store(w, t + R_EVENT, 0);
-  let length = len;
-  const node = upperBoundLocked(k, vmo, type, offset);
+  q.setVmo(r, vmo);
+  q.setRequestType(r, type);
+  q.setOffsetPages(r, offsetPages);
+  q.setEarlyWake(r, earlyWake ? 1 : 0);
+  q.setWakeOffsetPages(r, earlyWake ? 0 : NO_WAKE);
+  q.setStatus(r, ZX_OK);
+  q.setSerial(r, q.serial(r) + 1);
+  q.setEvent(r, 0);
+  let length = lengthPages;
+  const node = upperBoundLocked(k, vmo, type, offsetPages);
   if (node >= 0) {
-    const nOff = w[k.thr(node) + R_OFFSET]!;
-    const nEnd = reqEnd(k, node);
-    if (offset >= nOff && offset + length >= nEnd) length = nEnd - offset;
-    else if (offset < nOff && offset + length >= nOff) length = nOff - offset;
+    const nOff = q.offsetPages(node);
+    const nEnd = requestEndPages(k, node);
+    if (offsetPages >= nOff && offsetPages + length >= nEnd) length = nEnd - offsetPages;
+    else if (offsetPages < nOff && offsetPages + length >= nOff) length = nOff - offsetPages;
   }
-  w[t + R_LEN] = length;
+  q.setLengthPages(r, length);
   sendRequestToProviderLocked(k, vmo, r);
   if (k.tracing) {
     const koid = koidOf(k, vmo);
-    if (w[t + R_STATE] === RequestState.Leader) traceEvent(k, TraceEvent.ReqNew, koid, requestId(k, r), type, offset, length);
-    else traceEvent(k, TraceEvent.ReqFollow, koid, requestId(k, r), requestId(k, w[t + R_LEADER]!), offset, length);
-    traceEvent(k, TraceEvent.WaitBegin, koid, requestId(k, r), offset, length, r);
+    if (q.requestState(r) === RequestState.Leader) traceEvent(k, TraceEvent.ReqNew, koid, requestIdOf(k, r), type, offsetPages, length);
+    else traceEvent(k, TraceEvent.ReqFollow, koid, requestIdOf(k, r), requestIdOf(k, q.leader(r)), offsetPages, length);
+    traceEvent(k, TraceEvent.WaitBegin, koid, requestIdOf(k, r), offsetPages, length, r);
   }
   return ZX_ERR_SHOULD_WAIT;
 }
 
 function sendRequestToProviderLocked(k: KernelState, vmo: number, r: number): void {
   k.assertHeld(vmo);
-  const w = k.w;
-  const t = k.thr(r);
-  const overlap = upperBoundLocked(k, vmo, w[t + R_TYPE]!, w[t + R_OFFSET]!);
-  if (overlap >= 0 && w[k.thr(overlap) + R_OFFSET]! <= w[t + R_OFFSET]!) {
+  const q = k.requests;
+  const overlap = upperBoundLocked(k, vmo, q.requestType(r), q.offsetPages(r));
+  if (overlap >= 0 && q.offsetPages(overlap) <= q.offsetPages(r)) {
     // The new request starts inside an outstanding one: it follows it, and no packet is sent.
-    w[t + R_STATE] = RequestState.Follower;
+    q.setRequestState(r, RequestState.Follower);
     appendFollowerLocked(k, overlap, r);
     return;
   }
-  w[t + R_STATE] = RequestState.Leader;
-  w[t + R_PENDING] = w[t + R_LEN]!;
-  w[t + R_FOL_HEAD] = -1;
-  w[t + R_FOL_TAIL] = -1;
-  w[t + R_LEADER] = -1;
+  q.setRequestState(r, RequestState.Leader);
+  q.setPendingPages(r, q.lengthPages(r));
+  q.setFollowerHead(r, -1);
+  q.setFollowerTail(r, -1);
+  q.setLeader(r, -1);
   insertOutstandingLocked(k, vmo, r);
-  Atomics.add(w, H_STAT_REQUESTS, 1);
-  proxySendAsyncRequestLocked(k, vmo, r);
+  k.header.addStatRequests(1);
+  k.pageProvider.sendAsyncRequestLocked(vmo, r);
 }
 
-/** Supplied pages [offset, offset + len): resolve READ requests (OnPagesSupplied). */
-export function onPagesSuppliedLocked(k: KernelState, vmo: number, offset: number, len: number): void {
+/** Supplied pages [offsetPages, offsetPages + lengthPages): resolve READ requests (OnPagesSupplied). */
+export function onPagesSuppliedLocked(k: KernelState, vmo: number, offsetPages: number, lengthPages: number): void {
   k.assertHeld(vmo);
-  resolveRequestsLocked(k, vmo, PageRequestType.Read, offset, len, ZX_OK);
+  resolveRequestsLocked(k, vmo, PageRequestType.Read, offsetPages, lengthPages, ZX_OK);
 }
 
 /** Dirtied pages: resolve DIRTY requests (OnPagesDirtied). */
-export function onPagesDirtiedLocked(k: KernelState, vmo: number, offset: number, len: number): void {
+export function onPagesDirtiedLocked(k: KernelState, vmo: number, offsetPages: number, lengthPages: number): void {
   k.assertHeld(vmo);
-  resolveRequestsLocked(k, vmo, PageRequestType.Dirty, offset, len, ZX_OK);
+  resolveRequestsLocked(k, vmo, PageRequestType.Dirty, offsetPages, lengthPages, ZX_OK);
 }
 
-/** OP_FAIL (or an internal failure) over [offset, offset + len): both request types. */
-export function onPagesFailedLocked(k: KernelState, vmo: number, offset: number, len: number, status: number): void {
+/** OP_FAIL (or an internal failure) over [offsetPages, offsetPages + lengthPages): both request types. */
+export function onPagesFailedLocked(k: KernelState, vmo: number, offsetPages: number, lengthPages: number, status: number): void {
   k.assertHeld(vmo);
   assert(isValidInternalFailureCode(status), 'onPagesFailed: not a failure code');
-  resolveRequestsLocked(k, vmo, PageRequestType.Read, offset, len, status);
-  resolveRequestsLocked(k, vmo, PageRequestType.Dirty, offset, len, status);
+  resolveRequestsLocked(k, vmo, PageRequestType.Read, offsetPages, lengthPages, status);
+  resolveRequestsLocked(k, vmo, PageRequestType.Dirty, offsetPages, lengthPages, status);
 }
 
-function resolveRequestsLocked(k: KernelState, vmo: number, type: number, offset: number, len: number, error: number): void {
+function resolveRequestsLocked(k: KernelState, vmo: number, type: number, offsetPages: number, lengthPages: number, error: number): void {
   k.assertHeld(vmo);
-  const w = k.w;
-  if ((w[k.obj(vmo) + V_FLAGS]! & VmoFlag.Detached) !== 0) return;
-  const end = offset + len;
-  let cur = upperBoundLocked(k, vmo, type, offset);
-  while (cur >= 0 && w[k.thr(cur) + R_OFFSET]! < end) {
-    const next = w[k.thr(cur) + R_OUT_NEXT]!;
-    const ct = k.thr(cur);
-    const [reqOffset, reqEndRel] = trimToRequest(k, cur, offset, end);
+  if (isDetached(k, vmo)) return;
+  const q = k.requests;
+  const end = offsetPages + lengthPages;
+  let cur = upperBoundLocked(k, vmo, type, offsetPages);
+  while (cur >= 0 && q.offsetPages(cur) < end) {
+    const next = k.lists.outstanding.next(cur);
+    const [reqOffset, reqEndRel] = trimToRequest(k, cur, offsetPages, end);
     if (error !== ZX_OK) {
       // The newer rule: a waiter takes the error only if the failure covers its first page or the
       // page it currently waits for; otherwise it will wake OK and ask again.
-      if (reqOffset === 0 || reqOffset === w[ct + R_WAKE_OFFSET]) w[ct + R_STATUS] = error;
-      for (let f = w[ct + R_FOL_HEAD]!; f >= 0; f = w[k.thr(f) + R_FOL_NEXT]!) {
-        if (!overlapsRequest(k, f, offset, end)) continue;
-        const [fs] = trimToRequest(k, f, offset, end);
-        if (fs === 0 || fs === w[k.thr(f) + R_WAKE_OFFSET]) w[k.thr(f) + R_STATUS] = error;
+      if (reqOffset === 0 || reqOffset === q.wakeOffsetPages(cur)) q.setStatus(cur, error);
+      for (let f = q.followerHead(cur); f >= 0; f = q.followerNext(f)) {
+        if (!overlapsRequest(k, f, offsetPages, end)) continue;
+        const [fs] = trimToRequest(k, f, offsetPages, end);
+        if (fs === 0 || fs === q.wakeOffsetPages(f)) q.setStatus(f, error);
       }
     }
     const fulfill = reqEndRel - reqOffset;
-    if (fulfill < w[ct + R_PENDING]!) {
+    if (fulfill < q.pendingPages(cur)) {
       // Wake early only for exactly the page the waiter wants next.
-      if (reqOffset === w[ct + R_WAKE_OFFSET]) earlyWakeRequestLocked(k, cur, reqOffset, reqEndRel);
-      w[ct + R_PENDING] = w[ct + R_PENDING]! - fulfill;
+      if (reqOffset === q.wakeOffsetPages(cur)) earlyWakeRequestLocked(k, cur, reqOffset, reqEndRel);
+      q.setPendingPages(cur, q.pendingPages(cur) - fulfill);
     } else {
       eraseOutstandingLocked(k, vmo, cur);
       completeRequestLocked(k, vmo, cur);
@@ -346,28 +293,26 @@ function resolveRequestsLocked(k: KernelState, vmo: number, type: number, offset
 }
 
 function earlyWakeRequestLocked(k: KernelState, r: number, reqStart: number, reqEndRel: number): void {
-  const w = k.w;
-  const t = k.thr(r);
-  w[t + R_WAKE_OFFSET] = reqEndRel;
-  signalLocked(k, r, w[t + R_STATUS]!);
-  const providerStart = reqStart + w[t + R_OFFSET]!;
-  const providerEnd = reqEndRel + w[t + R_OFFSET]!;
-  for (let f = w[t + R_FOL_HEAD]!; f >= 0; f = w[k.thr(f) + R_FOL_NEXT]!) {
-    const ft = k.thr(f);
-    if (w[ft + R_EARLY_WAKE] === 0) continue;
-    const fOff = w[ft + R_OFFSET]!;
+  const q = k.requests;
+  q.setWakeOffsetPages(r, reqEndRel);
+  signalLocked(k, r, q.status(r));
+  const providerStart = reqStart + q.offsetPages(r);
+  const providerEnd = reqEndRel + q.offsetPages(r);
+  for (let f = q.followerHead(r); f >= 0; f = q.followerNext(f)) {
+    if (q.earlyWake(f) === 0) continue;
+    const fOff = q.offsetPages(f);
     // The leader moved past this follower's wake point: pages came out of order; wake it once.
-    if (providerStart > fOff && providerStart - fOff > w[ft + R_WAKE_OFFSET]!) {
-      w[ft + R_WAKE_OFFSET] = w[t + R_LEN]!;
-      signalLocked(k, f, w[ft + R_STATUS]!);
+    if (providerStart > fOff && providerStart - fOff > q.wakeOffsetPages(f)) {
+      q.setWakeOffsetPages(f, q.lengthPages(r));
+      signalLocked(k, f, q.status(f));
       continue;
     }
     if (!overlapsRequest(k, f, providerStart, providerEnd)) continue;
     const [os, oe] = trimToRequest(k, f, providerStart, providerEnd);
-    const wake = w[ft + R_WAKE_OFFSET]!;
+    const wake = q.wakeOffsetPages(f);
     if (os <= wake && oe > wake) {
-      w[ft + R_WAKE_OFFSET] = oe;
-      signalLocked(k, f, w[ft + R_STATUS]!);
+      q.setWakeOffsetPages(f, oe);
+      signalLocked(k, f, q.status(f));
     }
   }
 }
@@ -375,85 +320,72 @@ function earlyWakeRequestLocked(k: KernelState, r: number, reqStart: number, req
 /** Takes a finished leader back from the provider and wakes it and its followers. */
 function completeRequestLocked(k: KernelState, vmo: number, r: number): void {
   k.assertHeld(vmo);
-  const w = k.w;
-  const t = k.thr(r);
-  proxyClearAsyncRequestLocked(k, vmo, r);
-  if (k.tracing) traceEvent(k, TraceEvent.ReqDone, koidOf(k, vmo), requestId(k, r), w[t + R_STATUS]!);
-  const wakeFollowers = !(k.bugs & Bug.FailWakesNoFollowers) || w[t + R_STATUS] === ZX_OK;
-  for (let f = w[t + R_FOL_HEAD]!; f >= 0; ) {
-    const next = w[k.thr(f) + R_FOL_NEXT]!;
-    const ft = k.thr(f);
-    w[ft + R_FOL_PREV] = -1;
-    w[ft + R_FOL_NEXT] = -1;
-    w[ft + R_LEADER] = -1;
-    w[ft + R_STATE] = RequestState.None;
-    if (wakeFollowers) signalLocked(k, f, w[ft + R_STATUS]!);
-    f = next;
+  const q = k.requests;
+  k.pageProvider.clearAsyncRequestLocked(vmo, r);
+  if (k.tracing) traceEvent(k, TraceEvent.ReqDone, koidOf(k, vmo), requestIdOf(k, r), q.status(r));
+  const wakeFollowers = !(k.bugs & Bug.FailWakesNoFollowers) || q.status(r) === ZX_OK;
+  const head = q.followerHeadWord(r);
+  const tail = q.followerTailWord(r);
+  for (let f = k.lists.followers.popFront(head, tail); f >= 0; f = k.lists.followers.popFront(head, tail)) {
+    q.setLeader(f, -1);
+    q.setRequestState(f, RequestState.None);
+    if (wakeFollowers) signalLocked(k, f, q.status(f));
   }
-  w[t + R_FOL_HEAD] = -1;
-  w[t + R_FOL_TAIL] = -1;
-  w[t + R_STATE] = RequestState.None;
-  signalLocked(k, r, w[t + R_STATUS]!);
+  q.setRequestState(r, RequestState.None);
+  signalLocked(k, r, q.status(r));
 }
 
 /** Withdraws thread r's request; a leader with followers hands its range and packet to the first. */
 export function cancelRequestLocked(k: KernelState, r: number): void {
-  const w = k.w;
-  const t = k.thr(r);
-  const state = w[t + R_STATE]!;
+  const q = k.requests;
+  const state = q.requestState(r);
   if (state === RequestState.None) return;
-  const vmo = w[t + R_VMO]!;
+  const vmo = q.vmo(r);
   k.assertHeld(vmo);
   if (state === RequestState.Follower) {
-    removeFollowerLocked(k, w[t + R_LEADER]!, r);
-  } else if (w[t + R_FOL_HEAD]! >= 0) {
-    const nw = w[t + R_FOL_HEAD]!;
+    removeFollowerLocked(k, q.leader(r), r);
+  } else if (q.followerHead(r) >= 0) {
+    const nw = q.followerHead(r);
     removeFollowerLocked(k, r, nw);
-    const nt = k.thr(nw);
     // The new leader takes over the remaining followers, the range and the pending count.
-    w[nt + R_FOL_HEAD] = w[t + R_FOL_HEAD]!;
-    w[nt + R_FOL_TAIL] = w[t + R_FOL_TAIL]!;
-    for (let f = w[nt + R_FOL_HEAD]!; f >= 0; f = w[k.thr(f) + R_FOL_NEXT]!) w[k.thr(f) + R_LEADER] = nw;
-    w[t + R_FOL_HEAD] = -1;
-    w[t + R_FOL_TAIL] = -1;
-    w[nt + R_OFFSET] = w[t + R_OFFSET]!;
-    w[nt + R_LEN] = w[t + R_LEN]!;
-    w[nt + R_PENDING] = w[t + R_PENDING]!;
-    w[nt + R_STATE] = RequestState.Leader;
-    replaceOutstandingLocked(k, vmo, r, nw);
-    proxySwapAsyncRequestLocked(k, vmo, r, nw);
-    if (k.tracing) traceEvent(k, TraceEvent.Handover, koidOf(k, vmo), requestId(k, r), requestId(k, nw));
+    q.setFollowerHead(nw, q.followerHead(r));
+    q.setFollowerTail(nw, q.followerTail(r));
+    for (let f = q.followerHead(nw); f >= 0; f = q.followerNext(f)) q.setLeader(f, nw);
+    q.setFollowerHead(r, -1);
+    q.setFollowerTail(r, -1);
+    q.setOffsetPages(nw, q.offsetPages(r));
+    q.setLengthPages(nw, q.lengthPages(r));
+    q.setPendingPages(nw, q.pendingPages(r));
+    q.setRequestState(nw, RequestState.Leader);
+    k.lists.outstanding.replace(outHeadWord(k, vmo, q.requestType(r)), -1, r, nw);
+    k.pageProvider.swapAsyncRequestLocked(vmo, r, nw);
+    if (k.tracing) traceEvent(k, TraceEvent.Handover, koidOf(k, vmo), requestIdOf(k, r), requestIdOf(k, nw));
   } else {
     eraseOutstandingLocked(k, vmo, r);
-    proxyClearAsyncRequestLocked(k, vmo, r);
+    k.pageProvider.clearAsyncRequestLocked(vmo, r);
   }
-  w[t + R_STATE] = RequestState.None;
+  q.setRequestState(r, RequestState.None);
 }
 
 /** PageSource::Detach: completes every outstanding request with its own status (they retry). */
 export function detachSourceLocked(k: KernelState, vmo: number): void {
   k.assertHeld(vmo);
-  const w = k.w;
-  const o = k.obj(vmo);
-  if ((w[o + V_FLAGS]! & VmoFlag.Detached) !== 0) return;
-  w[o + V_FLAGS] = w[o + V_FLAGS]! | VmoFlag.Detached;
+  if (isDetached(k, vmo)) return;
+  k.vmos.setFlags(vmo, k.vmos.flags(vmo) | VmoFlag.Detached);
   for (const type of [PageRequestType.Read, PageRequestType.Dirty]) {
-    for (let r = w[o + outHead(type)]!; r >= 0; r = w[o + outHead(type)]!) {
-      eraseOutstandingLocked(k, vmo, r);
-      completeRequestLocked(k, vmo, r);
-    }
+    const head = outHeadWord(k, vmo, type);
+    for (let r = k.lists.outstanding.popFront(head, -1); r >= 0; r = k.lists.outstanding.popFront(head, -1)) completeRequestLocked(k, vmo, r);
   }
-  proxyOnDetachLocked(k, vmo);
+  k.pageProvider.onDetachLocked(vmo);
 }
 
 /** PageSource::Close: detach, then close the provider side. Idempotent. */
 export function closeSourceLocked(k: KernelState, vmo: number): void {
   k.assertHeld(vmo);
   detachSourceLocked(k, vmo);
-  const o = k.obj(vmo);
-  if ((k.w[o + V_FLAGS]! & VmoFlag.SourceClosed) !== 0) return;
-  k.w[o + V_FLAGS] = k.w[o + V_FLAGS]! | VmoFlag.SourceClosed;
-  proxyOnCloseLocked(k, vmo);
+  if ((k.vmos.flags(vmo) & VmoFlag.SourceClosed) !== 0) return;
+  k.vmos.setFlags(vmo, k.vmos.flags(vmo) | VmoFlag.SourceClosed);
+  k.pageProvider.onCloseLocked(vmo);
 }
 
 /**
@@ -465,29 +397,28 @@ export function closeSourceLocked(k: KernelState, vmo: number): void {
  * (core/syscall_gate.ts). A kernel panic interrupts it too, with the KernelPanic.
  */
 export function waitOnRequest(k: KernelState, vmo: number, r: number): number {
-  const w = k.w;
-  const t = k.thr(r);
-  const timeoutMs = w[H_REQUEST_TIMEOUT_MS]!;
+  const q = k.requests;
+  const timeoutMs = k.header.requestTimeoutMs();
   const deadline = timeoutMs > 0 ? monotonicNow() + BigInt(timeoutMs) * 1_000_000n : -1n;
-  const spin = w[H_WAIT_SPIN]!;
+  const spin = k.header.waitSpin();
   const began = process.hrtime.bigint();
-  w[t + T_BLOCKED_VMO] = vmo;
-  Atomics.store(w, t + T_STATE, ZX_THREAD_STATE_BLOCKED_PAGER);
+  q.setBlockedVmo(r, vmo);
+  q.setState(r, ZX_THREAD_STATE_BLOCKED_PAGER);
   let status: number;
   let suspended = false;
   for (;;) {
     // Kill and panic first. A poke (R_EVENT_POKED: kill, suspend, panic) ends the wait, not the request.
-    if (Atomics.load(w, t + T_KILLED) !== 0) {
+    if (q.killed(r) !== 0) {
       status = ZX_ERR_INTERNAL_INTR_KILLED;
       break;
     }
     if (isPanicked(k)) throw kernelPanicOf(k);
     // 1: signalled. R_EVENT_POKED (a suspend or a kill) is not a signal: it only makes us re-check.
-    if (Atomics.exchange(w, t + R_EVENT, 0) === 1) {
-      status = w[t + R_EVENT_STATUS]!;
+    if (Atomics.exchange(k.w, q.eventWord(r), 0) === 1) {
+      status = q.eventStatus(r);
       break;
     }
-    if (Atomics.load(w, t + T_SUSPEND) !== 0) {
+    if (q.suspend(r) !== 0) {
       suspended = true;
       status = ZX_OK;
       break;
@@ -497,12 +428,12 @@ export function waitOnRequest(k: KernelState, vmo: number, r: number): number {
       const left = deadline - monotonicNow();
       if (left <= 0n) {
         status = ZX_ERR_TIMED_OUT;
-        Atomics.add(w, H_STAT_TIMED_OUT, 1);
+        k.header.addStatTimedOut(1);
         break;
       }
       waitMs = Number(left) / 1e6;
     }
-    futexWait(w, t + R_EVENT, 0, waitMs, spin);
+    futexWait(k.w, q.eventWord(r), 0, waitMs, spin);
   }
   if (suspended) {
     // Suspension aborts the wait (Zircon's PageRequest::Wait returns ZX_ERR_INTERNAL_INTR_RETRY): the
@@ -511,15 +442,15 @@ export function waitOnRequest(k: KernelState, vmo: number, r: number): number {
     k.lockObject(vmo);
     cancelRequestLocked(k, r);
     k.unlockObject(vmo);
-    Atomics.store(w, t + R_EVENT, 0);
-    Atomics.store(w, t + T_STATE, ZX_THREAD_STATE_SUSPENDED);
-    while (Atomics.load(w, t + T_SUSPEND) !== 0 && Atomics.load(w, t + T_KILLED) === 0 && !isPanicked(k)) Atomics.wait(w, t + T_SUSPEND, 1);
-    if (Atomics.load(w, t + T_KILLED) !== 0) status = ZX_ERR_INTERNAL_INTR_KILLED;
+    q.setEvent(r, 0);
+    q.setState(r, ZX_THREAD_STATE_SUSPENDED);
+    while (q.suspend(r) !== 0 && q.killed(r) === 0 && !isPanicked(k)) futexWait(k.w, q.suspendWord(r), 1, Infinity);
+    if (q.killed(r) !== 0) status = ZX_ERR_INTERNAL_INTR_KILLED;
   }
-  Atomics.store(w, t + T_STATE, ZX_THREAD_STATE_RUNNING);
-  w[t + T_BLOCKED_VMO] = -1;
+  q.setState(r, ZX_THREAD_STATE_RUNNING);
+  q.setBlockedVmo(r, -1);
   const waitedNs = Number(process.hrtime.bigint() - began);
-  histogramRecord(w, k.layout.waitHistogram, waitedNs);
+  histogramRecord(k.w, k.layout.waitHistogram, waitedNs);
   if (k.tracing) traceEvent(k, TraceEvent.WaitEnd, r, status, waitedNs);
   if (status !== ZX_OK && !isValidInternalFailureCode(status)) {
     k.lockObject(vmo);
@@ -527,4 +458,71 @@ export function waitOnRequest(k: KernelState, vmo: number, r: number): number {
     k.unlockObject(vmo);
   }
   return status;
+}
+
+// ---- Introspection (debugging, hang reports, the stress CLI): plain objects, read without locks. ----
+
+/** A snapshot of one thread's PageRequest. Racy by nature: fields may be mid-update. */
+export interface RequestInfo {
+  /** Thread slot (the request's index). */
+  thread: number;
+  tid: number;
+  /** The thread is parked in waitOnRequest (ZX_THREAD_STATE_BLOCKED_PAGER). */
+  blocked: boolean;
+  /** The request is initialized: a leader or a follower of an outstanding request. */
+  pending: boolean;
+  role: 'leader' | 'follower' | 'none';
+  /** Leader of a follower, else -1 (thread slot). */
+  leader: number;
+  /** Object slot and koid of the VMO the request is (or last was) for; -1 if never used. */
+  vmo: number;
+  vmoKoid: number;
+  /** The VMO's lock is held right now (a waker may be between its signal and its deferred notify). */
+  vmoLocked: boolean;
+  type: 'READ' | 'DIRTY';
+  offsetPages: number;
+  lengthPages: number;
+  /** A leader's pages not yet resolved; a follower's leader's. */
+  outstandingPages: number;
+  /** Bumped per new request of the thread. */
+  serial: number;
+  /** Where the (leader's) packet is, as the provider tells it. */
+  packet: ProviderPacketState;
+}
+
+/** Request info of thread slot r, or null if the thread neither waits nor has a request. */
+export function inspectRequest(k: KernelState, r: number): RequestInfo | null {
+  const q = k.requests;
+  const state = q.requestState(r);
+  const blocked = q.state(r) === ZX_THREAD_STATE_BLOCKED_PAGER;
+  if (state === RequestState.None && !blocked) return null;
+  const vmo = state !== RequestState.None ? q.vmo(r) : q.blockedVmo(r);
+  const leader = state === RequestState.Follower ? q.leader(r) : state === RequestState.Leader ? r : -1;
+  return {
+    thread: r,
+    tid: q.tid(r),
+    blocked,
+    pending: state !== RequestState.None,
+    role: state === RequestState.Leader ? 'leader' : state === RequestState.Follower ? 'follower' : 'none',
+    leader: state === RequestState.Follower ? leader : -1,
+    vmo,
+    vmoKoid: vmo >= 0 ? k.vmos.koid(vmo) : 0,
+    vmoLocked: vmo >= 0 && Atomics.load(k.w, k.vmos.lockWord(vmo)) !== 0,
+    type: q.requestType(r) === PageRequestType.Read ? 'READ' : 'DIRTY',
+    offsetPages: q.offsetPages(r),
+    lengthPages: q.lengthPages(r),
+    outstandingPages: leader >= 0 ? q.pendingPages(leader) : 0,
+    serial: q.serial(r),
+    packet: leader >= 0 && vmo >= 0 ? k.pageProvider.debugPacketState(vmo, leader) : 'none',
+  };
+}
+
+/** Every thread slot's request that is pending or waited on (inspectRequest of each), by slot. */
+export function inspectRequests(k: KernelState): RequestInfo[] {
+  const out: RequestInfo[] = [];
+  for (let r = 0; r < k.layout.maxThreads; r++) {
+    const info = inspectRequest(k, r);
+    if (info) out.push(info);
+  }
+  return out;
 }
