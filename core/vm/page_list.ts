@@ -7,13 +7,13 @@
 // Interior entries hold child node index + 1 (0 = no child); leaf entries are page slot words
 // (shared/page_slot.ts). All functions require the VMO lock (the callers are *Locked paths).
 //
-// A documented hot leaf (shared/records.ts): forEachDirtyRun, the inner loop of query_dirty_ranges,
-// computes node addresses inline, and slotIndex / slotAt / setSlotInPlace hand out a slot's word
-// index so that a read or write loop looks a page up once and updates its age flags in place;
-// everything else goes through the k.nodes / k.vmos accessors.
+// A documented hot leaf (shared/records.ts): slotIndex / slotAt / setSlotInPlace hand out a slot's
+// word index, so that a read or write loop looks a page up once and updates its age flags in place.
+// Everything else goes through the k.nodes / k.vmos accessors (forEachDirtyRun, the inner loop of
+// query_dirty_ranges, included: bench/query_dirty_ranges.ts measured it as fast as inline addresses).
 
 import { assert } from '../../shared/assert.js';
-import { NODE_WORDS, N_CHILD_DIRTY, N_MASK_DIRTY, NODE_FANOUT, NODE_SHIFT } from '../../shared/layout.js';
+import { NODE_FANOUT, NODE_SHIFT } from '../../shared/layout.js';
 import { EMPTY_SLOT, isDirtyTracked, isPresent } from '../../shared/page_slot.js';
 import type { KernelState } from '../kernel_state.js';
 
@@ -213,22 +213,20 @@ function leafFor(k: KernelState, vmo: number, page: number): number {
  * Calls fn(start, end) for every maximal run of Dirty/AwaitingClean pages in [from, limit), in order,
  * with one in-order walk of the tree that descends only into subtrees whose dirty summary bit is set
  * and takes whole runs of bits at a time from the leaf masks that level-1 nodes keep (no leaf is
- * visited): O(interior nodes on dirty paths + runs). This is the hot
- * loop of query_dirty_ranges, so node addresses are computed inline.
+ * visited): O(interior nodes on dirty paths + runs). The hot loop of query_dirty_ranges.
  */
 export function forEachDirtyRun(k: KernelState, vmo: number, from: number, limit: number, fn: (start: number, end: number) => void): void {
-  const w = k.w;
+  const t = k.nodes;
   const root = k.vmos.rootNode(vmo);
   if (root === NO_NODE || from >= limit) return;
   const h = k.vmos.treeHeight(vmo);
-  const nodeBase = k.layout.nodes;
   const nodes = walkNodes;
   const masks = walkMasks;
   const bases = walkBases;
   let depth = 0;
   nodes[0] = root;
   bases[0] = 0;
-  masks[0] = entryMask(w[nodeBase + root * NODE_WORDS + N_MASK_DIRTY]!, 0, h - 1, from, limit);
+  masks[0] = entryMask(t.maskDirty(root), 0, h - 1, from, limit);
   let runStart = -1;
   let runEnd = -1;
   while (depth >= 0) {
@@ -244,18 +242,18 @@ export function forEachDirtyRun(k: KernelState, vmo: number, from: number, limit
       // nested loops and no stack push: level-2 bits pick level-1 nodes, whose N_CHILD_DIRTY words
       // are the leaves' dirty masks; each leaf mask yields its runs of set bits.
       masks[depth] = 0;
-      const nb2 = nodeBase + nodes[depth]! * NODE_WORDS;
+      const n2 = nodes[depth]!;
       let m2 = level === 2 ? mask : 1;
       while (m2 !== 0) {
-        let nb1 = nb2;
+        let n1 = n2;
         let base1 = base;
         let m1 = mask;
         if (level === 2) {
           const j2 = 31 - Math.clz32(m2 & -m2);
           m2 &= m2 - 1;
-          nb1 = nodeBase + (w[nb2 + j2]! - 1) * NODE_WORDS;
+          n1 = t.entry(n2, j2) - 1;
           base1 = base + j2 * SPAN_2;
-          m1 = w[nb2 + N_CHILD_DIRTY + j2]!;
+          m1 = t.childDirty(n2, j2);
           if (base1 < from || base1 + SPAN_2 > limit) m1 = entryMask(m1, base1, 1, from, limit);
         } else m2 = 0;
         let m0 = level === 0 ? 1 : m1;
@@ -266,7 +264,7 @@ export function forEachDirtyRun(k: KernelState, vmo: number, from: number, limit
             const j1 = 31 - Math.clz32(m0 & -m0);
             m0 &= m0 - 1;
             leafBase = base1 + j1 * NODE_FANOUT;
-            leafMask = w[nb1 + N_CHILD_DIRTY + j1]!;
+            leafMask = t.childDirty(n1, j1);
             if (leafBase < from || leafBase + NODE_FANOUT > limit) leafMask = entryMask(leafMask, leafBase, 0, from, limit);
           } else m0 = 0;
           while (leafMask !== 0) {
@@ -287,11 +285,11 @@ export function forEachDirtyRun(k: KernelState, vmo: number, from: number, limit
     }
     const j = 31 - Math.clz32(mask & -mask);
     masks[depth] = mask & (mask - 1);
-    const nb = nodeBase + nodes[depth]! * NODE_WORDS;
+    const n = nodes[depth]!;
     const childBase = base + j * SPANS[level]!;
-    const childMask = w[nb + N_CHILD_DIRTY + j]!;
+    const childMask = t.childDirty(n, j);
     depth++;
-    nodes[depth] = w[nb + j]! - 1;
+    nodes[depth] = t.entry(n, j) - 1;
     bases[depth] = childBase;
     // Only the first and last child on the walk can straddle [from, limit).
     masks[depth] = childBase >= from && childBase + SPANS[level]! <= limit ? childMask : entryMask(childMask, childBase, level - 1, from, limit);
