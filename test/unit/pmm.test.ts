@@ -61,7 +61,7 @@ t.test('alloc pops the top frame and records its owner; free pushes it back as f
   t.equal(k.frameTable.ownerPage(f), 7);
   t.equal(stackProblem(k), '');
   // An allocated frame in no page list is what the invariants must catch.
-  t.ok(kernel.checkInvariants().some((p) => p.includes(`${f}`)), 'a frame owned outside any page list is reported');
+  t.ok(kernel.checkInvariants().some((p) => /leaked/.test(p)), 'a frame owned outside any page list is reported');
   setFrameOwner(k, f, vmo, 3);
   t.equal(k.frameTable.ownerPage(f), 3, 'setFrameOwner moves the back pointer');
   freeFrame(k, f);
