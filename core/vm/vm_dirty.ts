@@ -173,7 +173,25 @@ function dirtyPagesLocked(k: KernelState, vmo: number, start: number, len: numbe
   framesWanted = need;
   if (removeRangeSplitsLocked(k, vmo, start, end) && !reserveIntervals(k, 1)) return ZX_ERR_NO_MEMORY;
   if (frameScratch.length < need) frameScratch = new Int32Array(Math.max(need, 2 * frameScratch.length));
-  const frames = frameScratch;
+  const status = prepareDirtyFramesLocked(k, vmo, start, end, need, frameScratch);
+  if (status !== ZX_OK) {
+    releaseReservedIntervals(k);
+    return status;
+  }
+  removeRangeLocked(k, vmo, start, end); // cannot fail: a split's record is reserved
+  releaseReservedIntervals(k);
+  if (k.tracing) traceEvent(k, TraceEvent.Dirty, k.objects.koid(vmo), start, len);
+  transitionToDirtyLocked(k, vmo, start, end, frameScratch);
+  return ZX_OK;
+}
+
+/**
+ * The all-or-nothing half of DirtyPagesLocked: takes `need` frames into frames[] (one per zero marker
+ * and zero-interval page of [start, end), in offset order) and places those of zero-interval pages
+ * as Clean pages (the only insertions that may need radix nodes; markers already have their leaves).
+ * ZX_OK, or a memory wait with every frame freed and every placed page removed again.
+ */
+function prepareDirtyFramesLocked(k: KernelState, vmo: number, start: number, end: number, need: number, frames: Int32Array): number {
   let taken = 0;
   for (let p = start; p < end && taken < need; p++) {
     if (slotKind(lookupSlot(k, vmo, p)) === SlotKind.Page) continue;
@@ -181,8 +199,6 @@ function dirtyPagesLocked(k: KernelState, vmo: number, start: number, len: numbe
     if (f < 0) break;
     frames[taken++] = f;
   }
-  // Zero-interval pages get their frames (as Clean pages, so the pass below sees them transition);
-  // they are the only insertions that may need radix nodes. Markers already have their leaves.
   let placed = 0;
   if (taken === need) {
     for (let p = start; p < end && placed < need; p++) {
@@ -192,27 +208,29 @@ function dirtyPagesLocked(k: KernelState, vmo: number, start: number, len: numbe
       placed++;
     }
   }
-  if (taken < need || placed < need) {
-    // Undo: the pages placed so far go (their frames with the rest), the reserve goes back.
-    // frames[i] belongs to the i-th marker or zero-interval page, in offset order.
-    for (let p = start, i = 0; i < placed; p++) {
-      const slot = lookupSlot(k, vmo, p);
-      if (slotKind(slot) === SlotKind.Marker) freeFrame(k, frames[i++]!);
-      else if (slotKind(slot) === SlotKind.Page && slotFrame(slot) === frames[i]) {
-        releasePageLocked(k, vmo, p, slot); // frees frames[i]
-        i++;
-      }
+  if (taken === need && placed === need) return ZX_OK;
+  // Undo: the pages placed so far go with their frames, then the frames not placed.
+  // frames[i] belongs to the i-th marker or zero-interval page, in offset order.
+  for (let p = start, i = 0; i < placed; p++) {
+    const slot = lookupSlot(k, vmo, p);
+    if (slotKind(slot) === SlotKind.Marker) freeFrame(k, frames[i++]!);
+    else if (slotKind(slot) === SlotKind.Page && slotFrame(slot) === frames[i]) {
+      releasePageLocked(k, vmo, p, slot); // frees frames[i]
+      i++;
     }
-    for (let i = placed; i < taken; i++) freeFrame(k, frames[i]!);
-    releaseReservedIntervals(k);
-    return taken < need ? SHOULD_WAIT_FOR_FRAMES : SHOULD_WAIT_FOR_NODES;
   }
-  removeRangeLocked(k, vmo, start, end); // cannot fail: a split's record is reserved
-  releaseReservedIntervals(k);
-  // DIRTY requests are resolved per contiguous run of pages this call transitions (Zircon's
-  // ForEveryPageAndContiguousRunInRange over !is_page_dirty): an already-Dirty page splits a run
-  // and resolves nothing, so a request that page was never counted for stays pending.
-  if (k.tracing) traceEvent(k, TraceEvent.Dirty, k.objects.koid(vmo), start, len);
+  for (let i = placed; i < taken; i++) freeFrame(k, frames[i]!);
+  return taken < need ? SHOULD_WAIT_FOR_FRAMES : SHOULD_WAIT_FOR_NODES;
+}
+
+/**
+ * The transitions of DirtyPagesLocked, which cannot fail: markers get their frames as Dirty pages,
+ * every other not-Dirty page (zero-interval pages placed above included) becomes Dirty. DIRTY
+ * requests are resolved per contiguous run of pages this call transitions (Zircon's
+ * ForEveryPageAndContiguousRunInRange over !is_page_dirty): an already-Dirty page splits a run and
+ * resolves nothing, so a request that page was never counted for stays pending.
+ */
+function transitionToDirtyLocked(k: KernelState, vmo: number, start: number, end: number, frames: Int32Array): void {
   let next = 0;
   let runStart = -1;
   for (let p = start; p <= end; p++) {
@@ -235,7 +253,6 @@ function dirtyPagesLocked(k: KernelState, vmo: number, start: number, len: numbe
       runStart = -1;
     }
   }
-  return ZX_OK;
 }
 
 // ---- Writeback ----

@@ -198,19 +198,7 @@ export function memAccess(k: KernelState, r: number, address: number, buffer: Ui
     }
     k.lockObject(vmo);
     let status = faultPageLocked(k, r, vmo, vmoPage, write);
-    if (status === ZX_OK) {
-      const at = slotIndex(k, vmo, vmoPage);
-      const slot = slotAt(k, at);
-      if (slotKind(slot) === SlotKind.Page) {
-        const frameOffset = slotFrame(slot) * PAGE_SIZE + inPage;
-        if (write) k.frames.set(buffer.subarray(done, done + n), frameOffset);
-        else buffer.set(k.frames.subarray(frameOffset, frameOffset + n), done);
-        markAccessedLocked(k, at, slot);
-      } else {
-        buffer.fill(0, done, done + n); // a read of zeros: marker, zero interval or anonymous hole
-      }
-      if (write) k.vmos.setFlags(vmo, k.vmos.flags(vmo) | VmoFlag.Modified);
-    }
+    if (status === ZX_OK) copyPageLocked(k, vmo, vmoPage, inPage, buffer.subarray(done, done + n), write);
     if (status !== ZX_ERR_SHOULD_WAIT && isRequestInitialized(k, r)) cancelRequestLocked(k, r);
     k.unlockObject(vmo);
     if (isMemoryWait(status)) {
@@ -240,6 +228,22 @@ export function memAccess(k: KernelState, r: number, address: number, buffer: Ui
     if (status !== ZX_OK) return fatal(result, status, cur);
     done += n;
   }
+}
+
+/** The access itself, once the fault is resolved: copies `bytes` to or from page `page` at `inPage`. */
+function copyPageLocked(k: KernelState, vmo: number, page: number, inPage: number, bytes: Uint8Array, write: boolean): void {
+  k.assertHeld(vmo);
+  const at = slotIndex(k, vmo, page);
+  const slot = slotAt(k, at);
+  if (slotKind(slot) === SlotKind.Page) {
+    const frameOffset = slotFrame(slot) * PAGE_SIZE + inPage;
+    if (write) k.frames.set(bytes, frameOffset);
+    else bytes.set(k.frames.subarray(frameOffset, frameOffset + bytes.length));
+    markAccessedLocked(k, at, slot);
+  } else {
+    bytes.fill(0); // a read of zeros: marker, zero interval or anonymous hole
+  }
+  if (write) k.vmos.setFlags(vmo, k.vmos.flags(vmo) | VmoFlag.Modified);
 }
 
 function fatal(result: AccessResult, status: number, address: number): void {
