@@ -26,18 +26,13 @@ import {
   truncateIntervalsLocked,
 } from '../../core/vm/zero_intervals.js';
 import { ZX_OBJ_TYPE_VMO } from '../../shared/constants.js';
+import { seededRandom } from '../helpers/random.js';
 
 const VMO_PAGES = 1000;
 const RECORDS = 6;
 
-interface Fixture {
-  kernel: Kernel;
-  k: KernelState;
-  vmo: number;
-}
-
 /** A pager VMO of VMO_PAGES pages with no content, on a kernel with RECORDS interval records. */
-function fixture(): Fixture {
+function fixture(): { kernel: Kernel; k: KernelState; vmo: number } {
   const kernel = Kernel.create({ physicalMemory: 16 * PAGE_SIZE, maxThreads: 4, maxHandles: 32, maxObjects: 16, maxPortPackets: 8, maxZeroIntervals: RECORDS, maxMappings: 4, maxPageListNodes: 16 });
   const sys = kernel.sys;
   const pager = sys.pagerCreate(0);
@@ -48,6 +43,8 @@ function fixture(): Fixture {
   k.release(vmo);
   return { kernel, k, vmo };
 }
+
+type Fixture = ReturnType<typeof fixture>;
 
 /** The VMO's intervals as [start, end, awaitingClean] triples, in list order. */
 function list(f: Fixture): Array<[number, number, number]> {
@@ -65,6 +62,14 @@ function freeRecords(k: KernelState): number {
   return n;
 }
 
+/** Runs body on a fresh fixture under its VMO lock, then checks the kernel's invariants and closes it. */
+function withLockedVmo(body: (f: Fixture) => void): void {
+  const f = fixture();
+  locked(f, () => body(f));
+  f.kernel.assertInvariants();
+  f.kernel.close();
+}
+
 /** Runs fn under the VMO lock. */
 function locked<T>(f: Fixture, fn: () => T): T {
   f.k.lockObject(f.vmo);
@@ -76,8 +81,7 @@ function locked<T>(f: Fixture, fn: () => T): T {
 }
 
 t.test('insertion keeps the list sorted and merges what touches or overlaps', async (t) => {
-  const f = fixture();
-  locked(f, () => {
+  withLockedVmo((f) => {
     t.ok(addIntervalLocked(f.k, f.vmo, 50, 60));
     t.ok(addIntervalLocked(f.k, f.vmo, 10, 20));
     t.ok(addIntervalLocked(f.k, f.vmo, 30, 40));
@@ -97,13 +101,10 @@ t.test('insertion keeps the list sorted and merges what touches or overlaps', as
     t.equal(nextIntervalStartLocked(f.k, f.vmo, 0, 100), 10);
     t.equal(nextIntervalStartLocked(f.k, f.vmo, 30, 100), 30, 'inside one: the page itself');
   });
-  f.kernel.assertInvariants();
-  f.kernel.close();
 });
 
 t.test('removal clips, splits and deletes at each boundary', async (t) => {
-  const f = fixture();
-  locked(f, () => {
+  withLockedVmo((f) => {
     addIntervalLocked(f.k, f.vmo, 10, 20);
     addIntervalLocked(f.k, f.vmo, 30, 40);
     t.ok(removeRangeLocked(f.k, f.vmo, 0, 10), 'a range ending at a start touches nothing');
@@ -122,15 +123,12 @@ t.test('removal clips, splits and deletes at each boundary', async (t) => {
     t.same(list(f), [[12, 14, 0], [31, 35, 0]], 'truncate clips');
     truncateIntervalsLocked(f.k, f.vmo, 31);
     t.same(list(f), [[12, 14, 0]], 'and deletes');
+    t.equal(freeRecords(f.k), RECORDS - 1);
   });
-  t.equal(freeRecords(f.k), RECORDS - 1);
-  f.kernel.assertInvariants();
-  f.kernel.close();
 });
 
 t.test('awaiting-clean lengths: BEGIN sets them, clips and merges adjust them, END consumes them', async (t) => {
-  const f = fixture();
-  locked(f, () => {
+  withLockedVmo((f) => {
     addIntervalLocked(f.k, f.vmo, 10, 20);
     addIntervalLocked(f.k, f.vmo, 30, 40);
     beginIntervalsLocked(f.k, f.vmo, 12, 35);
@@ -156,10 +154,8 @@ t.test('awaiting-clean lengths: BEGIN sets them, clips and merges adjust them, E
     t.same(list(f), [[30, 32, 2], [34, 38, 4]], 'END capped by its range end cleans only that head, and its length shrinks by it');
     endIntervalsLocked(f.k, f.vmo, 30, 40);
     t.same(list(f), [], 'the running awaiting end covers both');
+    t.equal(freeRecords(f.k), RECORDS);
   });
-  t.equal(freeRecords(f.k), RECORDS);
-  f.kernel.assertInvariants();
-  f.kernel.close();
 });
 
 t.test('out of records: add and split fail with nothing changed; reserveIntervals is all or nothing', async (t) => {
@@ -196,20 +192,9 @@ t.test('out of records: add and split fail with nothing changed; reserveInterval
   f.kernel.close();
 });
 
-/** xorshift32, so a failure names its seed. */
-function rng(seed: number): () => number {
-  let x = seed | 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
-
 t.test('random adds and removes agree with a per-page model', async (t) => {
   const f = fixture();
-  const rand = rng(0x2545f491);
+  const rand = seededRandom(0x2545f491);
   const model = new Uint8Array(120);
   let bad = '';
   for (let step = 0; step < 2000 && bad === ''; step++) {
