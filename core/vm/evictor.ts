@@ -17,36 +17,14 @@
 // Everything read about a frame before its owner's lock is taken is re-checked under that lock.
 
 import { ZX_VMO_DISCARDABLE } from '../../shared/constants.js';
-import {
-  H_CLOCK_HAND,
-  H_DONT_NEED_PAGES,
-  H_STAT_DISCARDS,
-  H_STAT_EVICTIONS,
-  O_TYPE,
-  ObjType,
-  V_COMMITTED_PAGES,
-  V_FLAGS,
-  V_LOCK_COUNT,
-  V_OPTIONS,
-  VmoFlag,
-} from '../../shared/layout.js';
-import {
-  ACCESSED_BIT,
-  ALWAYS_NEED_BIT,
-  DONT_NEED_BIT,
-  DirtyState,
-  EMPTY_SLOT,
-  SlotKind,
-  slotDirtyState,
-  slotFrame,
-  slotKind,
-} from '../../shared/page_slot.js';
+import { ObjType, VmoFlag } from '../../shared/layout.js';
+import { ACCESSED_BIT, ALWAYS_NEED_BIT, DONT_NEED_BIT, DirtyState, SlotKind, slotDirtyState, slotFrame, slotKind } from '../../shared/page_slot.js';
 import type { KernelState } from '../kernel_state.js';
 import { Bug } from '../bugs.js';
 import { TraceEvent, traceEvent } from '../trace.js';
-import { O_KOID } from '../../shared/layout.js';
-import { forEachPresent, setSlot, slotIndex } from './page_list.js';
-import { freeFrame } from './pmm.js';
+import { PAST_ANY_PAGE, setSlotInPlace, slotAt, slotIndex } from './page_list.js';
+import { FRAME_FREE } from './pmm.js';
+import { releasePageLocked, releasePagesLocked, ReleaseKeep } from './vm_object.js';
 
 /** Frames reclaim tries to free per call, so one scan serves several allocations. */
 const RECLAIM_BATCH = 16;
@@ -79,7 +57,7 @@ function reclaim(k: KernelState, scan: Scan): number {
 
 function reclaimRound(k: KernelState, scan: Scan): number {
   let freed = 0;
-  if (Atomics.load(k.w, H_DONT_NEED_PAGES) > 0) freed += scanFrames(k, scan, Pass.DontNeed);
+  if (k.header.dontNeedPages() > 0) freed += scanFrames(k, scan, Pass.DontNeed);
   if (freed === 0) freed += discardOne(k, scan);
   if (freed === 0) freed += scanFrames(k, scan, Pass.Clock);
   if (freed === 0) freed += scanFrames(k, scan, Pass.Desperate);
@@ -101,39 +79,35 @@ function lockVictim(k: KernelState, vmo: number, scan: Scan): boolean {
 function scanFrames(k: KernelState, scan: Scan, pass: Pass): number {
   const n = k.layout.frameCount;
   const rounds = pass === Pass.Clock ? 2 : 1;
-  const start = Atomics.add(k.w, H_CLOCK_HAND, 0) >>> 0;
+  const start = k.header.clockHand() >>> 0;
   let freed = 0;
   let i = 0;
   for (; i < n * rounds && freed < RECLAIM_BATCH; i++) {
     if (tryEvictFrame(k, (start + i) % n, scan, pass)) freed++;
   }
-  Atomics.add(k.w, H_CLOCK_HAND, i);
+  k.header.addClockHand(i);
   return freed;
 }
 
 function tryEvictFrame(k: KernelState, frame: number, scan: Scan, pass: Pass): boolean {
-  const w = k.w;
-  const L = k.layout;
-  const owner = Atomics.load(w, L.frameOwnerVmo + frame);
-  if (owner < 0 || !lockVictim(k, owner, scan)) return false;
+  // A hint read without the owner's lock (with Atomics: another thread may be moving the frame).
+  const owner = Atomics.load(k.w, k.frameTable.ownerVmoWord(frame));
+  if (owner === FRAME_FREE || !lockVictim(k, owner, scan)) return false;
   let evicted = false;
-  const o = k.obj(owner);
   // Re-check under the owner's lock: the frame may have moved or been freed meanwhile.
-  if (w[o + O_TYPE] === ObjType.Vmo && (w[o + V_FLAGS]! & VmoFlag.PagerBacked) !== 0 && w[L.frameOwnerVmo + frame] === owner) {
-    const page = w[L.frameOwnerPage + frame]!;
+  if (k.objects.type(owner) === ObjType.Vmo && (k.vmos.flags(owner) & VmoFlag.PagerBacked) !== 0 && k.frameTable.ownerVmo(frame) === owner) {
+    const page = k.frameTable.ownerPage(frame);
     const at = slotIndex(k, owner, page);
-    const slot = at < 0 ? EMPTY_SLOT : w[at]!;
+    const slot = slotAt(k, at);
     const evictDirty = (k.bugs & Bug.EvictDirty) !== 0 && pass !== Pass.DontNeed;
     const excluded = owner === scan.vmo && page >= scan.start && page < scan.end;
     if (!excluded && slotKind(slot) === SlotKind.Page && slotFrame(slot) === frame && (slotDirtyState(slot) === DirtyState.Clean || evictDirty)) {
       evicted = evictable(k, at, slot, pass);
       if (evicted) {
-        if ((slot & DONT_NEED_BIT) !== 0) Atomics.sub(w, H_DONT_NEED_PAGES, 1);
-        setSlot(k, owner, page, EMPTY_SLOT);
-        w[o + V_COMMITTED_PAGES] = w[o + V_COMMITTED_PAGES]! - 1;
-        freeFrame(k, frame);
-        Atomics.add(w, H_STAT_EVICTIONS, 1);
-        if (k.tracing) traceEvent(k, TraceEvent.Evict, w[o + O_KOID]!, page);
+        if ((slot & DONT_NEED_BIT) !== 0) k.header.addDontNeedPages(-1);
+        releasePageLocked(k, owner, page, slot);
+        k.header.addStatEvictions(1);
+        if (k.tracing) traceEvent(k, TraceEvent.Evict, k.objects.koid(owner), page);
       }
     }
   }
@@ -148,7 +122,7 @@ function evictable(k: KernelState, at: number, slot: number, pass: Pass): boolea
     case Pass.Clock:
       if ((slot & ALWAYS_NEED_BIT) !== 0) return false;
       if ((slot & ACCESSED_BIT) !== 0) {
-        k.w[at] = slot & ~ACCESSED_BIT; // second chance
+        setSlotInPlace(k, at, slot & ~ACCESSED_BIT); // second chance
         return false;
       }
       return true;
@@ -162,37 +136,28 @@ function evictable(k: KernelState, at: number, slot: number, pass: Pass): boolea
  * the frames freed.
  */
 function discardOne(k: KernelState, scan: Scan): number {
-  const w = k.w;
   for (let v = 0; v < k.layout.maxObjects; v++) {
-    const o = k.obj(v);
-    if (v === scan.vmo || w[o + O_TYPE] !== ObjType.Vmo || (w[o + V_OPTIONS]! & ZX_VMO_DISCARDABLE) === 0) continue;
-    if (w[o + V_LOCK_COUNT] !== 0 || w[o + V_COMMITTED_PAGES] === 0) continue;
+    // Read without the lock to skip most VMOs cheaply; re-checked under it.
+    if (v === scan.vmo || !isUnlockedDiscardable(k, v) || k.vmos.committedPages(v) === 0) continue;
     if (!lockVictim(k, v, scan)) continue;
     let freed = 0;
-    if (w[o + O_TYPE] === ObjType.Vmo && (w[o + V_OPTIONS]! & ZX_VMO_DISCARDABLE) !== 0 && w[o + V_LOCK_COUNT] === 0) {
-      freed = discardLocked(k, v);
-    }
+    if (isUnlockedDiscardable(k, v)) freed = discardLocked(k, v);
     k.unlockObject(v);
     if (freed > 0) return freed;
   }
   return 0;
 }
 
+/** Object `v` is a discardable VMO with no ZX_VMO_OP_LOCK held on it. */
+function isUnlockedDiscardable(k: KernelState, v: number): boolean {
+  return k.objects.type(v) === ObjType.Vmo && (k.vmos.options(v) & ZX_VMO_DISCARDABLE) !== 0 && k.vmos.lockCount(v) === 0;
+}
+
 /** Frees every page of an unlocked discardable VMO and marks it discarded. */
 export function discardLocked(k: KernelState, vmo: number): number {
   k.assertHeld(vmo);
-  const w = k.w;
-  const o = k.obj(vmo);
-  let freed = 0;
-  forEachPresent(k, vmo, 0, 2 ** 31, (page, slot) => {
-    if (slotKind(slot) === SlotKind.Page) {
-      freeFrame(k, slotFrame(slot));
-      freed++;
-    }
-    setSlot(k, vmo, page, EMPTY_SLOT);
-  });
-  w[o + V_COMMITTED_PAGES] = 0;
-  w[o + V_FLAGS] = w[o + V_FLAGS]! | VmoFlag.Discarded;
-  Atomics.add(w, H_STAT_DISCARDS, 1);
+  const freed = releasePagesLocked(k, vmo, 0, PAST_ANY_PAGE, ReleaseKeep.Nothing);
+  k.vmos.setFlags(vmo, k.vmos.flags(vmo) | VmoFlag.Discarded);
+  k.header.addStatDiscards(1);
   return freed;
 }

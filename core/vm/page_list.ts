@@ -6,25 +6,24 @@
 // from level-1 nodes and never visits a leaf.
 // Interior entries hold child node index + 1 (0 = no child); leaf entries are page slot words
 // (shared/page_slot.ts). All functions require the VMO lock (the callers are *Locked paths).
+//
+// A documented hot leaf (shared/records.ts): slotIndex / slotAt / setSlotInPlace hand out a slot's
+// word index, so that a read or write loop looks a page up once and updates its age flags in place.
+// Everything else goes through the k.nodes / k.vmos accessors (forEachDirtyRun, the inner loop of
+// query_dirty_ranges, included: bench/query_dirty_ranges.ts measured it as fast as inline addresses).
 
 import { assert } from '../../shared/assert.js';
-import {
-  NODE_WORDS,
-  N_CHILD_DIRTY,
-  N_LEVEL,
-  N_MASK_DIRTY,
-  N_MASK_USED,
-  N_PARENT,
-  N_PARENT_SLOT,
-  NODE_FANOUT,
-  NODE_SHIFT,
-  V_ROOT_NODE,
-  V_TREE_HEIGHT,
-} from '../../shared/layout.js';
+import { NODE_FANOUT, NODE_SHIFT } from '../../shared/layout.js';
 import { EMPTY_SLOT, isDirtyTracked, isPresent } from '../../shared/page_slot.js';
 import type { KernelState } from '../kernel_state.js';
 
 const INDEX_MASK = NODE_FANOUT - 1;
+/** vmos.rootNode of an empty tree, and nodes.parent of a root. */
+const NO_NODE = -1;
+/** An interior entry with no child (entries hold child node + 1). */
+const NO_CHILD = 0;
+/** A page bound past every page of any VMO (page indices are < 2^30): forEachPresent(k, v, 0, PAST_ANY_PAGE) walks a whole VMO. */
+export const PAST_ANY_PAGE = 2 ** 31;
 
 /** Pages covered by one entry of a node at `level` (leaf = level 0 → 1 page). */
 function span(level: number): number {
@@ -47,18 +46,8 @@ export function treeHeightFor(pages: number): number {
 
 /** The slot word at `page`, EMPTY_SLOT when nothing is there. */
 export function lookupSlot(k: KernelState, vmo: number, page: number): number {
-  const w = k.w;
-  const o = k.obj(vmo);
-  let n = w[o + V_ROOT_NODE]!;
-  if (n < 0) return EMPTY_SLOT;
-  const h = w[o + V_TREE_HEIGHT]!;
-  if (page >= span(h)) return EMPTY_SLOT;
-  for (let level = h - 1; level > 0; level--) {
-    const child = w[k.node(n) + entryIndex(page, level)]!;
-    if (child === 0) return EMPTY_SLOT;
-    n = child - 1;
-  }
-  return w[k.node(n) + (page & INDEX_MASK)]!;
+  const leaf = leafFor(k, vmo, page);
+  return leaf === NO_NODE ? EMPTY_SLOT : k.nodes.entry(leaf, page & INDEX_MASK);
 }
 
 /**
@@ -71,6 +60,19 @@ export function slotIndex(k: KernelState, vmo: number, page: number): number {
   return leaf < 0 ? -1 : k.node(leaf) + (page & INDEX_MASK);
 }
 
+/** The slot word at index `at` (from slotIndex), EMPTY_SLOT for -1 (no leaf). */
+export function slotAt(k: KernelState, at: number): number {
+  return at < 0 ? EMPTY_SLOT : (k.w[at] as number);
+}
+
+/**
+ * Rewrites the slot at index `at` (from slotIndex, >= 0) in place: only its age flags (ACCESSED,
+ * DONT_NEED, ALWAYS_NEED) may change, since the summary masks are not updated.
+ */
+export function setSlotInPlace(k: KernelState, at: number, slot: number): void {
+  k.w[at] = slot;
+}
+
 /**
  * Writes the slot at `page`, allocating nodes as needed, and keeps the summary masks exact.
  * Returns false only when a node could not be allocated (kernel heap exhausted → ZX_ERR_NO_MEMORY);
@@ -79,101 +81,96 @@ export function slotIndex(k: KernelState, vmo: number, page: number): number {
 export function setSlot(k: KernelState, vmo: number, page: number, slot: number): boolean {
   const n = slot === EMPTY_SLOT ? leafFor(k, vmo, page) : ensureLeaf(k, vmo, page);
   if (n < 0) return slot === EMPTY_SLOT; // writing EMPTY where no leaf exists changes nothing
-  const w = k.w;
+  const nodes = k.nodes;
   const idx = page & INDEX_MASK;
-  w[k.node(n) + idx] = slot;
+  nodes.setEntry(n, idx, slot);
   const bit = 1 << idx;
-  const used = isPresent(slot) ? w[k.node(n) + N_MASK_USED]! | bit : w[k.node(n) + N_MASK_USED]! & ~bit;
-  const dirty = isDirtyTracked(slot) ? w[k.node(n) + N_MASK_DIRTY]! | bit : w[k.node(n) + N_MASK_DIRTY]! & ~bit;
+  const used = isPresent(slot) ? nodes.maskUsed(n) | bit : nodes.maskUsed(n) & ~bit;
+  const dirty = isDirtyTracked(slot) ? nodes.maskDirty(n) | bit : nodes.maskDirty(n) & ~bit;
   updateMasks(k, vmo, n, used, dirty);
   return true;
 }
 
 /** Sets a node's masks and carries any change of "non-empty" to its ancestors; frees empty nodes. */
 function updateMasks(k: KernelState, vmo: number, n: number, used: number, dirty: number): void {
-  const w = k.w;
+  const nodes = k.nodes;
   for (;;) {
-    const base = k.node(n);
-    const wasUsed = w[base + N_MASK_USED]! !== 0;
-    const wasDirty = w[base + N_MASK_DIRTY]! !== 0;
-    w[base + N_MASK_USED] = used;
-    w[base + N_MASK_DIRTY] = dirty;
-    const parent = w[base + N_PARENT]!;
-    const parentSlot = w[base + N_PARENT_SLOT]!;
-    if (parent >= 0) w[k.node(parent) + N_CHILD_DIRTY + parentSlot] = dirty;
+    const wasUsed = nodes.maskUsed(n) !== 0;
+    const wasDirty = nodes.maskDirty(n) !== 0;
+    nodes.setMaskUsed(n, used);
+    nodes.setMaskDirty(n, dirty);
+    const parent = nodes.parent(n);
+    const parentSlot = nodes.parentSlot(n);
+    if (parent !== NO_NODE) nodes.setChildDirty(parent, parentSlot, dirty);
     if (used === 0) {
       // An empty node is returned to the heap at once, so metadata tracks the pages held. Its
       // fields are read above: once freed, another thread may reuse it.
-      if (parent < 0) {
-        w[k.obj(vmo) + V_ROOT_NODE] = -1;
+      if (parent === NO_NODE) {
+        k.vmos.setRootNode(vmo, NO_NODE);
         k.freeNode(n);
         return;
       }
-      w[k.node(parent) + parentSlot] = 0;
+      nodes.setEntry(parent, parentSlot, NO_CHILD);
       k.freeNode(n);
     }
-    if (parent < 0 || (wasUsed === (used !== 0) && wasDirty === (dirty !== 0))) return;
+    if (parent === NO_NODE || (wasUsed === (used !== 0) && wasDirty === (dirty !== 0))) return;
     const bit = 1 << parentSlot;
-    const pb = k.node(parent);
-    used = used !== 0 ? w[pb + N_MASK_USED]! | bit : w[pb + N_MASK_USED]! & ~bit;
-    dirty = dirty !== 0 ? w[pb + N_MASK_DIRTY]! | bit : w[pb + N_MASK_DIRTY]! & ~bit;
+    used = used !== 0 ? nodes.maskUsed(parent) | bit : nodes.maskUsed(parent) & ~bit;
+    dirty = dirty !== 0 ? nodes.maskDirty(parent) | bit : nodes.maskDirty(parent) & ~bit;
     n = parent;
   }
 }
 
 function growRoot(k: KernelState, vmo: number): boolean {
-  const w = k.w;
-  const o = k.obj(vmo);
-  const old = w[o + V_ROOT_NODE]!;
+  const nodes = k.nodes;
+  const old = k.vmos.rootNode(vmo);
   const root = k.allocNode();
   if (root < 0) return false;
-  const h = w[o + V_TREE_HEIGHT]!;
-  const rb = k.node(root);
-  w[rb + N_LEVEL] = h;
-  w[rb + N_PARENT] = -1;
-  w[rb] = old + 1;
-  w[rb + N_MASK_USED] = w[k.node(old) + N_MASK_USED]! !== 0 ? 1 : 0;
-  w[rb + N_MASK_DIRTY] = w[k.node(old) + N_MASK_DIRTY]! !== 0 ? 1 : 0;
-  w[rb + N_CHILD_DIRTY] = w[k.node(old) + N_MASK_DIRTY]!;
-  w[k.node(old) + N_PARENT] = root;
-  w[k.node(old) + N_PARENT_SLOT] = 0;
-  w[o + V_ROOT_NODE] = root;
-  w[o + V_TREE_HEIGHT] = h + 1;
+  const h = k.vmos.treeHeight(vmo);
+  nodes.setLevel(root, h);
+  nodes.setParent(root, NO_NODE);
+  nodes.setEntry(root, 0, old + 1);
+  nodes.setMaskUsed(root, nodes.maskUsed(old) !== 0 ? 1 : 0);
+  nodes.setMaskDirty(root, nodes.maskDirty(old) !== 0 ? 1 : 0);
+  nodes.setChildDirty(root, 0, nodes.maskDirty(old));
+  nodes.setParent(old, root);
+  nodes.setParentSlot(old, 0);
+  k.vmos.setRootNode(vmo, root);
+  k.vmos.setTreeHeight(vmo, h + 1);
   return true;
 }
 
 /** First page in [from, limit) whose slot is present, or `limit`. O(height) per call. */
 export function nextPresentPage(k: KernelState, vmo: number, from: number, limit: number): number {
-  return nextMarked(k, vmo, from, limit, N_MASK_USED);
+  return nextMarked(k, vmo, from, limit, false);
 }
 
 /** First page in [from, limit) that is Dirty or AwaitingClean, or `limit`. */
 export function nextDirtyPage(k: KernelState, vmo: number, from: number, limit: number): number {
-  return nextMarked(k, vmo, from, limit, N_MASK_DIRTY);
+  return nextMarked(k, vmo, from, limit, true);
 }
 
-function nextMarked(k: KernelState, vmo: number, from: number, limit: number, maskField: number): number {
-  const w = k.w;
-  const o = k.obj(vmo);
-  const root = w[o + V_ROOT_NODE]!;
-  if (root < 0 || from >= limit) return limit;
-  const h = w[o + V_TREE_HEIGHT]!;
+/** First page in [from, limit) marked in the used (dirty = false) or the dirty summary masks. */
+function nextMarked(k: KernelState, vmo: number, from: number, limit: number, dirty: boolean): number {
+  const root = k.vmos.rootNode(vmo);
+  if (root === NO_NODE || from >= limit) return limit;
+  const h = k.vmos.treeHeight(vmo);
   if (from >= span(h)) return limit;
-  const found = searchMarked(k, root, h - 1, 0, from, maskField);
+  const found = searchMarked(k, root, h - 1, 0, from, dirty);
   return found < 0 || found >= limit ? limit : found;
 }
 
-function searchMarked(k: KernelState, n: number, level: number, base: number, from: number, maskField: number): number {
-  const w = k.w;
+function searchMarked(k: KernelState, n: number, level: number, base: number, from: number, dirty: boolean): number {
+  const nodes = k.nodes;
   const s = span(level);
   const first = from > base ? Math.floor((from - base) / s) : 0;
   if (first >= NODE_FANOUT) return -1;
-  let mask = w[k.node(n) + maskField]! & (-1 << first);
+  let mask = (dirty ? nodes.maskDirty(n) : nodes.maskUsed(n)) & (-1 << first);
   while (mask !== 0) {
     const j = 31 - Math.clz32(mask & -mask);
     const childBase = base + j * s;
     if (level === 0) return childBase;
-    const r = searchMarked(k, w[k.node(n) + j]! - 1, level - 1, childBase, Math.max(from, childBase), maskField);
+    const r = searchMarked(k, nodes.entry(n, j) - 1, level - 1, childBase, Math.max(from, childBase), dirty);
     if (r >= 0) return r;
     mask &= mask - 1;
   }
@@ -194,20 +191,19 @@ export function forEachPresent(
 }
 
 export function assertTreeEmpty(k: KernelState, vmo: number): void {
-  assert(k.w[k.obj(vmo) + V_ROOT_NODE] === -1, 'page list not empty');
+  assert(k.vmos.rootNode(vmo) === NO_NODE, 'page list not empty');
 }
 
 /** The leaf node holding `page`, or -1 when there is none. */
 function leafFor(k: KernelState, vmo: number, page: number): number {
-  const w = k.w;
-  const o = k.obj(vmo);
-  let n = w[o + V_ROOT_NODE]!;
-  if (n < 0) return -1;
-  const h = w[o + V_TREE_HEIGHT]!;
-  if (page >= span(h)) return -1;
+  let n = k.vmos.rootNode(vmo);
+  if (n === NO_NODE) return NO_NODE;
+  const h = k.vmos.treeHeight(vmo);
+  if (page >= span(h)) return NO_NODE;
+  const nodes = k.nodes;
   for (let level = h - 1; level > 0; level--) {
-    const child = w[k.node(n) + entryIndex(page, level)]!;
-    if (child === 0) return -1;
+    const child = nodes.entry(n, entryIndex(page, level));
+    if (child === NO_CHILD) return NO_NODE;
     n = child - 1;
   }
   return n;
@@ -217,23 +213,20 @@ function leafFor(k: KernelState, vmo: number, page: number): number {
  * Calls fn(start, end) for every maximal run of Dirty/AwaitingClean pages in [from, limit), in order,
  * with one in-order walk of the tree that descends only into subtrees whose dirty summary bit is set
  * and takes whole runs of bits at a time from the leaf masks that level-1 nodes keep (no leaf is
- * visited): O(interior nodes on dirty paths + runs). This is the hot
- * loop of query_dirty_ranges, so node addresses are computed inline.
+ * visited): O(interior nodes on dirty paths + runs). The hot loop of query_dirty_ranges.
  */
 export function forEachDirtyRun(k: KernelState, vmo: number, from: number, limit: number, fn: (start: number, end: number) => void): void {
-  const w = k.w;
-  const o = k.obj(vmo);
-  const root = w[o + V_ROOT_NODE]!;
-  if (root < 0 || from >= limit) return;
-  const h = w[o + V_TREE_HEIGHT]!;
-  const nodeBase = k.layout.nodes;
+  const t = k.nodes;
+  const root = k.vmos.rootNode(vmo);
+  if (root === NO_NODE || from >= limit) return;
+  const h = k.vmos.treeHeight(vmo);
   const nodes = walkNodes;
   const masks = walkMasks;
   const bases = walkBases;
   let depth = 0;
   nodes[0] = root;
   bases[0] = 0;
-  masks[0] = entryMask(w[nodeBase + root * NODE_WORDS + N_MASK_DIRTY]!, 0, h - 1, from, limit);
+  masks[0] = entryMask(t.maskDirty(root), 0, h - 1, from, limit);
   let runStart = -1;
   let runEnd = -1;
   while (depth >= 0) {
@@ -249,18 +242,18 @@ export function forEachDirtyRun(k: KernelState, vmo: number, from: number, limit
       // nested loops and no stack push: level-2 bits pick level-1 nodes, whose N_CHILD_DIRTY words
       // are the leaves' dirty masks; each leaf mask yields its runs of set bits.
       masks[depth] = 0;
-      const nb2 = nodeBase + nodes[depth]! * NODE_WORDS;
+      const n2 = nodes[depth]!;
       let m2 = level === 2 ? mask : 1;
       while (m2 !== 0) {
-        let nb1 = nb2;
+        let n1 = n2;
         let base1 = base;
         let m1 = mask;
         if (level === 2) {
           const j2 = 31 - Math.clz32(m2 & -m2);
           m2 &= m2 - 1;
-          nb1 = nodeBase + (w[nb2 + j2]! - 1) * NODE_WORDS;
+          n1 = t.entry(n2, j2) - 1;
           base1 = base + j2 * SPAN_2;
-          m1 = w[nb2 + N_CHILD_DIRTY + j2]!;
+          m1 = t.childDirty(n2, j2);
           if (base1 < from || base1 + SPAN_2 > limit) m1 = entryMask(m1, base1, 1, from, limit);
         } else m2 = 0;
         let m0 = level === 0 ? 1 : m1;
@@ -271,7 +264,7 @@ export function forEachDirtyRun(k: KernelState, vmo: number, from: number, limit
             const j1 = 31 - Math.clz32(m0 & -m0);
             m0 &= m0 - 1;
             leafBase = base1 + j1 * NODE_FANOUT;
-            leafMask = w[nb1 + N_CHILD_DIRTY + j1]!;
+            leafMask = t.childDirty(n1, j1);
             if (leafBase < from || leafBase + NODE_FANOUT > limit) leafMask = entryMask(leafMask, leafBase, 0, from, limit);
           } else m0 = 0;
           while (leafMask !== 0) {
@@ -292,11 +285,11 @@ export function forEachDirtyRun(k: KernelState, vmo: number, from: number, limit
     }
     const j = 31 - Math.clz32(mask & -mask);
     masks[depth] = mask & (mask - 1);
-    const nb = nodeBase + nodes[depth]! * NODE_WORDS;
+    const n = nodes[depth]!;
     const childBase = base + j * SPANS[level]!;
-    const childMask = w[nb + N_CHILD_DIRTY + j]!;
+    const childMask = t.childDirty(n, j);
     depth++;
-    nodes[depth] = w[nb + j]! - 1;
+    nodes[depth] = t.entry(n, j) - 1;
     bases[depth] = childBase;
     // Only the first and last child on the walk can straddle [from, limit).
     masks[depth] = childBase >= from && childBase + SPANS[level]! <= limit ? childMask : entryMask(childMask, childBase, level - 1, from, limit);
@@ -327,7 +320,7 @@ function entryMask(mask: number, base: number, level: number, from: number, limi
  * leaf (supply's TakePages from the aux VMO).
  */
 export function takeSlots(k: KernelState, vmo: number, from: number, count: number, out: Int32Array): void {
-  const w = k.w;
+  const nodes = k.nodes;
   for (let i = 0; i < count; ) {
     const page = from + i;
     const first = page & INDEX_MASK;
@@ -338,13 +331,12 @@ export function takeSlots(k: KernelState, vmo: number, from: number, count: numb
       i += n;
       continue;
     }
-    const base = k.node(leaf);
     for (let j = 0; j < n; j++) {
-      out[i + j] = w[base + first + j]!;
-      w[base + first + j] = EMPTY_SLOT;
+      out[i + j] = nodes.entry(leaf, first + j);
+      nodes.setEntry(leaf, first + j, EMPTY_SLOT);
     }
     const bits = n === NODE_FANOUT ? -1 : ((1 << n) - 1) << first;
-    updateMasks(k, vmo, leaf, w[base + N_MASK_USED]! & ~bits, w[base + N_MASK_DIRTY]! & ~bits);
+    updateMasks(k, vmo, leaf, nodes.maskUsed(leaf) & ~bits, nodes.maskDirty(leaf) & ~bits);
     i += n;
   }
 }
@@ -355,7 +347,7 @@ export function takeSlots(k: KernelState, vmo: number, from: number, count: numb
  * allocated (the pages before that leaf were written; inserted[] says which).
  */
 export function insertSlotsIfEmpty(k: KernelState, vmo: number, from: number, count: number, slots: Int32Array, skip: Uint8Array, inserted: Uint8Array): number {
-  const w = k.w;
+  const nodes = k.nodes;
   let written = 0;
   inserted.fill(0, 0, count);
   for (let i = 0; i < count; ) {
@@ -370,13 +362,12 @@ export function insertSlotsIfEmpty(k: KernelState, vmo: number, from: number, co
     }
     const leaf = ensureLeaf(k, vmo, page);
     if (leaf < 0) return -1;
-    const base = k.node(leaf);
-    let used = w[base + N_MASK_USED]!;
-    let dirty = w[base + N_MASK_DIRTY]!;
+    let used = nodes.maskUsed(leaf);
+    let dirty = nodes.maskDirty(leaf);
     for (let j = 0; j < n; j++) {
       const slot = slots[i + j]!;
-      if (skip[i + j] !== 0 || slot === EMPTY_SLOT || w[base + first + j] !== EMPTY_SLOT) continue;
-      w[base + first + j] = slot;
+      if (skip[i + j] !== 0 || slot === EMPTY_SLOT || nodes.entry(leaf, first + j) !== EMPTY_SLOT) continue;
+      nodes.setEntry(leaf, first + j, slot);
       used |= 1 << (first + j);
       if (isDirtyTracked(slot)) dirty |= 1 << (first + j);
       inserted[i + j] = 1;
@@ -395,41 +386,40 @@ export function insertSlotsIfEmpty(k: KernelState, vmo: number, from: number, co
  * it holds the old root, and a taller tree reads the same.
  */
 function ensureLeaf(k: KernelState, vmo: number, page: number): number {
-  const w = k.w;
-  const o = k.obj(vmo);
-  let root = w[o + V_ROOT_NODE]!;
-  if (root < 0) {
+  const nodes = k.nodes;
+  const vmos = k.vmos;
+  if (vmos.rootNode(vmo) === NO_NODE) {
     const h = treeHeightFor(page + 1);
-    root = k.allocNode();
-    if (root < 0) return -1;
-    w[k.node(root) + N_LEVEL] = h - 1;
-    w[k.node(root) + N_PARENT] = -1;
-    w[o + V_ROOT_NODE] = root;
-    w[o + V_TREE_HEIGHT] = h;
+    const root = k.allocNode();
+    if (root < 0) return NO_NODE;
+    nodes.setLevel(root, h - 1);
+    nodes.setParent(root, NO_NODE);
+    vmos.setRootNode(vmo, root);
+    vmos.setTreeHeight(vmo, h);
   }
-  while (page >= span(w[o + V_TREE_HEIGHT]!)) {
+  while (page >= span(vmos.treeHeight(vmo))) {
     if (!growRoot(k, vmo)) {
-      pruneEmptyPath(k, vmo, w[o + V_ROOT_NODE]!);
-      return -1;
+      pruneEmptyPath(k, vmo, vmos.rootNode(vmo));
+      return NO_NODE;
     }
   }
-  let n = w[o + V_ROOT_NODE]!;
-  for (let level = w[o + V_TREE_HEIGHT]! - 1; level > 0; level--) {
+  let n = vmos.rootNode(vmo);
+  for (let level = vmos.treeHeight(vmo) - 1; level > 0; level--) {
     const idx = entryIndex(page, level);
-    const child = w[k.node(n) + idx]!;
-    if (child !== 0) {
+    const child = nodes.entry(n, idx);
+    if (child !== NO_CHILD) {
       n = child - 1;
       continue;
     }
     const c = k.allocNode();
     if (c < 0) {
       pruneEmptyPath(k, vmo, n);
-      return -1;
+      return NO_NODE;
     }
-    w[k.node(c) + N_LEVEL] = level - 1;
-    w[k.node(c) + N_PARENT] = n;
-    w[k.node(c) + N_PARENT_SLOT] = idx;
-    w[k.node(n) + idx] = c + 1;
+    nodes.setLevel(c, level - 1);
+    nodes.setParent(c, n);
+    nodes.setParentSlot(c, idx);
+    nodes.setEntry(n, idx, c + 1);
     n = c;
   }
   return n;
@@ -440,14 +430,13 @@ function ensureLeaf(k: KernelState, vmo: number, page: number): number {
  * failed ensureLeaf created. A node with content stops the walk at once.
  */
 function pruneEmptyPath(k: KernelState, vmo: number, n: number): void {
-  const w = k.w;
-  while (n >= 0) {
-    const base = k.node(n);
-    if (w[base + N_MASK_USED] !== 0) return;
-    for (let j = 0; j < NODE_FANOUT; j++) if (w[base + j] !== 0) return;
-    const parent = w[base + N_PARENT]!;
-    if (parent < 0) w[k.obj(vmo) + V_ROOT_NODE] = -1;
-    else w[k.node(parent) + w[base + N_PARENT_SLOT]!] = 0;
+  const nodes = k.nodes;
+  while (n !== NO_NODE) {
+    if (nodes.maskUsed(n) !== 0) return;
+    for (let j = 0; j < NODE_FANOUT; j++) if (nodes.entry(n, j) !== NO_CHILD) return;
+    const parent = nodes.parent(n);
+    if (parent === NO_NODE) k.vmos.setRootNode(vmo, NO_NODE);
+    else nodes.setEntry(parent, nodes.parentSlot(n), NO_CHILD);
     k.freeNode(n);
     n = parent;
   }

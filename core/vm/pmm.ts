@@ -8,8 +8,11 @@
 // what it took, returns SHOULD_WAIT_FOR_FRAMES (or _NODES), and its outermost function drops the VMO lock, calls
 // waitForMemory (reclaim with no lock held) and restarts - Zircon's ZX_ERR_SHOULD_WAIT with an
 // AnonymousPageRequest. ZX_ERR_NO_MEMORY reaches the caller only when reclaim found nothing to free.
+//
+// The free-frame stack: frameTable.freeStack(0 .. header.freeFrames - 1), top last. A frame is free
+// exactly when frameTable.ownerVmo(frame) is -1 (FRAME_FREE) and it sits on the stack once.
 
-import { H_FREE_FRAMES, H_PMM_LOCK } from '../../shared/layout.js';
+import { H_PMM_LOCK } from '../../shared/layout.js';
 import { PAGE_SIZE } from '../../shared/constants.js';
 import type { KernelState } from '../kernel_state.js';
 
@@ -25,9 +28,22 @@ export function isMemoryWait(status: number): boolean {
   return status === SHOULD_WAIT_FOR_FRAMES || status === SHOULD_WAIT_FOR_NODES;
 }
 
+/** frameTable.ownerVmo of a frame on the free-frame stack. */
+export const FRAME_FREE = -1;
+
 /** Takes a free frame for page `ownerPage` of `ownerVmo` (whose lock the caller holds); -1 if none. */
 export function allocFrame(k: KernelState, ownerVmo: number, ownerPage: number): number {
-  return popFreeFrame(k, ownerVmo, ownerPage);
+  k.lockLeaf(H_PMM_LOCK);
+  const free = k.header.freeFrames();
+  let frame = -1;
+  if (free > 0) {
+    frame = k.frameTable.freeStack(free - 1);
+    k.header.setFreeFrames(free - 1);
+    k.frameTable.setOwnerVmo(frame, ownerVmo);
+    k.frameTable.setOwnerPage(frame, ownerPage);
+  }
+  k.unlockLeaf(H_PMM_LOCK);
+  return frame;
 }
 
 /**
@@ -42,38 +58,21 @@ export function waitForMemory(k: KernelState, vmo: number, start: number, end: n
   return k.reclaim(vmo, start, end) > 0;
 }
 
-function popFreeFrame(k: KernelState, ownerVmo: number, ownerPage: number): number {
-  const w = k.w;
-  const L = k.layout;
-  k.lockLeaf(H_PMM_LOCK);
-  const free = w[H_FREE_FRAMES]!;
-  let frame = -1;
-  if (free > 0) {
-    frame = w[L.freeFrames + free - 1]!;
-    w[H_FREE_FRAMES] = free - 1;
-    w[L.frameOwnerVmo + frame] = ownerVmo;
-    w[L.frameOwnerPage + frame] = ownerPage;
-  }
-  k.unlockLeaf(H_PMM_LOCK);
-  return frame;
-}
-
+/** Returns `frame` to the pool (its owner's page no longer refers to it). */
 export function freeFrame(k: KernelState, frame: number): void {
-  const w = k.w;
-  const L = k.layout;
   k.lockLeaf(H_PMM_LOCK);
-  const free = w[H_FREE_FRAMES]!;
-  w[L.freeFrames + free] = frame;
-  w[H_FREE_FRAMES] = free + 1;
-  w[L.frameOwnerVmo + frame] = -1;
+  const free = k.header.freeFrames();
+  k.frameTable.setFreeStack(free, frame);
+  k.header.setFreeFrames(free + 1);
+  k.frameTable.setOwnerVmo(frame, FRAME_FREE);
   k.unlockLeaf(H_PMM_LOCK);
 }
 
 /** Records that a frame moved to another VMO (supply takes pages from the aux VMO). */
 export function setFrameOwner(k: KernelState, frame: number, ownerVmo: number, ownerPage: number): void {
   // Written under the new owner's VMO lock; read by reclaim under the same lock.
-  k.w[k.layout.frameOwnerVmo + frame] = ownerVmo;
-  k.w[k.layout.frameOwnerPage + frame] = ownerPage;
+  k.frameTable.setOwnerVmo(frame, ownerVmo);
+  k.frameTable.setOwnerPage(frame, ownerPage);
 }
 
 /** Copying a zero page is 3-5x faster than fill(0) on a SharedArrayBuffer (bench/RESULTS.md). */
@@ -84,5 +83,5 @@ export function zeroFrame(k: KernelState, frame: number): void {
 }
 
 export function freeFrameCount(k: KernelState): number {
-  return Atomics.load(k.w, H_FREE_FRAMES);
+  return k.header.freeFrames();
 }

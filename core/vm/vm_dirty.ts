@@ -6,18 +6,17 @@
 // WRITEBACK_END only cleans AwaitingClean pages. Every function takes the VMO lock.
 
 import { PAGE_SIZE, ZX_VMO_DIRTY_RANGE_IS_ZERO } from '../../shared/constants.js';
-import { V_COMMITTED_PAGES, V_FLAGS, V_SIZE_PAGES, VmoFlag } from '../../shared/layout.js';
-import { DirtyState, EMPTY_SLOT, SlotKind, slotDirtyState, slotFrame, slotKind, withDirtyState } from '../../shared/page_slot.js';
+import { VmoFlag } from '../../shared/layout.js';
+import { DirtyState, SlotKind, slotDirtyState, slotFrame, slotKind, withDirtyState } from '../../shared/page_slot.js';
 import { ZX_ERR_BAD_STATE, ZX_ERR_NO_MEMORY, ZX_ERR_NOT_FOUND, ZX_ERR_OUT_OF_RANGE, ZX_OK } from '../../shared/status.js';
 import type { KernelState } from '../kernel_state.js';
 import { Bug } from '../bugs.js';
 import { TraceEvent, traceEvent } from '../trace.js';
-import { O_KOID } from '../../shared/layout.js';
 import type { DirtyRange } from '../sys_types.js';
 import { forEachDirtyRun, lookupSlot, nextDirtyPage, nextPresentPage, setSlot } from './page_list.js';
 import { onPagesDirtiedLocked, onPagesSuppliedLocked } from './page_source.js';
 import { allocFrame, freeFrame, isMemoryWait, SHOULD_WAIT_FOR_FRAMES, SHOULD_WAIT_FOR_NODES } from './pmm.js';
-import { isPagerBacked, placeFrameLocked, waitForMemoryDroppingLock } from './vm_object.js';
+import { isPagerBacked, placeFrameLocked, releasePageLocked, releasePagesLocked, ReleaseKeep, waitForMemoryDroppingLock } from './vm_object.js';
 import {
   addIntervalLocked,
   beginIntervalsLocked,
@@ -35,16 +34,12 @@ import {
 } from './zero_intervals.js';
 
 function flags(k: KernelState, vmo: number): number {
-  return k.w[k.obj(vmo) + V_FLAGS]!;
+  return k.vmos.flags(vmo);
 }
 
 function setModifiedLocked(k: KernelState, vmo: number): void {
   k.assertHeld(vmo);
-  k.w[k.obj(vmo) + V_FLAGS] = flags(k, vmo) | VmoFlag.Modified;
-}
-
-function adjustCommitted(k: KernelState, vmo: number, delta: number): void {
-  k.w[k.obj(vmo) + V_COMMITTED_PAGES] = k.w[k.obj(vmo) + V_COMMITTED_PAGES]! + delta;
+  k.vmos.setFlags(vmo, flags(k, vmo) | VmoFlag.Modified);
 }
 
 /** First page in [from, limit) with no content at all (no slot and no zero interval), or `limit`. */
@@ -158,7 +153,7 @@ let frameScratch = new Int32Array(64);
  */
 function dirtyPagesLocked(k: KernelState, vmo: number, start: number, len: number): number {
   k.assertHeld(vmo);
-  const size = k.w[k.obj(vmo) + V_SIZE_PAGES]!;
+  const size = k.vmos.sizePages(vmo);
   const end = start + len;
   if (start > size) return ZX_ERR_OUT_OF_RANGE;
   // Range before detach (§2.5): a detached VMO has no requests left to resolve.
@@ -178,7 +173,25 @@ function dirtyPagesLocked(k: KernelState, vmo: number, start: number, len: numbe
   framesWanted = need;
   if (removeRangeSplitsLocked(k, vmo, start, end) && !reserveIntervals(k, 1)) return ZX_ERR_NO_MEMORY;
   if (frameScratch.length < need) frameScratch = new Int32Array(Math.max(need, 2 * frameScratch.length));
-  const frames = frameScratch;
+  const status = prepareDirtyFramesLocked(k, vmo, start, end, need, frameScratch);
+  if (status !== ZX_OK) {
+    releaseReservedIntervals(k);
+    return status;
+  }
+  removeRangeLocked(k, vmo, start, end); // cannot fail: a split's record is reserved
+  releaseReservedIntervals(k);
+  if (k.tracing) traceEvent(k, TraceEvent.Dirty, k.objects.koid(vmo), start, len);
+  transitionToDirtyLocked(k, vmo, start, end, frameScratch);
+  return ZX_OK;
+}
+
+/**
+ * The all-or-nothing half of DirtyPagesLocked: takes `need` frames into frames[] (one per zero marker
+ * and zero-interval page of [start, end), in offset order) and places those of zero-interval pages
+ * as Clean pages (the only insertions that may need radix nodes; markers already have their leaves).
+ * ZX_OK, or a memory wait with every frame freed and every placed page removed again.
+ */
+function prepareDirtyFramesLocked(k: KernelState, vmo: number, start: number, end: number, need: number, frames: Int32Array): number {
   let taken = 0;
   for (let p = start; p < end && taken < need; p++) {
     if (slotKind(lookupSlot(k, vmo, p)) === SlotKind.Page) continue;
@@ -186,8 +199,6 @@ function dirtyPagesLocked(k: KernelState, vmo: number, start: number, len: numbe
     if (f < 0) break;
     frames[taken++] = f;
   }
-  // Zero-interval pages get their frames (as Clean pages, so the pass below sees them transition);
-  // they are the only insertions that may need radix nodes. Markers already have their leaves.
   let placed = 0;
   if (taken === need) {
     for (let p = start; p < end && placed < need; p++) {
@@ -197,28 +208,29 @@ function dirtyPagesLocked(k: KernelState, vmo: number, start: number, len: numbe
       placed++;
     }
   }
-  if (taken < need || placed < need) {
-    // Undo: the pages placed so far go (their frames with the rest), the reserve goes back.
-    // frames[i] belongs to the i-th marker or zero-interval page, in offset order.
-    for (let p = start, i = 0; i < placed; p++) {
-      const slot = lookupSlot(k, vmo, p);
-      if (slotKind(slot) === SlotKind.Marker) i++;
-      else if (slotKind(slot) === SlotKind.Page && slotFrame(slot) === frames[i]) {
-        setSlot(k, vmo, p, EMPTY_SLOT);
-        adjustCommitted(k, vmo, -1);
-        i++;
-      }
+  if (taken === need && placed === need) return ZX_OK;
+  // Undo: the pages placed so far go with their frames, then the frames not placed.
+  // frames[i] belongs to the i-th marker or zero-interval page, in offset order.
+  for (let p = start, i = 0; i < placed; p++) {
+    const slot = lookupSlot(k, vmo, p);
+    if (slotKind(slot) === SlotKind.Marker) freeFrame(k, frames[i++]!);
+    else if (slotKind(slot) === SlotKind.Page && slotFrame(slot) === frames[i]) {
+      releasePageLocked(k, vmo, p, slot); // frees frames[i]
+      i++;
     }
-    for (let i = 0; i < taken; i++) freeFrame(k, frames[i]!);
-    releaseReservedIntervals(k);
-    return taken < need ? SHOULD_WAIT_FOR_FRAMES : SHOULD_WAIT_FOR_NODES;
   }
-  removeRangeLocked(k, vmo, start, end); // cannot fail: a split's record is reserved
-  releaseReservedIntervals(k);
-  // DIRTY requests are resolved per contiguous run of pages this call transitions (Zircon's
-  // ForEveryPageAndContiguousRunInRange over !is_page_dirty): an already-Dirty page splits a run
-  // and resolves nothing, so a request that page was never counted for stays pending.
-  if (k.tracing) traceEvent(k, TraceEvent.Dirty, k.w[k.obj(vmo) + O_KOID]!, start, len);
+  for (let i = placed; i < taken; i++) freeFrame(k, frames[i]!);
+  return taken < need ? SHOULD_WAIT_FOR_FRAMES : SHOULD_WAIT_FOR_NODES;
+}
+
+/**
+ * The transitions of DirtyPagesLocked, which cannot fail: markers get their frames as Dirty pages,
+ * every other not-Dirty page (zero-interval pages placed above included) becomes Dirty. DIRTY
+ * requests are resolved per contiguous run of pages this call transitions (Zircon's
+ * ForEveryPageAndContiguousRunInRange over !is_page_dirty): an already-Dirty page splits a run and
+ * resolves nothing, so a request that page was never counted for stays pending.
+ */
+function transitionToDirtyLocked(k: KernelState, vmo: number, start: number, end: number, frames: Int32Array): void {
   let next = 0;
   let runStart = -1;
   for (let p = start; p <= end; p++) {
@@ -241,7 +253,6 @@ function dirtyPagesLocked(k: KernelState, vmo: number, start: number, len: numbe
       runStart = -1;
     }
   }
-  return ZX_OK;
 }
 
 // ---- Writeback ----
@@ -255,7 +266,7 @@ export function writebackBegin(k: KernelState, vmo: number, start: number, len: 
   k.lockObject(vmo);
   const end = start + len;
   let status: number = ZX_OK;
-  if (end > k.w[k.obj(vmo) + V_SIZE_PAGES]!) status = ZX_ERR_OUT_OF_RANGE;
+  if (end > k.vmos.sizePages(vmo)) status = ZX_ERR_OUT_OF_RANGE;
   else {
     if (!isZero) {
       for (let p = nextDirtyPage(k, vmo, start, end); p < end; p = nextDirtyPage(k, vmo, p + 1, end)) {
@@ -264,7 +275,7 @@ export function writebackBegin(k: KernelState, vmo: number, start: number, len: 
       }
     }
     beginIntervalsLocked(k, vmo, start, end);
-    if (k.tracing) traceEvent(k, TraceEvent.WritebackBegin, k.w[k.obj(vmo) + O_KOID]!, start, len);
+    if (k.tracing) traceEvent(k, TraceEvent.WritebackBegin, k.objects.koid(vmo), start, len);
   }
   k.unlockObject(vmo);
   return status;
@@ -279,7 +290,7 @@ export function writebackEnd(k: KernelState, vmo: number, start: number, len: nu
   k.lockObject(vmo);
   const end = start + len;
   let status: number = ZX_OK;
-  if (end > k.w[k.obj(vmo) + V_SIZE_PAGES]!) status = ZX_ERR_OUT_OF_RANGE;
+  if (end > k.vmos.sizePages(vmo)) status = ZX_ERR_OUT_OF_RANGE;
   else {
     for (let p = nextDirtyPage(k, vmo, start, end); p < end; p = nextDirtyPage(k, vmo, p + 1, end)) {
       const slot = lookupSlot(k, vmo, p);
@@ -287,7 +298,7 @@ export function writebackEnd(k: KernelState, vmo: number, start: number, len: nu
       else if (k.bugs & Bug.EndCleansRedirtied) setSlot(k, vmo, p, withDirtyState(withDirtyState(slot, DirtyState.AwaitingClean), DirtyState.Clean));
     }
     endIntervalsLocked(k, vmo, start, end);
-    if (k.tracing) traceEvent(k, TraceEvent.WritebackEnd, k.w[k.obj(vmo) + O_KOID]!, start, len);
+    if (k.tracing) traceEvent(k, TraceEvent.WritebackEnd, k.objects.koid(vmo), start, len);
   }
   k.unlockObject(vmo);
   return status;
@@ -337,7 +348,7 @@ export function queryDirtyRanges(k: KernelState, vmo: number, start: number, end
 export function queryVmoStats(k: KernelState, vmo: number, reset: boolean): boolean {
   k.lockObject(vmo);
   const modified = (flags(k, vmo) & VmoFlag.Modified) !== 0;
-  if (reset) k.w[k.obj(vmo) + V_FLAGS] = flags(k, vmo) & ~VmoFlag.Modified;
+  if (reset) k.vmos.setFlags(vmo, flags(k, vmo) & ~VmoFlag.Modified);
   k.unlockObject(vmo);
   return modified;
 }
@@ -352,12 +363,11 @@ export function queryVmoStats(k: KernelState, vmo: number, reset: boolean): bool
  */
 export function resizeVmo(k: KernelState, vmo: number, newPages: number): number {
   k.lockObject(vmo);
-  const o = k.obj(vmo);
-  const old = k.w[o + V_SIZE_PAGES]!;
+  const old = k.vmos.sizePages(vmo);
   const pagerBacked = isPagerBacked(k, vmo);
   let status: number = ZX_OK;
   if (newPages < old) {
-    k.w[o + V_SIZE_PAGES] = newPages;
+    k.vmos.setSizePages(vmo, newPages);
     if (pagerBacked) {
       // READ requests are resolved over absent offsets only (a page supplied and then cut off is
       // not progress: ResizeCommitTest); DIRTY requests over every offset that is not Dirty, gaps
@@ -368,18 +378,11 @@ export function resizeVmo(k: KernelState, vmo: number, newPages: number): number
       });
       invalidateDirtyRequestsLocked(k, vmo, newPages, old);
     }
-    for (let p = nextPresentPage(k, vmo, newPages, old); p < old; p = nextPresentPage(k, vmo, p + 1, old)) {
-      const slot = lookupSlot(k, vmo, p);
-      if (slotKind(slot) === SlotKind.Page) {
-        freeFrame(k, slotFrame(slot));
-        adjustCommitted(k, vmo, -1);
-      }
-      setSlot(k, vmo, p, EMPTY_SLOT);
-    }
+    releasePagesLocked(k, vmo, newPages, old, ReleaseKeep.Nothing);
     truncateIntervalsLocked(k, vmo, newPages);
   } else if (newPages > old) {
     if (pagerBacked && !addIntervalLocked(k, vmo, old, newPages)) status = ZX_ERR_NO_MEMORY;
-    else k.w[o + V_SIZE_PAGES] = newPages;
+    else k.vmos.setSizePages(vmo, newPages);
   }
   if (status === ZX_OK && pagerBacked) setModifiedLocked(k, vmo);
   k.unlockObject(vmo);
@@ -401,7 +404,7 @@ export function zeroPages(k: KernelState, vmo: number, start: number, end: numbe
 
 function zeroPagesLocked(k: KernelState, vmo: number, start: number, end: number): number {
   k.assertHeld(vmo);
-  if (end > k.w[k.obj(vmo) + V_SIZE_PAGES]!) return ZX_ERR_OUT_OF_RANGE;
+  if (end > k.vmos.sizePages(vmo)) return ZX_ERR_OUT_OF_RANGE;
   if (start >= end) return ZX_OK;
   const pagerBacked = isPagerBacked(k, vmo);
   // The interval records first (ZeroRangeInternal fails before it changes anything): an unsaved
@@ -412,13 +415,7 @@ function zeroPagesLocked(k: KernelState, vmo: number, start: number, end: number
       if (kind === 'absent') onPagesSuppliedLocked(k, vmo, s, e - s);
     });
   }
-  for (let p = nextPresentPage(k, vmo, start, end); p < end; p = nextPresentPage(k, vmo, p + 1, end)) {
-    const slot = lookupSlot(k, vmo, p);
-    if (slotKind(slot) !== SlotKind.Page) continue;
-    freeFrame(k, slotFrame(slot));
-    adjustCommitted(k, vmo, -1);
-    setSlot(k, vmo, p, EMPTY_SLOT);
-  }
+  releasePagesLocked(k, vmo, start, end, ReleaseKeep.Markers);
   if (!pagerBacked) return ZX_OK;
   // Everything in range except markers becomes one or more zero intervals.
   let p = start;

@@ -7,41 +7,14 @@
 // Request shapes (zircon-semantics §3.3): vmo_read asks for the rest of the read (early wake);
 // vmo_write for at most MAX_WRITE_WAIT_PAGES; commit for the rest of its range; every READ request
 // covers only a run of absent pages (it stops at the first present slot).
+//
+// A VMO's committed-page count (vmos.committedPages) changes only where a frame enters its page list
+// (placeFrameLocked, insertSuppliedLocked) or leaves it (releasePageLocked, takePages), all through
+// addCommittedLocked.
 
 import { assert } from '../../shared/assert.js';
 import { MAX_WRITE_WAIT_PAGES, PAGE_SIZE, ZX_VMO_DISCARDABLE, ZX_VMO_RESIZABLE, ZX_VMO_TRAP_DIRTY } from '../../shared/constants.js';
-import {
-  E_VMO,
-  H_DONT_NEED_PAGES,
-  H_STAT_SUPPLIED_PAGES,
-  O_KOID,
-  PacketKind,
-  PageRequestType,
-  PX_ACTIVE,
-  PX_FIFO_HEAD,
-  PX_FIFO_TAIL,
-  PX_PACKET,
-  V_COMMITTED_PAGES,
-  V_FLAGS,
-  V_KEY_HI,
-  V_KEY_LO,
-  V_LOCK_COUNT,
-  V_RECORD_REFS,
-  V_OPTIONS,
-  V_OUT_DIRTY,
-  V_OUT_READ,
-  V_PAGER,
-  V_PAGER_KOID,
-  V_PAGER_NEXT,
-  V_PAGER_PREV,
-  V_PORT,
-  V_ROOT_NODE,
-  V_SIZE_PAGES,
-  V_TREE_HEIGHT,
-  V_ZERO_HEAD,
-  VmoFlag,
-  Z_NEXT,
-} from '../../shared/layout.js';
+import { PacketKind, PageRequestType, PX_NONE, VmoFlag } from '../../shared/layout.js';
 import {
   ACCESSED_BIT,
   ALWAYS_NEED_BIT,
@@ -69,10 +42,10 @@ import {
 import type { KernelState } from '../kernel_state.js';
 import { Bug } from '../bugs.js';
 import { TraceEvent, traceEvent } from '../trace.js';
-import { O_KOID as KOID } from '../../shared/layout.js';
 import { allocPacket, freePacket } from '../object/port_dispatcher.js';
 import {
   firstInterval,
+  freeAllIntervalsLocked,
   intervalAtLocked,
   nextIntervalStartLocked,
   releaseReservedIntervals,
@@ -80,7 +53,18 @@ import {
   removeRangeSplitsLocked,
   reserveIntervals,
 } from './zero_intervals.js';
-import { forEachPresent, insertSlotsIfEmpty, lookupSlot, nextPresentPage, setSlot, slotIndex, takeSlots, treeHeightFor } from './page_list.js';
+import {
+  insertSlotsIfEmpty,
+  lookupSlot,
+  nextPresentPage,
+  PAST_ANY_PAGE,
+  setSlot,
+  setSlotInPlace,
+  slotAt,
+  slotIndex,
+  takeSlots,
+  treeHeightFor,
+} from './page_list.js';
 import {
   cancelRequestLocked,
   closeSourceLocked,
@@ -93,11 +77,14 @@ import {
 } from './page_source.js';
 import { allocFrame, freeFrame, isMemoryWait, setFrameOwner, SHOULD_WAIT_FOR_FRAMES, SHOULD_WAIT_FOR_NODES, waitForMemory, zeroFrame } from './pmm.js';
 
+/** vmos.pagerNext / pagerPrev of a VMO that is in no pager's list (-1 ends a list). */
+export const NOT_IN_PAGER_LIST = -2;
+
 /** Records an access for reclaim's clock: sets ACCESSED and drops a DONT_NEED hint, in place. */
 export function markAccessedLocked(k: KernelState, at: number, slot: number): void {
   if ((slot & (ACCESSED_BIT | DONT_NEED_BIT)) === ACCESSED_BIT) return;
-  if ((slot & DONT_NEED_BIT) !== 0) Atomics.sub(k.w, H_DONT_NEED_PAGES, 1);
-  k.w[at] = (slot | ACCESSED_BIT) & ~DONT_NEED_BIT;
+  if ((slot & DONT_NEED_BIT) !== 0) k.header.addDontNeedPages(-1);
+  setSlotInPlace(k, at, (slot | ACCESSED_BIT) & ~DONT_NEED_BIT);
 }
 
 /** Pages between voluntary lock drops in long read/write loops (kPagesBetweenUnlocks). */
@@ -106,42 +93,58 @@ const PAGES_BETWEEN_UNLOCKS = 16;
 const SUPPLY_BATCH_PAGES = 256;
 
 export function isPagerBacked(k: KernelState, vmo: number): boolean {
-  return (k.w[k.obj(vmo) + V_FLAGS]! & VmoFlag.PagerBacked) !== 0;
+  return (k.vmos.flags(vmo) & VmoFlag.PagerBacked) !== 0;
 }
 
 export function vmoSizePages(k: KernelState, vmo: number): number {
-  return k.w[k.obj(vmo) + V_SIZE_PAGES]!;
+  return k.vmos.sizePages(vmo);
+}
+
+/**
+ * Whether the page at `page`, whose slot is `slot`, is absent: a pager VMO's offset with no slot and
+ * no zero interval, whose content only the pager can supply (a READ request). Anonymous VMOs have no
+ * absent pages: an empty offset reads as zeros.
+ */
+export function isAbsentLocked(k: KernelState, vmo: number, page: number, slot: number): boolean {
+  k.assertHeld(vmo);
+  return slotKind(slot) === SlotKind.Empty && isPagerBacked(k, vmo) && intervalAtLocked(k, vmo, page) < 0;
+}
+
+/** The one writer of vmos.committedPages: frames entered (deltaPages > 0) or left the VMO's page list. */
+function addCommittedLocked(k: KernelState, vmo: number, deltaPages: number): void {
+  const n = k.vmos.committedPages(vmo) + deltaPages;
+  assert(n >= 0, 'negative committed page count');
+  k.vmos.setCommittedPages(vmo, n);
 }
 
 /** Fills a freshly allocated VMO object record. Pager VMOs also get their port packet. */
 export function initVmo(k: KernelState, vmo: number, sizePages: number, options: number, pager: number, port: number, key: bigint): number {
-  const w = k.w;
-  const o = k.obj(vmo);
-  w[o + V_OPTIONS] = options;
-  w[o + V_SIZE_PAGES] = sizePages;
-  w[o + V_ROOT_NODE] = -1;
-  w[o + V_TREE_HEIGHT] = treeHeightFor(Math.max(sizePages, 1));
-  w[o + V_PAGER] = pager;
-  w[o + V_PAGER_NEXT] = -2; // -2: not in a pager's list
-  w[o + V_PAGER_PREV] = -2;
-  w[o + V_PORT] = port;
-  w[o + V_OUT_READ] = -1;
-  w[o + V_OUT_DIRTY] = -1;
-  w[o + PX_ACTIVE] = -1;
-  w[o + PX_FIFO_HEAD] = -1;
-  w[o + PX_FIFO_TAIL] = -1;
-  w[o + PX_PACKET] = -1;
-  w[o + V_ZERO_HEAD] = -1;
-  w[o + V_RECORD_REFS] = 1; // the live VMO's own reference on its record
+  const vmos = k.vmos;
+  vmos.setOptions(vmo, options);
+  vmos.setSizePages(vmo, sizePages);
+  vmos.setRootNode(vmo, -1);
+  vmos.setTreeHeight(vmo, treeHeightFor(Math.max(sizePages, 1)));
+  vmos.setPager(vmo, pager);
+  vmos.setPagerNext(vmo, NOT_IN_PAGER_LIST);
+  vmos.setPagerPrev(vmo, NOT_IN_PAGER_LIST);
+  vmos.setPort(vmo, port);
+  vmos.setOutRead(vmo, -1);
+  vmos.setOutDirty(vmo, -1);
+  vmos.setPxActive(vmo, PX_NONE);
+  vmos.setPxFifoHead(vmo, -1);
+  vmos.setPxFifoTail(vmo, -1);
+  vmos.setPxPacket(vmo, -1);
+  vmos.setZeroHead(vmo, -1);
+  vmos.setRecordRefs(vmo, 1); // the live VMO's own reference on its record
   if (pager >= 0) {
     const e = allocPacket(k, PacketKind.Pager);
     if (e < 0) return ZX_ERR_NO_MEMORY;
-    w[k.pkt(e) + E_VMO] = vmo;
-    w[o + PX_PACKET] = e;
-    w[o + V_FLAGS] = VmoFlag.PagerBacked;
-    w[o + V_PAGER_KOID] = w[k.obj(pager) + O_KOID]!;
-    w[o + V_KEY_LO] = Number(BigInt.asUintN(32, key)) | 0;
-    w[o + V_KEY_HI] = Number(BigInt.asUintN(32, key >> 32n)) | 0;
+    k.packets.setVmo(e, vmo);
+    vmos.setPxPacket(vmo, e);
+    vmos.setFlags(vmo, VmoFlag.PagerBacked);
+    vmos.setPagerKoid(vmo, k.objects.koid(pager));
+    vmos.setKeyLo(vmo, Number(BigInt.asUintN(32, key)) | 0);
+    vmos.setKeyHi(vmo, Number(BigInt.asUintN(32, key >> 32n)) | 0);
   }
   return ZX_OK;
 }
@@ -152,21 +155,11 @@ export function initVmo(k: KernelState, vmo: number, sizePages: number, options:
  * record stays (it is the PagerProxy) until its own last reference goes: see freeVmoRecord.
  */
 export function vmoDeadTransition(k: KernelState, vmo: number): void {
-  const w = k.w;
-  const o = k.obj(vmo);
   k.lockObject(vmo);
   if (isPagerBacked(k, vmo)) closeSourceLocked(k, vmo);
-  forEachPresent(k, vmo, 0, 2 ** 31, (page, slot) => {
-    if (slotKind(slot) === SlotKind.Page) freeFrame(k, slotFrame(slot));
-    setSlot(k, vmo, page, EMPTY_SLOT);
-  });
-  w[o + V_COMMITTED_PAGES] = 0;
-  for (let z = w[o + V_ZERO_HEAD]!; z >= 0; ) {
-    const next = w[k.zint(z) + Z_NEXT]!;
-    k.freeInterval(z);
-    z = next;
-  }
-  w[o + V_ZERO_HEAD] = -1;
+  releasePagesLocked(k, vmo, 0, PAST_ANY_PAGE, ReleaseKeep.Nothing);
+  assert(k.vmos.committedPages(vmo) === 0, 'a dead VMO still counts committed pages');
+  freeAllIntervalsLocked(k, vmo);
   k.unlockObject(vmo);
 }
 
@@ -176,21 +169,112 @@ export function vmoDeadTransition(k: KernelState, vmo: number): void {
  * Zircon the source is never created). It holds no pager or port reference yet.
  */
 export function destroyUnpublishedVmo(k: KernelState, vmo: number): void {
-  const o = k.obj(vmo);
-  k.w[o + V_PAGER] = -1;
-  k.w[o + V_PORT] = -1;
-  k.w[o + V_FLAGS] = k.w[o + V_FLAGS]! | VmoFlag.Detached | VmoFlag.SourceClosed | VmoFlag.PagerClosed;
+  k.vmos.setPager(vmo, -1);
+  k.vmos.setPort(vmo, -1);
+  k.vmos.setFlags(vmo, k.vmos.flags(vmo) | VmoFlag.Detached | VmoFlag.SourceClosed | VmoFlag.PagerClosed);
   k.addRef(vmo);
   k.release(vmo);
 }
 
 /** The record's last reference is gone (no packet in any port): frees its packet. */
 export function freeVmoPacket(k: KernelState, vmo: number): void {
-  const o = k.obj(vmo);
-  const e = k.w[o + PX_PACKET]!;
+  const e = k.vmos.pxPacket(vmo);
   if (e >= 0) {
     freePacket(k, e);
-    k.w[o + PX_PACKET] = -1;
+    k.vmos.setPxPacket(vmo, -1);
+  }
+}
+
+// ---- Pages leaving the page list ----
+
+/** What releasePagesLocked leaves in place. */
+export const ReleaseKeep = {
+  /** Nothing: every page and zero marker goes. */
+  Nothing: 0,
+  /** Zero markers stay (already clean zeros); every page goes. */
+  Markers: 1,
+  /** Dirty and AwaitingClean pages stay (they await writeback); Clean pages and markers go. */
+  DirtyPages: 2,
+} as const;
+export type ReleaseKeep = (typeof ReleaseKeep)[keyof typeof ReleaseKeep];
+
+/** Empties the offset `page` holding `slot`: a page's frame goes back to the pool. */
+export function releasePageLocked(k: KernelState, vmo: number, page: number, slot: number): void {
+  k.assertHeld(vmo);
+  setSlot(k, vmo, page, EMPTY_SLOT);
+  if (slotKind(slot) === SlotKind.Page) {
+    freeFrame(k, slotFrame(slot));
+    addCommittedLocked(k, vmo, -1);
+  }
+}
+
+/** Empties the present offsets of [startPage, endPage) except what `keep` names; returns the frames freed. */
+export function releasePagesLocked(k: KernelState, vmo: number, startPage: number, endPage: number, keep: ReleaseKeep): number {
+  k.assertHeld(vmo);
+  let freed = 0;
+  for (let p = nextPresentPage(k, vmo, startPage, endPage); p < endPage; p = nextPresentPage(k, vmo, p + 1, endPage)) {
+    const slot = lookupSlot(k, vmo, p);
+    const isPage = slotKind(slot) === SlotKind.Page;
+    if (keep === ReleaseKeep.Markers && !isPage) continue;
+    if (keep === ReleaseKeep.DirtyPages && isPage && slotDirtyState(slot) !== DirtyState.Clean) continue;
+    releasePageLocked(k, vmo, p, slot);
+    if (isPage) freed++;
+  }
+  return freed;
+}
+
+// ---- Waits ----
+
+/** Returned by a page step of a byte loop that dropped the VMO lock to wait: re-validate, retry the page. */
+const RETRY_PAGE = 1;
+
+/** Waits on the thread's populated request with the VMO lock dropped; ZX_OK means retry. */
+function waitOnRequestDroppingLock(k: KernelState, vmo: number, r: number): number {
+  k.unlockObject(vmo);
+  const status = waitOnRequest(k, vmo, r);
+  k.lockObject(vmo);
+  return status;
+}
+
+/** Asks for [page, page + lenPages) and waits for it with the lock dropped: ZX_OK means retry. */
+function requestPagesLocked(k: KernelState, r: number, vmo: number, type: number, page: number, lenPages: number, earlyWake: boolean): number {
+  const status = populateRequestLocked(k, vmo, r, type, page, lenPages, earlyWake);
+  return status === ZX_ERR_SHOULD_WAIT ? waitOnRequestDroppingLock(k, vmo, r) : status;
+}
+
+/** The end of an operation that may have populated the thread's request: cancels it, drops the lock. */
+function finishLocked(k: KernelState, r: number, vmo: number, status: number): number {
+  if (isRequestInitialized(k, r)) cancelRequestLocked(k, r);
+  k.unlockObject(vmo);
+  return status;
+}
+
+/**
+ * The byte loop of vmo_read and vmo_write over [offset, offset + len): calls step(page, inPage, n,
+ * done) for each piece of a page, in order. A step returns ZX_OK when it handled its n bytes,
+ * RETRY_PAGE after a wait (the size is checked again, then the same page retried), or a status
+ * that ends the loop. Yields the lock every PAGES_BETWEEN_UNLOCKS pages when another thread waits.
+ */
+function byteLoopLocked(k: KernelState, vmo: number, offset: number, len: number, step: (page: number, inPage: number, n: number, done: number) => number): number {
+  k.assertHeld(vmo);
+  let done = 0;
+  let sinceUnlock = 0;
+  for (;;) {
+    if (offset + len > k.vmos.sizePages(vmo) * PAGE_SIZE) return ZX_ERR_OUT_OF_RANGE; // checked up front and again after every wait
+    if (done >= len) return ZX_OK;
+    const cur = offset + done;
+    const page = Math.floor(cur / PAGE_SIZE);
+    const inPage = cur - page * PAGE_SIZE;
+    const n = Math.min(PAGE_SIZE - inPage, len - done);
+    const status = step(page, inPage, n, done);
+    if (status === RETRY_PAGE) continue;
+    if (status !== ZX_OK) return status;
+    done += n;
+    if (++sinceUnlock >= PAGES_BETWEEN_UNLOCKS && k.objectLockContended(vmo)) {
+      sinceUnlock = 0;
+      k.unlockObject(vmo);
+      k.lockObject(vmo);
+    }
   }
 }
 
@@ -201,53 +285,27 @@ export function freeVmoPacket(k: KernelState, vmo: number): void {
  * rest of the read, with early wake: the reader copies each page as soon as it arrives.
  */
 export function vmoRead(k: KernelState, r: number, vmo: number, dst: Uint8Array, offset: number): number {
-  const w = k.w;
   const len = dst.length;
-  const pagerBacked = isPagerBacked(k, vmo);
-  let done = 0;
-  let status: number = ZX_OK;
-  let sinceUnlock = 0;
+  const endPage = Math.floor((offset + len - 1) / PAGE_SIZE) + 1;
   k.lockObject(vmo);
-  for (;;) {
-    if (offset + len > w[k.obj(vmo) + V_SIZE_PAGES]! * PAGE_SIZE) {
-      status = ZX_ERR_OUT_OF_RANGE; // checked up front and again after every wait
-      break;
-    }
-    if (done >= len) break;
-    const cur = offset + done;
-    const page = Math.floor(cur / PAGE_SIZE);
-    const inPage = cur - page * PAGE_SIZE;
-    const n = Math.min(PAGE_SIZE - inPage, len - done);
+  const status = byteLoopLocked(k, vmo, offset, len, (page, inPage, n, done) => {
     const at = slotIndex(k, vmo, page);
-    const slot = at < 0 ? EMPTY_SLOT : w[at]!;
-    const kind = slotKind(slot);
-    if (kind === SlotKind.Page) {
+    const slot = slotAt(k, at);
+    if (slotKind(slot) === SlotKind.Page) {
       const src = slotFrame(slot) * PAGE_SIZE + inPage;
       dst.set(k.frames.subarray(src, src + n), done);
       markAccessedLocked(k, at, slot);
-    } else if (kind === SlotKind.Marker || !pagerBacked || intervalAtLocked(k, vmo, page) >= 0) {
-      dst.fill(0, done, done + n);
-    } else {
-      const lastPage = Math.floor((offset + len - 1) / PAGE_SIZE);
-      const runEnd = absentRunEndLocked(k, vmo, page, lastPage + 1);
-      status = populateRequestLocked(k, vmo, r, PageRequestType.Read, page, runEnd - page, true);
-      if (status !== ZX_ERR_SHOULD_WAIT) break;
-      k.unlockObject(vmo);
-      status = waitOnRequest(k, vmo, r);
-      k.lockObject(vmo);
-      if (status !== ZX_OK) break;
-      continue;
+      return ZX_OK;
     }
-    done += n;
-    if (++sinceUnlock >= PAGES_BETWEEN_UNLOCKS && k.objectLockContended(vmo)) {
-      sinceUnlock = 0;
-      k.unlockObject(vmo);
-      k.lockObject(vmo);
+    if (!isAbsentLocked(k, vmo, page, slot)) {
+      dst.fill(0, done, done + n); // a zero marker, a zero interval or an anonymous hole
+      return ZX_OK;
     }
-  }
-  if (isRequestInitialized(k, r)) cancelRequestLocked(k, r);
-  k.unlockObject(vmo);
-  return status;
+    const runEnd = absentRunEndLocked(k, vmo, page, endPage);
+    const waited = requestPagesLocked(k, r, vmo, PageRequestType.Read, page, runEnd - page, true);
+    return waited === ZX_OK ? RETRY_PAGE : waited;
+  });
+  return finishLocked(k, r, vmo, status);
 }
 
 // ---- Writes ----
@@ -268,9 +326,8 @@ export function dirtyRequestRunEndLocked(k: KernelState, vmo: number, page: numb
   let p = page + 1;
   while (p < limit) {
     const slot = lookupSlot(k, vmo, p);
-    const kind = slotKind(slot);
-    if (kind === SlotKind.Page && slotDirtyState(slot) === DirtyState.Dirty) break;
-    if (kind === SlotKind.Empty && intervalAtLocked(k, vmo, p) < 0) break;
+    if (slotKind(slot) === SlotKind.Page && slotDirtyState(slot) === DirtyState.Dirty) break;
+    if (isAbsentLocked(k, vmo, p, slot)) break;
     p++;
   }
   return p;
@@ -323,7 +380,7 @@ export function placeFrameLocked(k: KernelState, vmo: number, page: number, fram
   if (!setSlot(k, vmo, page, fresh)) return SHOULD_WAIT_FOR_NODES;
   setFrameOwner(k, frame, vmo, page);
   if (zero) zeroFrame(k, frame);
-  k.w[k.obj(vmo) + V_COMMITTED_PAGES] = k.w[k.obj(vmo) + V_COMMITTED_PAGES]! + 1;
+  addCommittedLocked(k, vmo, 1);
   return fresh;
 }
 
@@ -347,7 +404,7 @@ export function materializeZeroPageLocked(k: KernelState, vmo: number, page: num
 }
 
 export function isTrapDirty(k: KernelState, vmo: number): boolean {
-  return (k.w[k.obj(vmo) + V_OPTIONS]! & ZX_VMO_TRAP_DIRTY) !== 0;
+  return (k.vmos.options(vmo) & ZX_VMO_TRAP_DIRTY) !== 0;
 }
 
 /**
@@ -362,7 +419,7 @@ function prepareWritePageLocked(k: KernelState, r: number, vmo: number, page: nu
   if (!isPagerBacked(k, vmo)) return kind === SlotKind.Page ? slot : materializeLocked(k, vmo, page, DirtyState.Clean, wholePage);
   if (kind === SlotKind.Page && slotDirtyState(slot) === DirtyState.Dirty) return slot;
   const windowEnd = Math.min(writeEndPage, page + MAX_WRITE_WAIT_PAGES);
-  if (kind === SlotKind.Empty && intervalAtLocked(k, vmo, page) < 0) {
+  if (isAbsentLocked(k, vmo, page, slot)) {
     const runEnd = absentRunEndLocked(k, vmo, page, windowEnd);
     return populateRequestLocked(k, vmo, r, PageRequestType.Read, page, runEnd - page, false);
   }
@@ -375,53 +432,25 @@ function prepareWritePageLocked(k: KernelState, r: number, vmo: number, page: nu
 
 /** zx_vmo_write from src at byte `offset`. Sets the pager VMO's modified flag if a byte was written. */
 export function vmoWrite(k: KernelState, r: number, vmo: number, src: Uint8Array, offset: number): number {
-  const w = k.w;
   const len = src.length;
-  let done = 0;
-  let status: number = ZX_OK;
-  let sinceUnlock = 0;
+  const firstPage = Math.floor(offset / PAGE_SIZE);
+  const endPage = Math.floor((offset + len - 1) / PAGE_SIZE) + 1;
+  let wrote = false;
   k.lockObject(vmo);
-  for (;;) {
-    if (offset + len > w[k.obj(vmo) + V_SIZE_PAGES]! * PAGE_SIZE) {
-      status = ZX_ERR_OUT_OF_RANGE;
-      break;
-    }
-    if (done >= len) break;
-    const cur = offset + done;
-    const page = Math.floor(cur / PAGE_SIZE);
-    const inPage = cur - page * PAGE_SIZE;
-    const n = Math.min(PAGE_SIZE - inPage, len - done);
-    const endPage = Math.floor((offset + len - 1) / PAGE_SIZE) + 1;
+  const status = byteLoopLocked(k, vmo, offset, len, (page, inPage, n, done) => {
     const slot = prepareWritePageLocked(k, r, vmo, page, endPage, n === PAGE_SIZE);
-    if (isMemoryWait(slot)) {
-      if (waitForMemoryDroppingLock(k, vmo, Math.floor(offset / PAGE_SIZE), endPage, slot, 1)) continue;
-      status = ZX_ERR_NO_MEMORY;
-      break;
-    }
+    if (isMemoryWait(slot)) return waitForMemoryDroppingLock(k, vmo, firstPage, endPage, slot, 1) ? RETRY_PAGE : ZX_ERR_NO_MEMORY;
     if (slot === ZX_ERR_SHOULD_WAIT) {
-      k.unlockObject(vmo);
-      status = waitOnRequest(k, vmo, r);
-      k.lockObject(vmo);
-      if (status !== ZX_OK) break;
-      continue;
+      const waited = waitOnRequestDroppingLock(k, vmo, r);
+      return waited === ZX_OK ? RETRY_PAGE : waited;
     }
-    if (slot < 0) {
-      status = slot;
-      break;
-    }
-    const dst = slotFrame(slot) * PAGE_SIZE + inPage;
-    k.frames.set(src.subarray(done, done + n), dst);
-    done += n;
-    if (++sinceUnlock >= PAGES_BETWEEN_UNLOCKS && k.objectLockContended(vmo)) {
-      sinceUnlock = 0;
-      k.unlockObject(vmo);
-      k.lockObject(vmo);
-    }
-  }
-  if (done > 0 && isPagerBacked(k, vmo)) w[k.obj(vmo) + V_FLAGS] = w[k.obj(vmo) + V_FLAGS]! | VmoFlag.Modified;
-  if (isRequestInitialized(k, r)) cancelRequestLocked(k, r);
-  k.unlockObject(vmo);
-  return status;
+    if (slot < 0) return slot;
+    k.frames.set(src.subarray(done, done + n), slotFrame(slot) * PAGE_SIZE + inPage);
+    wrote = true;
+    return ZX_OK;
+  });
+  if (wrote && isPagerBacked(k, vmo)) k.vmos.setFlags(vmo, k.vmos.flags(vmo) | VmoFlag.Modified);
+  return finishLocked(k, r, vmo, status);
 }
 
 /**
@@ -432,9 +461,7 @@ export function zeroPartialPage(k: KernelState, r: number, vmo: number, offset: 
   const page = Math.floor(offset / PAGE_SIZE);
   k.lockObject(vmo);
   const slot = lookupSlot(k, vmo, page);
-  const alreadyZero =
-    slotKind(slot) === SlotKind.Marker ||
-    (slotKind(slot) === SlotKind.Empty && (!isPagerBacked(k, vmo) || intervalAtLocked(k, vmo, page) >= 0));
+  const alreadyZero = slotKind(slot) !== SlotKind.Page && !isAbsentLocked(k, vmo, page, slot);
   k.unlockObject(vmo);
   return alreadyZero ? ZX_OK : vmoWrite(k, r, vmo, ZERO_PAGE.subarray(0, len), offset);
 }
@@ -455,101 +482,82 @@ export type Populate = (typeof Populate)[keyof typeof Populate];
  * propagates failures. A shrink while waiting just trims the range.
  */
 export function populateRange(k: KernelState, r: number, vmo: number, startPage: number, endPage: number, mode: Populate): number {
-  const w = k.w;
-  const pagerBacked = isPagerBacked(k, vmo);
   let status: number = ZX_OK;
   let page = startPage;
   k.lockObject(vmo);
   for (;;) {
-    const end = Math.min(endPage, w[k.obj(vmo) + V_SIZE_PAGES]!);
+    const end = Math.min(endPage, k.vmos.sizePages(vmo));
     if (page >= end) break;
-    const at = slotIndex(k, vmo, page);
-    const slot = at < 0 ? EMPTY_SLOT : w[at]!;
-    const kind = slotKind(slot);
-    if (kind === SlotKind.Page || (kind === SlotKind.Marker && mode !== Populate.Commit)) {
-      if (mode === Populate.AlwaysNeed && kind === SlotKind.Page) w[at] = slot | ALWAYS_NEED_BIT;
-      page++;
-      continue;
-    }
-    const inInterval = kind === SlotKind.Empty && pagerBacked && intervalAtLocked(k, vmo, page) >= 0;
-    if (!pagerBacked && mode !== Populate.Commit) break; // hints and prefetch never commit anonymous pages
-    if (inInterval && mode !== Populate.Commit) {
-      page = Math.min(end, nextPresentPage(k, vmo, page, end));
-      continue;
-    }
-    let request = -1;
-    let runEnd = page + 1;
-    if (kind === SlotKind.Empty && pagerBacked) {
-      if (!inInterval) {
-        request = PageRequestType.Read;
-        runEnd = absentRunEndLocked(k, vmo, page, end);
-      } else if (isTrapDirty(k, vmo)) {
-        // Committing a zero-interval page makes a Dirty page: trapping VMOs ask first.
-        request = PageRequestType.Dirty;
-        runEnd = dirtyRequestRunEndLocked(k, vmo, page, end);
-      }
-    }
-    if (request >= 0) {
-      status = populateRequestLocked(k, vmo, r, request, page, runEnd - page, false);
-      if (status === ZX_ERR_SHOULD_WAIT) {
-        k.unlockObject(vmo);
-        status = waitOnRequest(k, vmo, r);
-        k.lockObject(vmo);
-      }
-      if (status === ZX_OK) continue;
-      if (mode !== Populate.AlwaysNeed) break;
-      status = ZX_OK; // ALWAYS_NEED ignores errors: move past the page it could not get
-      page++;
-      continue;
-    }
-    // A zero marker becomes a clean zero page, a zero-interval page a Dirty one; anonymous: zeros.
-    const made = inInterval ? makeDirtyLocked(k, vmo, page, slot) : materializeLocked(k, vmo, page, DirtyState.Clean);
-    if (isMemoryWait(made)) {
-      if (waitForMemoryDroppingLock(k, vmo, startPage, endPage, made, 1)) continue;
-      status = ZX_ERR_NO_MEMORY;
+    const next = populatePageLocked(k, r, vmo, page, end, mode, startPage, endPage);
+    if (next < 0) {
+      status = next;
       break;
     }
-    if (made < 0) {
-      status = made;
-      break;
-    }
-    page++;
+    page = next;
   }
-  if (isRequestInitialized(k, r)) cancelRequestLocked(k, r);
-  k.unlockObject(vmo);
-  return status;
+  return finishLocked(k, r, vmo, status);
+}
+
+/**
+ * One step of populateRange at `page` (< end, the range trimmed to the size): the page to go on from
+ * (`page` again after a wait; `end` to stop with ZX_OK), or a status that ends the populate.
+ */
+function populatePageLocked(k: KernelState, r: number, vmo: number, page: number, end: number, mode: Populate, startPage: number, endPage: number): number {
+  k.assertHeld(vmo);
+  const at = slotIndex(k, vmo, page);
+  const slot = slotAt(k, at);
+  const kind = slotKind(slot);
+  if (kind === SlotKind.Page || (kind === SlotKind.Marker && mode !== Populate.Commit)) {
+    if (mode === Populate.AlwaysNeed && kind === SlotKind.Page) setSlotInPlace(k, at, slot | ALWAYS_NEED_BIT);
+    return page + 1;
+  }
+  const pagerBacked = isPagerBacked(k, vmo);
+  if (!pagerBacked && mode !== Populate.Commit) return end; // hints and prefetch never commit anonymous pages
+  const absent = isAbsentLocked(k, vmo, page, slot);
+  const inInterval = pagerBacked && kind === SlotKind.Empty && !absent;
+  if (inInterval && mode !== Populate.Commit) return Math.min(end, nextPresentPage(k, vmo, page, end));
+  let request = -1;
+  let runEnd = page + 1;
+  if (absent) {
+    request = PageRequestType.Read;
+    runEnd = absentRunEndLocked(k, vmo, page, end);
+  } else if (inInterval && isTrapDirty(k, vmo)) {
+    // Committing a zero-interval page makes a Dirty page: trapping VMOs ask first.
+    request = PageRequestType.Dirty;
+    runEnd = dirtyRequestRunEndLocked(k, vmo, page, end);
+  }
+  if (request >= 0) {
+    const status = requestPagesLocked(k, r, vmo, request, page, runEnd - page, false);
+    if (status === ZX_OK) return page;
+    // ALWAYS_NEED ignores errors: move past the page it could not get.
+    return mode === Populate.AlwaysNeed ? page + 1 : status;
+  }
+  // A zero marker becomes a clean zero page, a zero-interval page a Dirty one; anonymous: zeros.
+  const made = inInterval ? makeDirtyLocked(k, vmo, page, slot) : materializeLocked(k, vmo, page, DirtyState.Clean);
+  if (isMemoryWait(made)) return waitForMemoryDroppingLock(k, vmo, startPage, endPage, made, 1) ? page : ZX_ERR_NO_MEMORY;
+  return made < 0 ? made : page + 1;
 }
 
 /** ZX_VMO_OP_DONT_NEED on a pager VMO: present Clean pages go to reclaim's first pass. */
 export function dontNeedRange(k: KernelState, vmo: number, startPage: number, endPage: number): void {
-  const w = k.w;
   k.lockObject(vmo);
-  const end = Math.min(endPage, w[k.obj(vmo) + V_SIZE_PAGES]!);
+  const end = Math.min(endPage, k.vmos.sizePages(vmo));
   for (let p = nextPresentPage(k, vmo, startPage, end); p < end; p = nextPresentPage(k, vmo, p + 1, end)) {
     const at = slotIndex(k, vmo, p);
-    const slot = w[at]!;
+    const slot = slotAt(k, at);
     if (slotKind(slot) !== SlotKind.Page || slotDirtyState(slot) !== DirtyState.Clean || (slot & DONT_NEED_BIT) !== 0) continue;
-    w[at] = (slot | DONT_NEED_BIT) & ~ACCESSED_BIT;
-    Atomics.add(w, H_DONT_NEED_PAGES, 1);
+    setSlotInPlace(k, at, (slot | DONT_NEED_BIT) & ~ACCESSED_BIT);
+    k.header.addDontNeedPages(1);
   }
   k.unlockObject(vmo);
 }
 
 /** ZX_VMO_OP_DECOMMIT of an anonymous VMO: the pages go back to the pool (the range reads zero). */
 export function decommitRange(k: KernelState, vmo: number, startPage: number, endPage: number): number {
-  const w = k.w;
   k.lockObject(vmo);
   let status: number = ZX_OK;
-  if (endPage > w[k.obj(vmo) + V_SIZE_PAGES]!) status = ZX_ERR_OUT_OF_RANGE;
-  else {
-    forEachPresent(k, vmo, startPage, endPage, (page, slot) => {
-      if (slotKind(slot) === SlotKind.Page) {
-        freeFrame(k, slotFrame(slot));
-        w[k.obj(vmo) + V_COMMITTED_PAGES] = w[k.obj(vmo) + V_COMMITTED_PAGES]! - 1;
-      }
-      setSlot(k, vmo, page, EMPTY_SLOT);
-    });
-  }
+  if (endPage > k.vmos.sizePages(vmo)) status = ZX_ERR_OUT_OF_RANGE;
+  else releasePagesLocked(k, vmo, startPage, endPage, ReleaseKeep.Nothing);
   k.unlockObject(vmo);
   return status;
 }
@@ -561,20 +569,19 @@ export function decommitRange(k: KernelState, vmo: number, startPage: number, en
  * the discarded size in pages through `out`.
  */
 export function lockDiscardable(k: KernelState, vmo: number, op: 'lock' | 'try' | 'unlock', out: { discardedPages: number }): number {
-  const w = k.w;
-  const o = k.obj(vmo);
+  const vmos = k.vmos;
   k.lockObject(vmo);
   let status: number = ZX_OK;
-  const discarded = (w[o + V_FLAGS]! & VmoFlag.Discarded) !== 0;
+  const discarded = (vmos.flags(vmo) & VmoFlag.Discarded) !== 0;
   if (op === 'unlock') {
-    if (w[o + V_LOCK_COUNT] === 0) status = ZX_ERR_BAD_STATE;
-    else w[o + V_LOCK_COUNT] = w[o + V_LOCK_COUNT]! - 1;
+    if (vmos.lockCount(vmo) === 0) status = ZX_ERR_BAD_STATE;
+    else vmos.setLockCount(vmo, vmos.lockCount(vmo) - 1);
   } else if (op === 'try' && discarded) {
     status = ZX_ERR_UNAVAILABLE;
   } else {
-    out.discardedPages = discarded ? w[o + V_SIZE_PAGES]! : 0;
-    w[o + V_FLAGS] = w[o + V_FLAGS]! & ~VmoFlag.Discarded;
-    w[o + V_LOCK_COUNT] = w[o + V_LOCK_COUNT]! + 1;
+    out.discardedPages = discarded ? vmos.sizePages(vmo) : 0;
+    vmos.setFlags(vmo, vmos.flags(vmo) & ~VmoFlag.Discarded);
+    vmos.setLockCount(vmo, vmos.lockCount(vmo) + 1);
   }
   k.unlockObject(vmo);
   return status;
@@ -590,27 +597,31 @@ interface SupplyScratch {
 }
 const supplyScratch = new WeakMap<KernelState, SupplyScratch>();
 
+function supplyScratchOf(k: KernelState): SupplyScratch {
+  let scratch = supplyScratch.get(k);
+  if (!scratch) {
+    scratch = { slots: new Int32Array(SUPPLY_BATCH_PAGES), skip: new Uint8Array(SUPPLY_BATCH_PAGES), inserted: new Uint8Array(SUPPLY_BATCH_PAGES) };
+    supplyScratch.set(k, scratch);
+  }
+  return scratch;
+}
+
 /**
  * zx_pager_supply_pages after the syscall's handle checks: moves the aux VMO's frames into the pager
  * VMO (no byte copy). Offsets already holding content are skipped and their supplied frame freed;
  * uncommitted aux pages become zero markers. Each run of newly filled pages resolves READ requests.
  */
 export function supplyPages(k: KernelState, vmo: number, offsetPages: number, lenPages: number, aux: number, auxOffsetPages: number): number {
-  const w = k.w;
   if (isPagerBacked(k, aux)) return ZX_ERR_NOT_SUPPORTED;
   k.lockObject(aux);
-  const auxOk = auxOffsetPages + lenPages <= w[k.obj(aux) + V_SIZE_PAGES]!;
+  const auxOk = auxOffsetPages + lenPages <= k.vmos.sizePages(aux);
   k.unlockObject(aux);
   if (!auxOk) return ZX_ERR_OUT_OF_RANGE;
   k.lockObject(vmo);
   const early = checkSupplyTargetLocked(k, vmo, offsetPages, lenPages);
   k.unlockObject(vmo);
   if (early !== ZX_OK) return early;
-  let scratch = supplyScratch.get(k);
-  if (!scratch) {
-    scratch = { slots: new Int32Array(SUPPLY_BATCH_PAGES), skip: new Uint8Array(SUPPLY_BATCH_PAGES), inserted: new Uint8Array(SUPPLY_BATCH_PAGES) };
-    supplyScratch.set(k, scratch);
-  }
+  const scratch = supplyScratchOf(k);
   for (let done = 0; done < lenPages; ) {
     const batch = Math.min(SUPPLY_BATCH_PAGES, lenPages - done);
     takePages(k, aux, auxOffsetPages + done, batch, scratch);
@@ -638,9 +649,8 @@ export function supplyPages(k: KernelState, vmo: number, offsetPages: number, le
 
 function checkSupplyTargetLocked(k: KernelState, vmo: number, offsetPages: number, lenPages: number): number {
   k.assertHeld(vmo);
-  const w = k.w;
-  if (offsetPages + lenPages > w[k.obj(vmo) + V_SIZE_PAGES]!) return ZX_ERR_OUT_OF_RANGE;
-  if ((w[k.obj(vmo) + V_FLAGS]! & VmoFlag.Detached) !== 0) return ZX_ERR_BAD_STATE;
+  if (offsetPages + lenPages > k.vmos.sizePages(vmo)) return ZX_ERR_OUT_OF_RANGE;
+  if ((k.vmos.flags(vmo) & VmoFlag.Detached) !== 0) return ZX_ERR_BAD_STATE;
   return ZX_OK;
 }
 
@@ -650,7 +660,6 @@ function checkSupplyTargetLocked(k: KernelState, vmo: number, offsetPages: numbe
  * uncommitted one.
  */
 function takePages(k: KernelState, aux: number, fromPage: number, count: number, scratch: SupplyScratch): void {
-  const w = k.w;
   k.lockObject(aux);
   takeSlots(k, aux, fromPage, count, scratch.slots);
   let taken = 0;
@@ -665,8 +674,18 @@ function takePages(k: KernelState, aux: number, fromPage: number, count: number,
       slots[i] = marker;
     }
   }
-  w[k.obj(aux) + V_COMMITTED_PAGES] = w[k.obj(aux) + V_COMMITTED_PAGES]! - taken;
+  addCommittedLocked(k, aux, -taken);
   k.unlockObject(aux);
+}
+
+/** Bug.SupplyOverwritesDirty (stress --inject-bug): supplied bytes overwrite present non-Clean pages. */
+function injectSupplyOverwritesDirtyLocked(k: KernelState, vmo: number, offsetPages: number, count: number, slots: Int32Array): void {
+  for (let i = 0; i < count; i++) {
+    const existing = lookupSlot(k, vmo, offsetPages + i);
+    if (slotKind(slots[i]!) === SlotKind.Page && slotKind(existing) === SlotKind.Page && slotDirtyState(existing) !== DirtyState.Clean) {
+      k.frames.copyWithin(slotFrame(existing) * PAGE_SIZE, slotFrame(slots[i]!) * PAGE_SIZE, (slotFrame(slots[i]!) + 1) * PAGE_SIZE);
+    }
+  }
 }
 
 /**
@@ -676,20 +695,12 @@ function takePages(k: KernelState, aux: number, fromPage: number, count: number,
  */
 function insertSuppliedLocked(k: KernelState, vmo: number, offsetPages: number, count: number, scratch: SupplyScratch): number {
   k.assertHeld(vmo);
-  const w = k.w;
   const { slots, skip, inserted } = scratch;
   skip.fill(0, 0, count);
   if (firstInterval(k, vmo) >= 0) {
     for (let i = 0; i < count; i++) if (intervalAtLocked(k, vmo, offsetPages + i) >= 0) skip[i] = 1;
   }
-  if (k.bugs & Bug.SupplyOverwritesDirty) {
-    for (let i = 0; i < count; i++) {
-      const existing = lookupSlot(k, vmo, offsetPages + i);
-      if (slotKind(slots[i]!) === SlotKind.Page && slotKind(existing) === SlotKind.Page && slotDirtyState(existing) !== DirtyState.Clean) {
-        k.frames.copyWithin(slotFrame(existing) * PAGE_SIZE, slotFrame(slots[i]!) * PAGE_SIZE, (slotFrame(slots[i]!) + 1) * PAGE_SIZE);
-      }
-    }
-  }
+  if (k.bugs & Bug.SupplyOverwritesDirty) injectSupplyOverwritesDirtyLocked(k, vmo, offsetPages, count, slots);
   if (insertSlotsIfEmpty(k, vmo, offsetPages, count, slots, skip, inserted) < 0) {
     // A radix node was missing: take the batch out again (this frees the nodes it added), so the
     // batch is all or nothing; the caller still owns every frame in `slots`.
@@ -715,13 +726,13 @@ function insertSuppliedLocked(k: KernelState, vmo: number, offsetPages: number, 
     }
     if (isIn && runStart < 0) runStart = offsetPages + i;
     if (!isIn && runStart >= 0) {
-      if (k.tracing) traceEvent(k, TraceEvent.Supply, w[k.obj(vmo) + KOID]!, runStart, offsetPages + i - runStart);
+      if (k.tracing) traceEvent(k, TraceEvent.Supply, k.objects.koid(vmo), runStart, offsetPages + i - runStart);
       onPagesSuppliedLocked(k, vmo, runStart, offsetPages + i - runStart);
       runStart = -1;
     }
   }
-  w[k.obj(vmo) + V_COMMITTED_PAGES] = w[k.obj(vmo) + V_COMMITTED_PAGES]! + committed;
-  Atomics.add(w, H_STAT_SUPPLIED_PAGES, filled);
+  addCommittedLocked(k, vmo, committed);
+  k.header.addStatSuppliedPages(filled);
   return ZX_OK;
 }
 
@@ -729,16 +740,13 @@ function insertSuppliedLocked(k: KernelState, vmo: number, offsetPages: number, 
 
 /** ZX_PAGER_OP_FAIL after argument checks: fails outstanding READ and DIRTY requests in range. */
 export function failPageRequests(k: KernelState, vmo: number, offsetPages: number, lenPages: number, error: number): number {
-  const w = k.w;
   k.lockObject(vmo);
-  let status: number = ZX_OK;
-  if (offsetPages + lenPages > w[k.obj(vmo) + V_SIZE_PAGES]!) status = ZX_ERR_OUT_OF_RANGE;
-  else if ((w[k.obj(vmo) + V_FLAGS]! & VmoFlag.Detached) !== 0) status = ZX_ERR_BAD_STATE;
-  else {
+  let status = checkSupplyTargetLocked(k, vmo, offsetPages, lenPages);
+  if (status === ZX_OK) {
     // Length 0 is not short-cut (Zircon has no empty check on this path): an empty range strictly
     // inside a request still meets it, and if it sits at an early-wake waiter's wake point that
     // waiter takes the error (ResolveRequestsLocked with fulfill 0).
-    if (k.tracing) traceEvent(k, TraceEvent.Fail, w[k.obj(vmo) + KOID]!, offsetPages, lenPages, error);
+    if (k.tracing) traceEvent(k, TraceEvent.Fail, k.objects.koid(vmo), offsetPages, lenPages, error);
     onPagesFailedLocked(k, vmo, offsetPages, lenPages, error);
   }
   k.unlockObject(vmo);
@@ -750,34 +758,26 @@ export function failPageRequests(k: KernelState, vmo: number, offsetPages: numbe
  * and drops Clean pages and zero markers; Dirty and AwaitingClean pages stay for writeback.
  */
 export function detachVmo(k: KernelState, vmo: number): void {
-  const w = k.w;
   k.lockObject(vmo);
-  if ((w[k.obj(vmo) + V_FLAGS]! & VmoFlag.Detached) === 0) {
-    if (k.tracing) traceEvent(k, TraceEvent.Detach, w[k.obj(vmo) + KOID]!);
+  if ((k.vmos.flags(vmo) & VmoFlag.Detached) === 0) {
+    if (k.tracing) traceEvent(k, TraceEvent.Detach, k.objects.koid(vmo));
     detachSourceLocked(k, vmo);
-    forEachPresent(k, vmo, 0, w[k.obj(vmo) + V_SIZE_PAGES]!, (page, slot) => {
-      if (slotKind(slot) === SlotKind.Page && slotDirtyState(slot) !== DirtyState.Clean) return;
-      if (slotKind(slot) === SlotKind.Page) {
-        freeFrame(k, slotFrame(slot));
-        w[k.obj(vmo) + V_COMMITTED_PAGES] = w[k.obj(vmo) + V_COMMITTED_PAGES]! - 1;
-      }
-      setSlot(k, vmo, page, EMPTY_SLOT);
-    });
+    releasePagesLocked(k, vmo, 0, k.vmos.sizePages(vmo), ReleaseKeep.DirtyPages);
   }
   k.unlockObject(vmo);
 }
 
 export function isDiscardable(k: KernelState, vmo: number): boolean {
-  return (k.w[k.obj(vmo) + V_OPTIONS]! & ZX_VMO_DISCARDABLE) !== 0;
+  return (k.vmos.options(vmo) & ZX_VMO_DISCARDABLE) !== 0;
 }
 
 export function isResizable(k: KernelState, vmo: number): boolean {
-  return (k.w[k.obj(vmo) + V_OPTIONS]! & ZX_VMO_RESIZABLE) !== 0;
+  return (k.vmos.options(vmo) & ZX_VMO_RESIZABLE) !== 0;
 }
 
 export function committedPages(k: KernelState, vmo: number): number {
   k.lockObject(vmo);
-  const n = k.w[k.obj(vmo) + V_COMMITTED_PAGES]!;
+  const n = k.vmos.committedPages(vmo);
   k.unlockObject(vmo);
   assert(n >= 0, 'negative committed page count');
   return n;

@@ -9,26 +9,8 @@
 // reports its status and address, and the syscall layer throws ZxException(ZX_EXCP_FATAL_PAGE_FAULT).
 
 import { PAGE_SIZE, ZX_VM_PERM_READ, ZX_VM_PERM_WRITE } from '../../shared/constants.js';
-import {
-  H_FREE_MAPPING,
-  H_VMAR_LOCK,
-  M_BASE_PAGE,
-  M_IN_USE,
-  M_NEXT_FREE,
-  M_PAGES,
-  M_PERMS,
-  M_VMO,
-  M_VMO_PAGE,
-  MAPPING_WORDS,
-  PageRequestType,
-  V_FLAGS,
-  V_MAP_COUNT,
-  V_SIZE_PAGES,
-  VMAR_BASE_PAGE,
-  VMAR_END_PAGE,
-  VmoFlag,
-} from '../../shared/layout.js';
-import { DirtyState, EMPTY_SLOT, SlotKind, slotDirtyState, slotFrame, slotKind } from '../../shared/page_slot.js';
+import { H_VMAR_LOCK, PageRequestType, VMAR_BASE_PAGE, VMAR_END_PAGE, VmoFlag } from '../../shared/layout.js';
+import { DirtyState, SlotKind, slotDirtyState, slotFrame, slotKind } from '../../shared/page_slot.js';
 import {
   ZX_ERR_ACCESS_DENIED,
   ZX_ERR_INVALID_ARGS,
@@ -40,32 +22,48 @@ import {
   ZX_OK,
 } from '../../shared/status.js';
 import type { KernelState } from '../kernel_state.js';
-import { slotIndex } from './page_list.js';
+import { lookupSlot, slotAt, slotIndex } from './page_list.js';
 import { isMemoryWait, waitForMemory } from './pmm.js';
 import { cancelRequestLocked, isRequestInitialized, populateRequestLocked, waitOnRequest } from './page_source.js';
-import {
-  isPagerBacked,
-  isTrapDirty,
-  makeDirtyLocked,
-  markAccessedLocked,
-  materializeZeroPageLocked,
-} from './vm_object.js';
-import { intervalAtLocked } from './zero_intervals.js';
+import { isAbsentLocked, isPagerBacked, isTrapDirty, makeDirtyLocked, markAccessedLocked, materializeZeroPageLocked } from './vm_object.js';
+
+/** mappings.inUse of a live mapping (0: on the free list). */
+const MAPPING_LIVE = 1;
+
+/** Whether mapping `m` is live and meets pages [first, end) of the address space. */
+function mappingMeets(k: KernelState, m: number, first: number, end: number): boolean {
+  if (k.mappings.inUse(m) !== MAPPING_LIVE) return false;
+  const mb = k.mappings.basePage(m);
+  return mb < end && mb + k.mappings.pages(m) > first;
+}
+
+/** Takes a mapping record off the free list (H_VMAR_LOCK held); -1 if the table is full. */
+function allocMappingLocked(k: KernelState): number {
+  const m = k.header.freeMapping();
+  if (m >= 0) k.header.setFreeMapping(k.mappings.nextFree(m));
+  return m;
+}
+
+/** The mapping references its VMO (a handle-like reference, and the VMO's mapping count). */
+function addMappingRefLocked(k: KernelState, vmo: number): void {
+  k.addRef(vmo);
+  k.vmos.addMapCount(vmo, 1);
+}
 
 /**
  * The lowest base page where `pages` pages fit with a guard page on each side of every mapping (first
  * fit over the live mappings, sorted by base), or -1 when no gap of the address space is large enough.
  */
 function findSpotLocked(k: KernelState, pages: number): number {
-  const w = k.w;
+  const maps = k.mappings;
   const live: number[] = [];
-  for (let m = 0; m < k.layout.maxMappings; m++) if (w[k.map(m) + M_IN_USE] === 1) live.push(m);
-  live.sort((a, b) => w[k.map(a) + M_BASE_PAGE]! - w[k.map(b) + M_BASE_PAGE]!);
+  for (let m = 0; m < k.layout.maxMappings; m++) if (maps.inUse(m) === MAPPING_LIVE) live.push(m);
+  live.sort((a, b) => maps.basePage(a) - maps.basePage(b));
   let candidate = VMAR_BASE_PAGE;
   for (const m of live) {
-    const mb = w[k.map(m) + M_BASE_PAGE]!;
+    const mb = maps.basePage(m);
     if (candidate + pages + 1 <= mb) break; // fits before this mapping, guard page included
-    candidate = Math.max(candidate, mb + w[k.map(m) + M_PAGES]! + 1);
+    candidate = Math.max(candidate, mb + maps.pages(m) + 1);
   }
   return candidate + pages <= VMAR_END_PAGE ? candidate : -1;
 }
@@ -76,24 +74,22 @@ function findSpotLocked(k: KernelState, pages: number): number {
  * of the address space is large enough. A failure changes nothing.
  */
 export function vmarMap(k: KernelState, vmo: number, vmoPage: number, pages: number, perms: number): number {
-  const w = k.w;
   k.lockLeaf(H_VMAR_LOCK);
-  const m = w[H_FREE_MAPPING]!;
-  const base = m >= 0 ? findSpotLocked(k, pages) : -1;
+  const full = k.header.freeMapping() < 0;
+  const base = full ? -1 : findSpotLocked(k, pages);
   if (base >= 0) {
-    const r = k.map(m);
-    w[H_FREE_MAPPING] = w[r + M_NEXT_FREE]!;
-    w[r + M_IN_USE] = 1;
-    w[r + M_BASE_PAGE] = base;
-    w[r + M_PAGES] = pages;
-    w[r + M_VMO] = vmo;
-    w[r + M_VMO_PAGE] = vmoPage;
-    w[r + M_PERMS] = perms;
-    k.addRef(vmo); // the mapping's reference
-    Atomics.add(w, k.obj(vmo) + V_MAP_COUNT, 1);
+    const m = allocMappingLocked(k);
+    const maps = k.mappings;
+    maps.setInUse(m, MAPPING_LIVE);
+    maps.setBasePage(m, base);
+    maps.setPages(m, pages);
+    maps.setVmo(m, vmo);
+    maps.setVmoPage(m, vmoPage);
+    maps.setPerms(m, perms);
+    addMappingRefLocked(k, vmo);
   }
   k.unlockLeaf(H_VMAR_LOCK);
-  if (base < 0) return m < 0 ? ZX_ERR_NO_MEMORY : ZX_ERR_NO_RESOURCES;
+  if (base < 0) return full ? ZX_ERR_NO_MEMORY : ZX_ERR_NO_RESOURCES;
   return base * PAGE_SIZE;
 }
 
@@ -103,7 +99,6 @@ export function vmarMap(k: KernelState, vmo: number, vmoPage: number, pages: num
  * source closes) when its last mapping, handle and syscall in flight are all gone.
  */
 export function vmarUnmap(k: KernelState, address: number, length: number): number {
-  const w = k.w;
   if (address % PAGE_SIZE !== 0 || length === 0) return ZX_ERR_INVALID_ARGS;
   const first = address / PAGE_SIZE;
   const end = first + Math.ceil(length / PAGE_SIZE);
@@ -112,46 +107,44 @@ export function vmarUnmap(k: KernelState, address: number, length: number): numb
   const released: number[] = [];
   let status: number = ZX_OK;
   k.lockLeaf(H_VMAR_LOCK);
+  const maps = k.mappings;
   for (let m = 0; m < k.layout.maxMappings; m++) {
-    const r = k.map(m);
-    if (w[r + M_IN_USE] !== 1) continue;
-    const mb = w[r + M_BASE_PAGE]!;
-    const me = mb + w[r + M_PAGES]!;
-    if (me <= first || mb >= end) continue;
-    const vmo = w[r + M_VMO]!;
+    if (!mappingMeets(k, m, first, end)) continue;
+    const mb = maps.basePage(m);
+    const me = mb + maps.pages(m);
+    const vmo = maps.vmo(m);
     if (first <= mb && end >= me) {
-      w[r + M_IN_USE] = 0;
-      w[r + M_NEXT_FREE] = w[H_FREE_MAPPING]!;
-      w[H_FREE_MAPPING] = m;
+      maps.setInUse(m, 0);
+      maps.setNextFree(m, k.header.freeMapping());
+      k.header.setFreeMapping(m);
       released.push(vmo);
     } else if (first <= mb) {
-      w[r + M_VMO_PAGE] = w[r + M_VMO_PAGE]! + (end - mb);
-      w[r + M_BASE_PAGE] = end;
-      w[r + M_PAGES] = me - end;
+      maps.setVmoPage(m, maps.vmoPage(m) + (end - mb));
+      maps.setBasePage(m, end);
+      maps.setPages(m, me - end);
     } else if (end >= me) {
-      w[r + M_PAGES] = first - mb;
+      maps.setPages(m, first - mb);
     } else {
       // Only a mapping that strictly contains the range is split, and then no other mapping meets
       // the range: failing here leaves the address space unchanged (VmMapping allocation: NO_MEMORY).
-      const n = w[H_FREE_MAPPING]!;
+      const n = allocMappingLocked(k);
       if (n < 0) {
         status = ZX_ERR_NO_MEMORY;
         continue;
       }
-      const nr = k.map(n);
-      w[H_FREE_MAPPING] = w[nr + M_NEXT_FREE]!;
-      w.copyWithin(nr, r, r + MAPPING_WORDS);
-      w[nr + M_BASE_PAGE] = end;
-      w[nr + M_PAGES] = me - end;
-      w[nr + M_VMO_PAGE] = w[r + M_VMO_PAGE]! + (end - mb);
-      w[r + M_PAGES] = first - mb;
-      k.addRef(vmo);
-      Atomics.add(w, k.obj(vmo) + V_MAP_COUNT, 1);
+      maps.setInUse(n, MAPPING_LIVE);
+      maps.setBasePage(n, end);
+      maps.setPages(n, me - end);
+      maps.setVmo(n, vmo);
+      maps.setVmoPage(n, maps.vmoPage(m) + (end - mb));
+      maps.setPerms(n, maps.perms(m));
+      maps.setPages(m, first - mb);
+      addMappingRefLocked(k, vmo);
     }
   }
   k.unlockLeaf(H_VMAR_LOCK);
   for (const vmo of released) {
-    Atomics.sub(w, k.obj(vmo) + V_MAP_COUNT, 1);
+    k.vmos.addMapCount(vmo, -1);
     k.release(vmo); // the mapping's reference: the last one runs the VMO's dead transition
   }
   return status;
@@ -168,15 +161,12 @@ export interface AccessResult {
  * Returns the VMO slot and fills `out` with the VMO page and perms, or a status.
  */
 function resolveLocked(k: KernelState, page: number, out: { vmoPage: number; perms: number }): number {
-  const w = k.w;
+  const maps = k.mappings;
   for (let m = 0; m < k.layout.maxMappings; m++) {
-    const r = k.map(m);
-    if (w[r + M_IN_USE] !== 1) continue;
-    const mb = w[r + M_BASE_PAGE]!;
-    if (page < mb || page >= mb + w[r + M_PAGES]!) continue;
-    out.vmoPage = w[r + M_VMO_PAGE]! + (page - mb);
-    out.perms = w[r + M_PERMS]!;
-    const vmo = w[r + M_VMO]!;
+    if (!mappingMeets(k, m, page, page + 1)) continue;
+    out.vmoPage = maps.vmoPage(m) + (page - maps.basePage(m));
+    out.perms = maps.perms(m);
+    const vmo = maps.vmo(m);
     k.addRef(vmo);
     return vmo;
   }
@@ -190,7 +180,6 @@ const resolved = { vmoPage: 0, perms: 0 };
  * is re-resolved after every wait (the mapping may be gone or replaced), as a retried fault would be.
  */
 export function memAccess(k: KernelState, r: number, address: number, buffer: Uint8Array, write: boolean, result: AccessResult): void {
-  const w = k.w;
   let done = 0;
   result.status = ZX_OK;
   while (done < buffer.length) {
@@ -209,19 +198,7 @@ export function memAccess(k: KernelState, r: number, address: number, buffer: Ui
     }
     k.lockObject(vmo);
     let status = faultPageLocked(k, r, vmo, vmoPage, write);
-    if (status === ZX_OK) {
-      const at = slotIndex(k, vmo, vmoPage);
-      const slot = at < 0 ? EMPTY_SLOT : w[at]!;
-      if (slotKind(slot) === SlotKind.Page) {
-        const frameOffset = slotFrame(slot) * PAGE_SIZE + inPage;
-        if (write) k.frames.set(buffer.subarray(done, done + n), frameOffset);
-        else buffer.set(k.frames.subarray(frameOffset, frameOffset + n), done);
-        markAccessedLocked(k, at, slot);
-      } else {
-        buffer.fill(0, done, done + n); // a read of zeros: marker, zero interval or anonymous hole
-      }
-      if (write) w[k.obj(vmo) + V_FLAGS] = w[k.obj(vmo) + V_FLAGS]! | VmoFlag.Modified;
-    }
+    if (status === ZX_OK) copyPageLocked(k, vmo, vmoPage, inPage, buffer.subarray(done, done + n), write);
     if (status !== ZX_ERR_SHOULD_WAIT && isRequestInitialized(k, r)) cancelRequestLocked(k, r);
     k.unlockObject(vmo);
     if (isMemoryWait(status)) {
@@ -253,6 +230,22 @@ export function memAccess(k: KernelState, r: number, address: number, buffer: Ui
   }
 }
 
+/** The access itself, once the fault is resolved: copies `bytes` to or from page `page` at `inPage`. */
+function copyPageLocked(k: KernelState, vmo: number, page: number, inPage: number, bytes: Uint8Array, write: boolean): void {
+  k.assertHeld(vmo);
+  const at = slotIndex(k, vmo, page);
+  const slot = slotAt(k, at);
+  if (slotKind(slot) === SlotKind.Page) {
+    const frameOffset = slotFrame(slot) * PAGE_SIZE + inPage;
+    if (write) k.frames.set(bytes, frameOffset);
+    else bytes.set(k.frames.subarray(frameOffset, frameOffset + bytes.length));
+    markAccessedLocked(k, at, slot);
+  } else {
+    bytes.fill(0); // a read of zeros: marker, zero interval or anonymous hole
+  }
+  if (write) k.vmos.setFlags(vmo, k.vmos.flags(vmo) | VmoFlag.Modified);
+}
+
 function fatal(result: AccessResult, status: number, address: number): void {
   result.status = status;
   result.address = address;
@@ -264,17 +257,15 @@ function fatal(result: AccessResult, status: number, address: number): void {
  */
 function faultPageLocked(k: KernelState, r: number, vmo: number, page: number, write: boolean): number {
   k.assertHeld(vmo);
-  const w = k.w;
-  if (page >= w[k.obj(vmo) + V_SIZE_PAGES]!) return ZX_ERR_OUT_OF_RANGE;
-  const at = slotIndex(k, vmo, page);
-  const slot = at < 0 ? EMPTY_SLOT : w[at]!;
+  if (page >= k.vmos.sizePages(vmo)) return ZX_ERR_OUT_OF_RANGE;
+  const slot = lookupSlot(k, vmo, page);
   const kind = slotKind(slot);
   const pagerBacked = isPagerBacked(k, vmo);
   if (!pagerBacked) {
     if (!write || kind === SlotKind.Page) return ZX_OK;
     return materializeZeroPageLocked(k, vmo, page);
   }
-  if (kind === SlotKind.Empty && intervalAtLocked(k, vmo, page) < 0) {
+  if (isAbsentLocked(k, vmo, page, slot)) {
     // Absent: one page, whatever the access (hardware faults never batch).
     return populateRequestLocked(k, vmo, r, PageRequestType.Read, page, 1, false);
   }

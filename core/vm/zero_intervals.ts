@@ -2,21 +2,24 @@
 // zeros created by growing the VMO or by ZX_VMO_OP_ZERO, reported by query_dirty_ranges with
 // ZX_VMO_DIRTY_RANGE_IS_ZERO. Each interval carries an awaiting-clean length counted from its start
 // (WRITEBACK_BEGIN sets it, WRITEBACK_END deletes that much from the start, making it absent again).
-// Kept as a sorted, non-overlapping, merged singly linked list of records (shared/layout.ts Z_*);
+// Kept as a sorted, non-overlapping, merged singly linked list of interval records (k.intervals);
 // every function requires the VMO lock. Costs are O(intervals), never O(pages).
 // Records are not reclaimable, so an operation that may need some reserves them before it changes
 // anything (reserveIntervals): running out then fails it with ZX_ERR_NO_MEMORY and nothing changed.
 
-import { V_ZERO_HEAD, Z_AWAITING_CLEAN, Z_END, Z_NEXT, Z_START } from '../../shared/layout.js';
 import type { KernelState } from '../kernel_state.js';
+import { PAST_ANY_PAGE } from './page_list.js';
+
+/** End of the list of a VMO's intervals (zeroHead / next). */
+const NO_INTERVAL = -1;
 
 /** The interval containing `page`, or -1. */
 export function intervalAtLocked(k: KernelState, vmo: number, page: number): number {
   k.assertHeld(vmo);
-  const w = k.w;
-  for (let z = w[k.obj(vmo) + V_ZERO_HEAD]!; z >= 0; z = w[k.zint(z) + Z_NEXT]!) {
-    if (page < w[k.zint(z) + Z_START]!) return -1;
-    if (page < w[k.zint(z) + Z_END]!) return z;
+  const zi = k.intervals;
+  for (let z = k.vmos.zeroHead(vmo); z !== NO_INTERVAL; z = zi.next(z)) {
+    if (page < zi.startPages(z)) return -1;
+    if (page < zi.endPages(z)) return z;
   }
   return -1;
 }
@@ -24,10 +27,10 @@ export function intervalAtLocked(k: KernelState, vmo: number, page: number): num
 /** Start of the first interval that ends after `page` and starts before `limit`, else `limit`. */
 export function nextIntervalStartLocked(k: KernelState, vmo: number, page: number, limit: number): number {
   k.assertHeld(vmo);
-  const w = k.w;
-  for (let z = w[k.obj(vmo) + V_ZERO_HEAD]!; z >= 0; z = w[k.zint(z) + Z_NEXT]!) {
-    if (w[k.zint(z) + Z_END]! <= page) continue;
-    const s = Math.max(w[k.zint(z) + Z_START]!, page);
+  const zi = k.intervals;
+  for (let z = k.vmos.zeroHead(vmo); z !== NO_INTERVAL; z = zi.next(z)) {
+    if (zi.endPages(z) <= page) continue;
+    const s = Math.max(zi.startPages(z), page);
     return s < limit ? s : limit;
   }
   return limit;
@@ -58,8 +61,33 @@ export function releaseReservedIntervals(k: KernelState): void {
   while (reserved.length > 0) k.freeInterval(reserved.pop()!);
 }
 
-function takeInterval(k: KernelState): number {
-  return reserved.length > 0 ? reserved.pop()! : k.allocInterval();
+/**
+ * A new interval [start, end) awaiting no clean, linked before `next`, from the operation's reserve
+ * or else the heap; -1 if no record is left. The caller links it after its predecessor.
+ */
+function newInterval(k: KernelState, start: number, end: number, next: number): number {
+  const n = reserved.length > 0 ? (reserved.pop() as number) : k.allocInterval();
+  if (n < 0) return -1;
+  const zi = k.intervals;
+  zi.setStartPages(n, start);
+  zi.setEndPages(n, end);
+  zi.setAwaitingCleanPages(n, 0);
+  zi.setNext(n, next);
+  return n;
+}
+
+/** Makes `z` follow `prev` (-1: the VMO's first interval). */
+function linkAfterLocked(k: KernelState, vmo: number, prev: number, z: number): void {
+  if (prev !== NO_INTERVAL) k.intervals.setNext(prev, z);
+  else k.vmos.setZeroHead(vmo, z);
+}
+
+/** Unlinks `z` (which follows `prev`) and frees it; returns the interval that followed it. */
+function deleteIntervalLocked(k: KernelState, vmo: number, prev: number, z: number): number {
+  const next = k.intervals.next(z);
+  linkAfterLocked(k, vmo, prev, next);
+  k.freeInterval(z);
+  return next;
 }
 
 /** Whether removeRangeLocked(start, end) must split an interval (the one case that needs a record). */
@@ -70,16 +98,20 @@ export function removeRangeSplitsLocked(k: KernelState, vmo: number, start: numb
 }
 
 export function intervalStart(k: KernelState, z: number): number {
-  return k.w[k.zint(z) + Z_START]!;
+  return k.intervals.startPages(z);
 }
 export function intervalEnd(k: KernelState, z: number): number {
-  return k.w[k.zint(z) + Z_END]!;
+  return k.intervals.endPages(z);
 }
 export function intervalNext(k: KernelState, z: number): number {
-  return k.w[k.zint(z) + Z_NEXT]!;
+  return k.intervals.next(z);
+}
+/** Awaiting-clean length of `z` from its start, in pages (0: no WRITEBACK_BEGIN covers it). */
+export function intervalAwaitingCleanPages(k: KernelState, z: number): number {
+  return k.intervals.awaitingCleanPages(z);
 }
 export function firstInterval(k: KernelState, vmo: number): number {
-  return k.w[k.obj(vmo) + V_ZERO_HEAD]!;
+  return k.vmos.zeroHead(vmo);
 }
 
 /**
@@ -90,42 +122,32 @@ export function firstInterval(k: KernelState, vmo: number): number {
  */
 export function addIntervalLocked(k: KernelState, vmo: number, start: number, end: number): boolean {
   k.assertHeld(vmo);
-  const w = k.w;
-  const head = k.obj(vmo) + V_ZERO_HEAD;
-  let prev = -1;
-  let z = w[head]!;
-  while (z >= 0 && w[k.zint(z) + Z_END]! < start) {
+  const zi = k.intervals;
+  let prev = NO_INTERVAL;
+  let z = k.vmos.zeroHead(vmo);
+  while (z !== NO_INTERVAL && zi.endPages(z) < start) {
     prev = z;
-    z = w[k.zint(z) + Z_NEXT]!;
+    z = zi.next(z);
   }
   // z is the first interval that ends at or after `start`: it may touch or overlap the new one.
-  if (z >= 0 && w[k.zint(z) + Z_START]! <= end) {
-    const zs = w[k.zint(z) + Z_START]!;
-    let newEnd = Math.max(end, w[k.zint(z) + Z_END]!);
-    let next = w[k.zint(z) + Z_NEXT]!;
-    while (next >= 0 && w[k.zint(next) + Z_START]! <= newEnd) {
-      newEnd = Math.max(newEnd, w[k.zint(next) + Z_END]!);
-      const after = w[k.zint(next) + Z_NEXT]!;
-      k.freeInterval(next);
-      next = after;
+  if (z !== NO_INTERVAL && zi.startPages(z) <= end) {
+    let newEnd = Math.max(end, zi.endPages(z));
+    let next = zi.next(z);
+    while (next !== NO_INTERVAL && zi.startPages(next) <= newEnd) {
+      newEnd = Math.max(newEnd, zi.endPages(next));
+      next = deleteIntervalLocked(k, vmo, z, next);
     }
-    w[k.zint(z) + Z_NEXT] = next;
-    if (start < zs) {
+    if (start < zi.startPages(z)) {
       // Reshaped at its start after any BEGIN: that writeback must not clean it (OpZeroWriteback).
-      w[k.zint(z) + Z_START] = start;
-      w[k.zint(z) + Z_AWAITING_CLEAN] = 0;
+      zi.setStartPages(z, start);
+      zi.setAwaitingCleanPages(z, 0);
     }
-    w[k.zint(z) + Z_END] = newEnd;
+    zi.setEndPages(z, newEnd);
     return true;
   }
-  const n = takeInterval(k);
+  const n = newInterval(k, start, end, z);
   if (n < 0) return false;
-  w[k.zint(n) + Z_START] = start;
-  w[k.zint(n) + Z_END] = end;
-  w[k.zint(n) + Z_AWAITING_CLEAN] = 0;
-  w[k.zint(n) + Z_NEXT] = z;
-  if (prev >= 0) w[k.zint(prev) + Z_NEXT] = n;
-  else w[head] = n;
+  linkAfterLocked(k, vmo, prev, n);
   return true;
 }
 
@@ -139,49 +161,38 @@ export function addIntervalLocked(k: KernelState, vmo: number, start: number, en
  */
 export function removeRangeLocked(k: KernelState, vmo: number, start: number, end: number): boolean {
   k.assertHeld(vmo);
-  const w = k.w;
-  const head = k.obj(vmo) + V_ZERO_HEAD;
-  let prev = -1;
-  for (let z = w[head]!; z >= 0; ) {
-    const b = k.zint(z);
-    const zs = w[b + Z_START]!;
-    const ze = w[b + Z_END]!;
-    const next = w[b + Z_NEXT]!;
+  const zi = k.intervals;
+  let prev = NO_INTERVAL;
+  for (let z = k.vmos.zeroHead(vmo); z !== NO_INTERVAL; ) {
+    const zs = zi.startPages(z);
+    const ze = zi.endPages(z);
     if (zs >= end) break;
     if (ze <= start) {
       prev = z;
-      z = next;
+      z = zi.next(z);
       continue;
     }
     const keepLeft = zs < start;
     const keepRight = ze > end;
     if (keepLeft && keepRight) {
-      const n = takeInterval(k);
+      const n = newInterval(k, end, ze, zi.next(z));
       if (n < 0) return false;
-      w[k.zint(n) + Z_START] = end;
-      w[k.zint(n) + Z_END] = ze;
-      w[k.zint(n) + Z_AWAITING_CLEAN] = 0;
-      w[k.zint(n) + Z_NEXT] = next;
-      w[b + Z_END] = start;
-      w[b + Z_NEXT] = n;
+      zi.setEndPages(z, start);
+      zi.setNext(z, n);
       return true;
     }
     if (keepLeft) {
-      w[b + Z_END] = start;
+      zi.setEndPages(z, start);
       prev = z;
-      z = next;
+      z = zi.next(z);
       continue;
     }
     if (keepRight) {
-      w[b + Z_START] = end;
-      w[b + Z_AWAITING_CLEAN] = Math.max(0, w[b + Z_AWAITING_CLEAN]! - (end - zs));
+      zi.setStartPages(z, end);
+      zi.setAwaitingCleanPages(z, Math.max(0, zi.awaitingCleanPages(z) - (end - zs)));
       return true;
     }
-    // Entirely inside the removed range.
-    if (prev >= 0) w[k.zint(prev) + Z_NEXT] = next;
-    else w[head] = next;
-    k.freeInterval(z);
-    z = next;
+    z = deleteIntervalLocked(k, vmo, prev, z); // entirely inside the removed range
   }
   return true;
 }
@@ -189,14 +200,13 @@ export function removeRangeLocked(k: KernelState, vmo: number, start: number, en
 /** WRITEBACK_BEGIN: intervals starting inside [start, end) await cleaning up to `end` (never less). */
 export function beginIntervalsLocked(k: KernelState, vmo: number, start: number, end: number): void {
   k.assertHeld(vmo);
-  const w = k.w;
-  for (let z = w[k.obj(vmo) + V_ZERO_HEAD]!; z >= 0; z = w[k.zint(z) + Z_NEXT]!) {
-    const b = k.zint(z);
-    const zs = w[b + Z_START]!;
+  const zi = k.intervals;
+  for (let z = k.vmos.zeroHead(vmo); z !== NO_INTERVAL; z = zi.next(z)) {
+    const zs = zi.startPages(z);
     if (zs >= end) return;
     if (zs < start) continue; // a BEGIN that does not cover an interval's start has no effect on it
-    const len = Math.min(w[b + Z_END]!, end) - zs;
-    if (len > w[b + Z_AWAITING_CLEAN]!) w[b + Z_AWAITING_CLEAN] = len;
+    const len = Math.min(zi.endPages(z), end) - zs;
+    if (len > zi.awaitingCleanPages(z)) zi.setAwaitingCleanPages(z, len);
   }
 }
 
@@ -208,41 +218,38 @@ export function beginIntervalsLocked(k: KernelState, vmo: number, start: number,
  */
 export function endIntervalsLocked(k: KernelState, vmo: number, start: number, end: number): void {
   k.assertHeld(vmo);
-  const w = k.w;
-  const head = k.obj(vmo) + V_ZERO_HEAD;
-  let prev = -1;
+  const zi = k.intervals;
+  let prev = NO_INTERVAL;
   let awaitEnd = start;
-  for (let z = w[head]!; z >= 0; ) {
-    const b = k.zint(z);
-    const zs = w[b + Z_START]!;
-    const ze = w[b + Z_END]!;
-    const next = w[b + Z_NEXT]!;
+  for (let z = k.vmos.zeroHead(vmo); z !== NO_INTERVAL; ) {
+    const zs = zi.startPages(z);
+    const ze = zi.endPages(z);
     if (zs >= end) return;
-    if (zs < start) {
-      prev = z;
-      z = next;
-      continue;
-    }
-    awaitEnd = Math.max(awaitEnd, zs + w[b + Z_AWAITING_CLEAN]!);
-    if (ze <= end && ze <= awaitEnd) {
-      if (prev >= 0) w[k.zint(prev) + Z_NEXT] = next;
-      else w[head] = next;
-      k.freeInterval(z);
-      z = next;
-      continue;
-    }
-    const clean = Math.min(awaitEnd, end, ze) - zs;
-    if (clean > 0) {
-      w[b + Z_START] = zs + clean;
-      w[b + Z_AWAITING_CLEAN] = Math.max(0, w[b + Z_AWAITING_CLEAN]! - clean);
+    if (zs >= start) {
+      awaitEnd = Math.max(awaitEnd, zs + zi.awaitingCleanPages(z));
+      if (ze <= end && ze <= awaitEnd) {
+        z = deleteIntervalLocked(k, vmo, prev, z);
+        continue;
+      }
+      const clean = Math.min(awaitEnd, end, ze) - zs;
+      if (clean > 0) {
+        zi.setStartPages(z, zs + clean);
+        zi.setAwaitingCleanPages(z, Math.max(0, zi.awaitingCleanPages(z) - clean));
+      }
     }
     prev = z;
-    z = next;
+    z = zi.next(z);
   }
 }
 
 /** Clips every interval to the first `pages` pages (resize down). */
 export function truncateIntervalsLocked(k: KernelState, vmo: number, pages: number): void {
   k.assertHeld(vmo);
-  removeRangeLocked(k, vmo, pages, 2 ** 31); // never splits: no record needed
+  removeRangeLocked(k, vmo, pages, PAST_ANY_PAGE); // never splits: no record needed
+}
+
+/** Frees every interval of the VMO (its dead transition). */
+export function freeAllIntervalsLocked(k: KernelState, vmo: number): void {
+  k.assertHeld(vmo);
+  for (let z = k.vmos.zeroHead(vmo); z !== NO_INTERVAL; ) z = deleteIntervalLocked(k, vmo, NO_INTERVAL, z);
 }
