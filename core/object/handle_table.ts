@@ -7,7 +7,8 @@
 // Handles and threads belong to a process (core/object/process.ts): handles.process / threads.process hold
 // its object slot, -1 for the kernel's implicit root process, which never exits.
 
-import { H_HANDLE_LOCK, OBJ_WORDS, ObjType, ProcessState, RequestState, THREAD_WORDS } from '../../shared/layout.js';
+import { futexWake } from '../../shared/futex.js';
+import { H_HANDLE_LOCK, OBJ_WORDS, ObjType, ProcessState, R_EVENT_POKED, RequestState, THREAD_WORDS } from '../../shared/layout.js';
 import { ZX_RIGHT_DUPLICATE, ZX_RIGHT_SAME_RIGHTS, ZX_THREAD_STATE_DEAD, ZX_THREAD_STATE_NEW } from '../../shared/constants.js';
 import {
   ZX_ERR_ACCESS_DENIED,
@@ -328,6 +329,20 @@ export function threadSlotOf(k: KernelState, tid: number): number {
   if (slot >= k.layout.maxThreads) return -1;
   if (k.threads.inUse(slot) !== 1 || k.threads.tid(slot) !== serial) return -1;
   return slot;
+}
+
+/**
+ * Wakes thread `slot` wherever it parks in the kernel: its request event (poked, never over a signal,
+ * so a wait that has not begun yet returns at once), its suspension, and the futex word it waits on
+ * (a port's). The woken thread re-checks its kill, suspend and panic flags.
+ */
+export function pokeThread(k: KernelState, slot: number): void {
+  const event = k.requests.eventWord(slot);
+  Atomics.compareExchange(k.w, event, 0, R_EVENT_POKED);
+  futexWake(k.w, event);
+  futexWake(k.w, k.threads.suspendWord(slot));
+  const word = k.threads.waitWord(slot);
+  if (word > 0) futexWake(k.w, word);
 }
 
 export function threadState(k: KernelState, tid: number): number {
