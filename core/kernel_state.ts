@@ -40,17 +40,29 @@ import {
   VmoRecord,
 } from '../shared/layout.js';
 
+/** A table threaded by a free list through its records' nextFree words. */
+interface FreeLinkedTable {
+  nextFree(slot: number): number;
+  setNextFree(slot: number, next: number): void;
+}
+
 /**
  * A heap free list (H_HEAP_LOCK): its head is a header word, its links the records' nextFree words;
  * a record is zeroed (`words` words from `firstWord`) when it is allocated.
  */
-interface HeapFreeList {
-  head(): number;
-  setHead(slot: number): void;
-  nextFree(slot: number): number;
-  setNextFree(slot: number, next: number): void;
-  firstWord(slot: number): number;
+class HeapFreeList {
+  readonly table: FreeLinkedTable;
+  readonly head: () => number;
+  readonly setHead: (slot: number) => void;
+  readonly firstWord: (slot: number) => number;
   readonly words: number;
+  constructor(table: FreeLinkedTable, head: () => number, setHead: (slot: number) => void, firstWord: (slot: number) => number, words: number) {
+    this.table = table;
+    this.head = head;
+    this.setHead = setHead;
+    this.firstWord = firstWord;
+    this.words = words;
+  }
 }
 
 /** A reference count was `before` and one was dropped: true if that was the last; asserts one was held. */
@@ -171,22 +183,8 @@ export class KernelState {
     const header = this.header;
     const nodes = this.nodes;
     const intervals = this.intervals;
-    this.#nodeHeap = {
-      head: () => header.freeNode(),
-      setHead: (slot) => header.setFreeNode(slot),
-      nextFree: (slot) => nodes.nextFree(slot),
-      setNextFree: (slot, next) => nodes.setNextFree(slot, next),
-      firstWord: (slot) => nodes.entryWord(slot),
-      words: NODE_WORDS,
-    };
-    this.#intervalHeap = {
-      head: () => header.freeInterval(),
-      setHead: (slot) => header.setFreeInterval(slot),
-      nextFree: (slot) => intervals.nextFree(slot),
-      setNextFree: (slot, next) => intervals.setNextFree(slot, next),
-      firstWord: (slot) => intervals.startPagesWord(slot),
-      words: INTERVAL_WORDS,
-    };
+    this.#nodeHeap = new HeapFreeList(nodes, () => header.freeNode(), (slot) => header.setFreeNode(slot), (slot) => nodes.entryWord(slot), NODE_WORDS);
+    this.#intervalHeap = new HeapFreeList(intervals, () => header.freeInterval(), (slot) => header.setFreeInterval(slot), (slot) => intervals.startPagesWord(slot), INTERVAL_WORDS);
   }
 
   /** Word index of an object record. */
@@ -331,14 +329,14 @@ export class KernelState {
   #heapAlloc(list: HeapFreeList): number {
     this.lockLeaf(H_HEAP_LOCK);
     const slot = list.head();
-    if (slot >= 0) list.setHead(list.nextFree(slot));
+    if (slot >= 0) list.setHead(list.table.nextFree(slot));
     this.unlockLeaf(H_HEAP_LOCK);
     if (slot >= 0) this.w.fill(0, list.firstWord(slot), list.firstWord(slot) + list.words);
     return slot;
   }
   #heapFree(list: HeapFreeList, slot: number): void {
     this.lockLeaf(H_HEAP_LOCK);
-    list.setNextFree(slot, list.head());
+    list.table.setNextFree(slot, list.head());
     list.setHead(slot);
     this.unlockLeaf(H_HEAP_LOCK);
   }

@@ -46,7 +46,7 @@ export function lockOwnerOf(k: KernelState, lock: number): number {
 }
 
 /** Names a lock word for a panic report: a leaf lock's name or "lock of VMO koid N". */
-export function describeLock(k: KernelState, lock: number): string {
+function describeLock(k: KernelState, lock: number): string {
   if (lock < 0) return '';
   if (lock < HEADER_WORDS) return LEAF_LOCKS.find(([l]) => l === lock)?.[1] ?? `header lock ${lock}`;
   const obj = objectOfLockWord(k, lock);

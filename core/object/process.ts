@@ -29,7 +29,7 @@
 // inside a syscall outside any wait leaks the references that syscall held (objects stay allocated).
 //
 // Threads: the kill and reap run on the main thread; the process exit runs wherever the last thread
-// is freed. Protected by H_HANDLE_LOCK (PR_THREADS, PR_STATE, thread slots) and the VMO lock (the
+// is freed. Protected by H_HANDLE_LOCK (processes.threads, processes.state, thread slots) and the VMO lock (the
 // request). The Process object holds one reference, dropped when the process dies.
 
 import { mutexIsHeld } from '../../shared/futex.js';
