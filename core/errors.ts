@@ -35,40 +35,44 @@ export class ZxException extends Error {
   }
 }
 
+/** What stops a simulated thread for good: its thread id and the syscall it was in ('' if none). */
+abstract class ThreadStop extends Error {
+  /** The kernel thread concerned (for a KernelPanic, the one whose death caused it; 0 if none). */
+  readonly tid: number;
+  /** The syscall it was in ('' if none). */
+  readonly syscall: string;
+
+  constructor(message: string, tid: number, syscall: string) {
+    super(message);
+    this.tid = tid;
+    this.syscall = syscall;
+  }
+}
+
 /**
  * The kernel fail-stopped (core/panic.ts): a worker died inside a kernel critical section, or a killed
  * thread never left the kernel. Every later syscall on that kernel throws it; nothing waits forever.
  */
-export class KernelPanic extends Error {
+export class KernelPanic extends ThreadStop {
   override name = 'KernelPanic';
-  /** The kernel thread whose death caused the panic (0 if none). */
-  readonly tid: number;
-  /** The syscall it was in ('' if none). */
-  readonly syscall: string;
   /** The lock it held ('' if none), e.g. 'lock of VMO koid 1030' or 'H_PMM_LOCK'. */
   readonly lock: string;
 
   constructor(message: string, tid: number, syscall: string, lock: string) {
-    super(message);
-    this.tid = tid;
-    this.syscall = syscall;
+    super(message, tid, syscall);
     this.lock = lock;
   }
 }
 
 /**
  * What a killed simulated thread reports (zx_task_kill): thrown out of the syscall at whose exit the
- * kill took effect (or at the next syscall entry), and by SimThread.join().
+ * kill took effect (or at the next syscall entry), and by SimThread.join(). Its syscall is the one
+ * the kill interrupted or refused ('' if the thread ended outside the kernel).
  */
-export class ThreadKilled extends Error {
+export class ThreadKilled extends ThreadStop {
   override name = 'ThreadKilled';
-  readonly tid: number;
-  /** The syscall the kill interrupted or refused ('' if the thread ended outside the kernel). */
-  readonly syscall: string;
 
   constructor(tid: number, syscall: string) {
-    super(`thread ${tid} was killed${syscall ? ` (in ${syscall})` : ''}`);
-    this.tid = tid;
-    this.syscall = syscall;
+    super(`thread ${tid} was killed${syscall ? ` (in ${syscall})` : ''}`, tid, syscall);
   }
 }

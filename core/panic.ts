@@ -7,34 +7,18 @@
 // syscall throws the same KernelPanic. Threads: raised on the main thread (or by ThreadPool.close),
 // observed by any thread. Protected by nothing: H_PANIC is written once with compareExchange.
 
-import { mutexMarkPanicked } from '../shared/futex.js';
-import {
-  H_HANDLE_LOCK,
-  H_HEAP_LOCK,
-  H_PANIC,
-  H_PANIC_LOCK,
-  H_PANIC_SYSCALL,
-  H_PANIC_TID,
-  H_PMM_LOCK,
-  H_VMAR_LOCK,
-  HEADER_WORDS,
-  O_KOID,
-  O_LOCK,
-  O_TYPE,
-  OBJ_WORDS,
-  ObjType,
-  R_EVENT,
-  R_EVENT_POKED,
-  T_IN_USE,
-  T_SUSPEND,
-  T_WAIT_WORD,
-} from '../shared/layout.js';
+import { futexWait, futexWake, mutexMarkPanicked } from '../shared/futex.js';
+import { H_HANDLE_LOCK, H_HEAP_LOCK, H_PMM_LOCK, H_VMAR_LOCK, HEADER_WORDS, OBJ_WORDS, ObjType, leafLockOwnerWord } from '../shared/layout.js';
 import { KernelPanic } from './errors.js';
 import type { KernelState } from './kernel_state.js';
+import { pokeThread } from './object/handle_table.js';
 import { syscallName } from './sys_types.js';
 
+/** header.panic: 0 no panic, PANIC_WRITING while the panicking thread writes panicTid/Syscall/Lock. */
 const PANIC_WRITING = 2;
 const PANIC_SET = 1;
+/** How long a reader of a panic being written sleeps before it looks again. */
+const PANIC_WRITING_POLL_MS = 1;
 
 const LEAF_LOCKS: ReadonlyArray<readonly [number, string]> = [
   [H_HANDLE_LOCK, 'H_HANDLE_LOCK'],
@@ -45,32 +29,41 @@ const LEAF_LOCKS: ReadonlyArray<readonly [number, string]> = [
 
 const TYPE_NAMES: Readonly<Record<number, string>> = { [ObjType.Vmo]: 'VMO', [ObjType.Port]: 'port', [ObjType.Pager]: 'pager', [ObjType.Process]: 'process' };
 
-/** The word indices of every kernel lock: the leaf locks, then each object's O_LOCK. */
+/** The word indices of every kernel lock: the leaf locks, then each object's lock. */
 export function forEachLockWord(k: KernelState, fn: (lock: number) => void): void {
   for (const [lock] of LEAF_LOCKS) fn(lock);
-  for (let obj = 0; obj < k.layout.maxObjects; obj++) fn(k.obj(obj) + O_LOCK);
+  for (let obj = 0; obj < k.layout.maxObjects; obj++) fn(k.objects.lockWord(obj));
+}
+
+/** The object slot whose lock is word `lock` (an object lock word, not a leaf lock). */
+function objectOfLockWord(k: KernelState, lock: number): number {
+  return Math.floor((lock - k.objects.lockWord(0)) / OBJ_WORDS);
+}
+
+/** The owner recorded for lock word `lock`: thread slot + 1, 0 none. */
+export function lockOwnerOf(k: KernelState, lock: number): number {
+  return lock < HEADER_WORDS ? Atomics.load(k.w, leafLockOwnerWord(lock)) : k.objects.lockOwner(objectOfLockWord(k, lock));
 }
 
 /** Names a lock word for a panic report: a leaf lock's name or "lock of VMO koid N". */
-export function describeLock(k: KernelState, lock: number): string {
+function describeLock(k: KernelState, lock: number): string {
   if (lock < 0) return '';
   if (lock < HEADER_WORDS) return LEAF_LOCKS.find(([l]) => l === lock)?.[1] ?? `header lock ${lock}`;
-  const obj = Math.floor((lock - k.layout.objects) / OBJ_WORDS);
-  const o = k.obj(obj);
-  return `lock of ${TYPE_NAMES[k.w[o + O_TYPE]!] ?? 'object'} koid ${k.w[o + O_KOID]!} (object slot ${obj})`;
+  const obj = objectOfLockWord(k, lock);
+  return `lock of ${TYPE_NAMES[k.objects.type(obj)] ?? 'object'} koid ${k.objects.koid(obj)} (object slot ${obj})`;
 }
 
 export function isPanicked(k: KernelState): boolean {
-  return Atomics.load(k.w, H_PANIC) !== 0;
+  return k.header.panic() !== 0;
 }
 
 /** The KernelPanic this kernel is in (waits out the few stores of a panic being raised). */
 export function kernelPanicOf(k: KernelState): KernelPanic {
-  const w = k.w;
-  while (Atomics.load(w, H_PANIC) === PANIC_WRITING) Atomics.wait(w, H_PANIC, PANIC_WRITING, 1);
-  const tid = w[H_PANIC_TID]!;
-  const syscall = syscallName(w[H_PANIC_SYSCALL]!);
-  const lock = describeLock(k, w[H_PANIC_LOCK]!);
+  const header = k.header;
+  while (header.panic() === PANIC_WRITING) futexWait(k.w, header.panicWord(), PANIC_WRITING, PANIC_WRITING_POLL_MS);
+  const tid = header.panicTid();
+  const syscall = syscallName(header.panicSyscall());
+  const lock = describeLock(k, header.panicLock());
   const where = syscall ? ` in ${syscall}` : ' outside any syscall';
   const what = lock ? `died${where} holding the ${lock}` : `was killed but never left the kernel (${syscall || 'no syscall'})`;
   return new KernelPanic(`kernel panic: thread ${tid} ${what}`, tid, syscall, lock);
@@ -81,13 +74,13 @@ export function kernelPanicOf(k: KernelState): KernelPanic {
  * (T_SYSCALL) holding lock word `lock` (-1 none). Idempotent: the first panic is the one reported.
  */
 export function raiseKernelPanic(k: KernelState, tid: number, syscall: number, lock: number): KernelPanic {
-  const w = k.w;
-  if (Atomics.compareExchange(w, H_PANIC, 0, PANIC_WRITING) === 0) {
-    w[H_PANIC_TID] = tid;
-    w[H_PANIC_SYSCALL] = syscall;
-    w[H_PANIC_LOCK] = lock;
-    Atomics.store(w, H_PANIC, PANIC_SET);
-    Atomics.notify(w, H_PANIC);
+  const header = k.header;
+  if (Atomics.compareExchange(k.w, header.panicWord(), 0, PANIC_WRITING) === 0) {
+    header.setPanicTid(tid);
+    header.setPanicSyscall(syscall);
+    header.setPanicLock(lock);
+    header.setPanic(PANIC_SET);
+    futexWake(k.w, header.panicWord());
   }
   sweepLocksAfterPanic(k);
   return kernelPanicOf(k);
@@ -100,15 +93,8 @@ export function raiseKernelPanic(k: KernelState, tid: number, syscall: number, l
  * meets the panic inside the kernel (it may have taken a lock after the first sweep).
  */
 export function sweepLocksAfterPanic(k: KernelState): void {
-  const w = k.w;
-  forEachLockWord(k, (lock) => mutexMarkPanicked(w, lock));
+  forEachLockWord(k, (lock) => mutexMarkPanicked(k.w, lock));
   for (let slot = 0; slot < k.layout.maxThreads; slot++) {
-    const t = k.thr(slot);
-    if (Atomics.load(w, t + T_IN_USE) !== 1) continue;
-    Atomics.compareExchange(w, t + R_EVENT, 0, R_EVENT_POKED); // a wait that begins after this returns at once
-    Atomics.notify(w, t + R_EVENT);
-    Atomics.notify(w, t + T_SUSPEND);
-    const word = Atomics.load(w, t + T_WAIT_WORD);
-    if (word > 0) Atomics.notify(w, word);
+    if (k.threads.inUse(slot) === 1) pokeThread(k, slot); // a wait that begins after this returns at once
   }
 }

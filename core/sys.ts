@@ -60,7 +60,7 @@ import {
   ZX_VMO_RESIZABLE,
   ZX_VMO_TRAP_DIRTY,
 } from '../shared/constants.js';
-import { H_DEBUG_SYSCALLS, ObjType, V_PAGER_KOID } from '../shared/layout.js';
+import { ObjType } from '../shared/layout.js';
 import {
   ZX_ERR_ACCESS_DENIED,
   ZX_ERR_INVALID_ARGS,
@@ -111,6 +111,19 @@ import {
   vmoSizePages,
   vmoWrite,
 } from './vm/vm_object.js';
+
+/** The byte range of a zx_vmo_op_range call (ThreadSys.#opRange). */
+interface OpRange {
+  readonly offsetBytes: number;
+  readonly lengthBytes: number;
+  /** The VMO's size when the op began. */
+  readonly sizeBytes: number;
+  /** offsetBytes + lengthBytes <= sizeBytes. */
+  readonly inRange: boolean;
+  /** The whole pages [firstPage, endPage) the range touches. */
+  readonly firstPage: number;
+  readonly endPage: number;
+}
 
 /** The right each vmo_op_range op needs (zx_vmo_op_range's table; LOCK ops need READ or WRITE). */
 const OP_RIGHTS: ReadonlyMap<number, number> = new Map([
@@ -226,7 +239,7 @@ export class ThreadSys implements Sys {
       throw new ZxError(v, syscall);
     }
     // "Created from this pager" compares koids: clones and plain VMOs carry none.
-    if (!isPagerBacked(k, v) || k.w[k.obj(v) + V_PAGER_KOID] !== objectKoid(k, p)) {
+    if (!isPagerBacked(k, v) || k.vmos.pagerKoid(v) !== objectKoid(k, p)) {
       k.release(v);
       k.release(p);
       throw new ZxError(ZX_ERR_INVALID_ARGS, syscall, 'VMO not created from this pager');
@@ -243,12 +256,17 @@ export class ThreadSys implements Sys {
   // ---- Pager ----
 
   pagerCreate(options: number): number {
+    return this.#createObject(options, ObjType.Pager, initPager, ZX_DEFAULT_PAGER_RIGHTS, 'zx_pager_create');
+  }
+
+  /** zx_pager_create / zx_port_create: options must be 0; a new object of `type`, `init`ed, and its handle. */
+  #createObject(options: number, type: number, init: (k: KernelState, obj: number) => void, rights: number, name: string): number {
     const k = this.#k;
-    if (u32(options) !== 0) throw new ZxError(ZX_ERR_INVALID_ARGS, 'zx_pager_create');
-    const pager = allocObject(k, ObjType.Pager);
-    if (pager < 0) throw new ZxError(ZX_ERR_NO_MEMORY, 'zx_pager_create');
-    initPager(k, pager);
-    return this.#newHandle(pager, ZX_DEFAULT_PAGER_RIGHTS, 'zx_pager_create');
+    if (u32(options) !== 0) throw new ZxError(ZX_ERR_INVALID_ARGS, name);
+    const obj = allocObject(k, type);
+    if (obj < 0) throw new ZxError(ZX_ERR_NO_MEMORY, name);
+    init(k, obj);
+    return this.#newHandle(obj, rights, name);
   }
 
   pagerCreateVmo(pager: number, options: number, port: number, key: bigint | number, size: U64): number {
@@ -402,12 +420,7 @@ export class ThreadSys implements Sys {
   // ---- Ports ----
 
   portCreate(options: number): number {
-    const k = this.#k;
-    if (u32(options) !== 0) throw new ZxError(ZX_ERR_INVALID_ARGS, 'zx_port_create');
-    const port = allocObject(k, ObjType.Port);
-    if (port < 0) throw new ZxError(ZX_ERR_NO_MEMORY, 'zx_port_create');
-    initPort(k, port);
-    return this.#newHandle(port, ZX_DEFAULT_PORT_RIGHTS, 'zx_port_create');
+    return this.#createObject(options, ObjType.Port, initPort, ZX_DEFAULT_PORT_RIGHTS, 'zx_port_create');
   }
 
   portWait(port: number, deadline: bigint): PortPacket {
@@ -462,23 +475,20 @@ export class ThreadSys implements Sys {
   }
 
   vmoRead(vmo: number, buffer: Uint8Array, offset: U64): void {
-    const k = this.#k;
-    const name = 'zx_vmo_read';
-    const off = u64(offset);
-    checkShape(isBuffer(buffer) && off >= 0, name);
-    const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, ZX_RIGHT_READ, name);
-    const status = vmoRead(k, this.threadSlot, v, buffer, off);
-    k.release(v);
-    this.#check(status, name);
+    this.#vmoTransfer(vmo, buffer, offset, 'zx_vmo_read', ZX_RIGHT_READ, vmoRead);
   }
 
   vmoWrite(vmo: number, buffer: Uint8Array, offset: U64): void {
+    this.#vmoTransfer(vmo, buffer, offset, 'zx_vmo_write', ZX_RIGHT_WRITE, vmoWrite);
+  }
+
+  /** zx_vmo_read / zx_vmo_write: `transfer` (vmoRead or vmoWrite) between the VMO and `buffer`. */
+  #vmoTransfer(vmo: number, buffer: Uint8Array, offset: U64, name: string, right: number, transfer: typeof vmoRead): void {
     const k = this.#k;
-    const name = 'zx_vmo_write';
-    const off = u64(offset);
-    checkShape(isBuffer(buffer) && off >= 0, name);
-    const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, ZX_RIGHT_WRITE, name);
-    const status = vmoWrite(k, this.threadSlot, v, buffer, off);
+    const offsetBytes = u64(offset);
+    checkShape(isBuffer(buffer) && offsetBytes >= 0, name);
+    const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, right, name);
+    const status = transfer(k, this.threadSlot, v, buffer, offsetBytes);
     k.release(v);
     this.#check(status, name);
   }
@@ -511,80 +521,105 @@ export class ThreadSys implements Sys {
   vmoOpRange(vmo: number, op: number, offset: U64, size: U64): void | LockState {
     const k = this.#k;
     const name = 'zx_vmo_op_range';
-    const off = u64(offset);
-    const len = u64(size);
-    checkShape(u32(op) >= 0 && off >= 0 && len >= 0, name);
+    const offsetBytes = u64(offset);
+    const lengthBytes = u64(size);
+    checkShape(u32(op) >= 0 && offsetBytes >= 0 && lengthBytes >= 0, name);
     const isLockOp = op === ZX_VMO_OP_LOCK || op === ZX_VMO_OP_TRY_LOCK || op === ZX_VMO_OP_UNLOCK;
     const v = this.#lookup(vmo, ZX_OBJ_TYPE_VMO, OP_RIGHTS.get(op) ?? 0, name);
-    let status: number = ZX_OK;
+    let status: number;
     let lockState: LockState | undefined;
-    const sizeBytes = vmoSizePages(k, v) * PAGE_SIZE;
-    const inRange = off + len <= sizeBytes;
-    const pagerBacked = isPagerBacked(k, v);
-    // Whole pages touched by [off, off + len), for the ops that round out.
-    const firstPage = Math.floor(off / PAGE_SIZE);
-    const endPage = Math.ceil((off + len) / PAGE_SIZE);
     if (isLockOp && (handleRights(k, vmo) & (ZX_RIGHT_READ | ZX_RIGHT_WRITE)) === 0) status = ZX_ERR_ACCESS_DENIED;
     else {
-      switch (op) {
-        case ZX_VMO_OP_COMMIT:
-          if (!inRange) status = ZX_ERR_OUT_OF_RANGE;
-          // Rounded out to whole pages first (Zircon CommitRangeInternal), so a zero-length commit
-          // at an unaligned offset still commits the page it falls in.
-          else if (endPage > firstPage) status = populateRange(k, this.threadSlot, v, firstPage, endPage, Populate.Commit);
-          break;
-        case ZX_VMO_OP_DECOMMIT:
-          // Pager VMOs cannot decommit: absence would not read as zero, it would ask the pager.
-          // Zircon (DecommitRangeLocked) checks the range and the empty range first.
-          if (pagerBacked) status = !inRange ? ZX_ERR_OUT_OF_RANGE : len === 0 ? ZX_OK : ZX_ERR_NOT_SUPPORTED;
-          else if (off % PAGE_SIZE !== 0 || len % PAGE_SIZE !== 0) status = ZX_ERR_INVALID_ARGS;
-          else if (!inRange) status = ZX_ERR_OUT_OF_RANGE;
-          else status = decommitRange(k, v, firstPage, endPage);
-          break;
-        case ZX_VMO_OP_ZERO:
-          status = inRange ? this.#zeroRange(v, off, len) : ZX_ERR_OUT_OF_RANGE;
-          break;
-        case ZX_VMO_OP_LOCK:
-        case ZX_VMO_OP_TRY_LOCK:
-        case ZX_VMO_OP_UNLOCK: {
-          // Discardable VMOs are locked and unlocked whole.
-          if (!isDiscardable(k, v)) status = ZX_ERR_NOT_SUPPORTED;
-          else if (off !== 0 || len !== sizeBytes) status = ZX_ERR_OUT_OF_RANGE;
-          else {
-            const out = { discardedPages: 0 };
-            status = lockDiscardable(k, v, op === ZX_VMO_OP_LOCK ? 'lock' : op === ZX_VMO_OP_TRY_LOCK ? 'try' : 'unlock', out);
-            if (op === ZX_VMO_OP_LOCK && status === ZX_OK) {
-              const discarded = out.discardedPages * PAGE_SIZE;
-              lockState = { offset: off, size: len, discardedOffset: 0, discardedSize: discarded };
-            }
-          }
-          break;
-        }
-        case ZX_VMO_OP_CACHE_SYNC:
-        case ZX_VMO_OP_CACHE_CLEAN:
-        case ZX_VMO_OP_CACHE_CLEAN_INVALIDATE:
-        case ZX_VMO_OP_CACHE_INVALIDATE:
-          // Caches are not modelled; the checks are Zircon's.
-          if (len === 0) status = ZX_ERR_INVALID_ARGS;
-          else if (op === ZX_VMO_OP_CACHE_INVALIDATE && k.w[H_DEBUG_SYSCALLS] !== 1) status = ZX_ERR_NOT_SUPPORTED;
-          else if (!inRange) status = ZX_ERR_OUT_OF_RANGE;
-          break;
-        case ZX_VMO_OP_DONT_NEED:
-        case ZX_VMO_OP_ALWAYS_NEED:
-        case ZX_VMO_OP_PREFETCH:
-          // Hints on anything but a pager VMO succeed before any range check (a documented quirk).
-          if (!pagerBacked) break;
-          if (endPage > sizeBytes / PAGE_SIZE) status = ZX_ERR_OUT_OF_RANGE;
-          else if (op === ZX_VMO_OP_DONT_NEED) dontNeedRange(k, v, firstPage, endPage);
-          else status = populateRange(k, this.threadSlot, v, firstPage, endPage, op === ZX_VMO_OP_PREFETCH ? Populate.Prefetch : Populate.AlwaysNeed);
-          break;
-        default:
-          status = ZX_ERR_INVALID_ARGS;
-      }
+      const range = this.#opRange(v, offsetBytes, lengthBytes);
+      if (isLockOp) {
+        const out: { lockState?: LockState } = {};
+        status = this.#opLock(v, op, range, out);
+        lockState = out.lockState;
+      } else status = this.#opOther(v, op, range);
     }
     k.release(v);
     this.#check(status, name);
     return lockState;
+  }
+
+  /** The byte range of a vmo_op_range call and what its ops check it against. */
+  #opRange(v: number, offsetBytes: number, lengthBytes: number): OpRange {
+    const sizeBytes = vmoSizePages(this.#k, v) * PAGE_SIZE;
+    return {
+      offsetBytes,
+      lengthBytes,
+      sizeBytes,
+      inRange: offsetBytes + lengthBytes <= sizeBytes,
+      // Whole pages touched by [offset, offset + length), for the ops that round out.
+      firstPage: Math.floor(offsetBytes / PAGE_SIZE),
+      endPage: Math.ceil((offsetBytes + lengthBytes) / PAGE_SIZE),
+    };
+  }
+
+  /** ZX_VMO_OP_LOCK / TRY_LOCK / UNLOCK: discardable VMOs are locked and unlocked whole. */
+  #opLock(v: number, op: number, r: OpRange, out: { lockState?: LockState }): number {
+    const k = this.#k;
+    if (!isDiscardable(k, v)) return ZX_ERR_NOT_SUPPORTED;
+    if (r.offsetBytes !== 0 || r.lengthBytes !== r.sizeBytes) return ZX_ERR_OUT_OF_RANGE;
+    const discarded = { discardedPages: 0 };
+    const status = lockDiscardable(k, v, op === ZX_VMO_OP_LOCK ? 'lock' : op === ZX_VMO_OP_TRY_LOCK ? 'try' : 'unlock', discarded);
+    if (op === ZX_VMO_OP_LOCK && status === ZX_OK) {
+      out.lockState = { offset: r.offsetBytes, size: r.lengthBytes, discardedOffset: 0, discardedSize: discarded.discardedPages * PAGE_SIZE };
+    }
+    return status;
+  }
+
+  /** Every vmo_op_range op but the lock ops. */
+  #opOther(v: number, op: number, r: OpRange): number {
+    const k = this.#k;
+    switch (op) {
+      case ZX_VMO_OP_COMMIT:
+        if (!r.inRange) return ZX_ERR_OUT_OF_RANGE;
+        // Rounded out to whole pages first (Zircon CommitRangeInternal), so a zero-length commit
+        // at an unaligned offset still commits the page it falls in.
+        return r.endPage > r.firstPage ? populateRange(k, this.threadSlot, v, r.firstPage, r.endPage, Populate.Commit) : ZX_OK;
+      case ZX_VMO_OP_DECOMMIT:
+        return this.#opDecommit(v, r);
+      case ZX_VMO_OP_ZERO:
+        return r.inRange ? this.#zeroRange(v, r.offsetBytes, r.lengthBytes) : ZX_ERR_OUT_OF_RANGE;
+      case ZX_VMO_OP_CACHE_SYNC:
+      case ZX_VMO_OP_CACHE_CLEAN:
+      case ZX_VMO_OP_CACHE_CLEAN_INVALIDATE:
+      case ZX_VMO_OP_CACHE_INVALIDATE:
+        // Caches are not modelled; the checks are Zircon's.
+        if (r.lengthBytes === 0) return ZX_ERR_INVALID_ARGS;
+        if (op === ZX_VMO_OP_CACHE_INVALIDATE && k.header.debugSyscalls() !== 1) return ZX_ERR_NOT_SUPPORTED;
+        return r.inRange ? ZX_OK : ZX_ERR_OUT_OF_RANGE;
+      case ZX_VMO_OP_DONT_NEED:
+      case ZX_VMO_OP_ALWAYS_NEED:
+      case ZX_VMO_OP_PREFETCH:
+        return this.#opHint(v, op, r);
+      default:
+        return ZX_ERR_INVALID_ARGS;
+    }
+  }
+
+  /** ZX_VMO_OP_DECOMMIT. Pager VMOs cannot decommit: absence would not read as zero, it would ask the pager. */
+  #opDecommit(v: number, r: OpRange): number {
+    const k = this.#k;
+    // Zircon (DecommitRangeLocked) checks the range and the empty range first.
+    if (isPagerBacked(k, v)) return !r.inRange ? ZX_ERR_OUT_OF_RANGE : r.lengthBytes === 0 ? ZX_OK : ZX_ERR_NOT_SUPPORTED;
+    if (r.offsetBytes % PAGE_SIZE !== 0 || r.lengthBytes % PAGE_SIZE !== 0) return ZX_ERR_INVALID_ARGS;
+    if (!r.inRange) return ZX_ERR_OUT_OF_RANGE;
+    return decommitRange(k, v, r.firstPage, r.endPage);
+  }
+
+  /** ZX_VMO_OP_DONT_NEED / ALWAYS_NEED / PREFETCH. */
+  #opHint(v: number, op: number, r: OpRange): number {
+    const k = this.#k;
+    // Hints on anything but a pager VMO succeed before any range check (a documented quirk).
+    if (!isPagerBacked(k, v)) return ZX_OK;
+    if (r.endPage > r.sizeBytes / PAGE_SIZE) return ZX_ERR_OUT_OF_RANGE;
+    if (op === ZX_VMO_OP_DONT_NEED) {
+      dontNeedRange(k, v, r.firstPage, r.endPage);
+      return ZX_OK;
+    }
+    return populateRange(k, this.threadSlot, v, r.firstPage, r.endPage, op === ZX_VMO_OP_PREFETCH ? Populate.Prefetch : Populate.AlwaysNeed);
   }
 
   // ---- Mappings ----

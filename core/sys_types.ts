@@ -113,5 +113,5 @@ export const SYSCALLS: ReadonlyArray<readonly [keyof Sys, string]> = [
 
 /** The zx_ name of a T_SYSCALL value ('' for 0: outside the kernel). */
 export function syscallName(id: number): string {
-  return id > 0 && id <= SYSCALLS.length ? SYSCALLS[id - 1]![1] : '';
+  return id > 0 ? (SYSCALLS[id - 1]?.[1] ?? '') : '';
 }

@@ -5,7 +5,7 @@
 // (the index) is consistent with the lock order: the checker relies on it. Off unless the kernel was
 // created with traceEvents > 0; when off, each call site costs one test of a plain field.
 
-import { H_TRACE_HEAD, TRACE_EVENT_WORDS } from '../shared/layout.js';
+import { TRACE_EVENT_WORDS } from '../shared/layout.js';
 import type { KernelState } from './kernel_state.js';
 
 export const TraceEvent = {
@@ -30,21 +30,24 @@ export const TraceEvent = {
 } as const;
 
 const F64_PER_EVENT = TRACE_EVENT_WORDS / 2;
+// An event's float64 slots: 0 holds the type (its first Int32 word), then six arguments, then the time.
+const ARG0 = 1;
+const TIME_NS = 7;
 
 /** Appends an event; its last argument slot records the acting kernel thread unless given. */
 export function traceEvent(k: KernelState, type: number, a0: number, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0): void {
   if ((k.traceMask & (1 << type)) === 0) return;
-  const i = Atomics.add(k.w, H_TRACE_HEAD, 1);
+  const i = k.header.addTraceHead(1);
   if (i >= k.traceCapacity) return;
   const f = k.traceF64!;
   const b = i * F64_PER_EVENT;
-  f[b + 1] = a0;
-  f[b + 2] = a1;
-  f[b + 3] = a2;
-  f[b + 4] = a3;
-  f[b + 5] = a4;
-  f[b + 6] = a5 === 0 ? k.actor : a5;
-  f[b + 7] = Number(process.hrtime.bigint());
+  f[b + ARG0] = a0;
+  f[b + ARG0 + 1] = a1;
+  f[b + ARG0 + 2] = a2;
+  f[b + ARG0 + 3] = a3;
+  f[b + ARG0 + 4] = a4;
+  f[b + ARG0 + 5] = a5 === 0 ? k.actor : a5;
+  f[b + TIME_NS] = Number(process.hrtime.bigint());
   // Publish: the type goes last, with a release store, so a reader never takes a half-written event.
   Atomics.store(k.w, k.layout.trace + i * TRACE_EVENT_WORDS, type);
 }
@@ -61,7 +64,7 @@ export interface TraceRecord {
  * so a reader that polls during a run never skips an event.
  */
 export function readTrace(k: KernelState): { events: TraceRecord[]; dropped: number } {
-  const total = Atomics.load(k.w, H_TRACE_HEAD);
+  const total = k.header.traceHead();
   const n = Math.min(total, k.traceCapacity);
   const f = k.traceF64;
   const events: TraceRecord[] = [];
@@ -69,7 +72,8 @@ export function readTrace(k: KernelState): { events: TraceRecord[]; dropped: num
     const type = Atomics.load(k.w, k.layout.trace + i * TRACE_EVENT_WORDS);
     if (type === 0) break;
     const b = i * F64_PER_EVENT;
-    events.push({ type, a: [f[b + 1]!, f[b + 2]!, f[b + 3]!, f[b + 4]!, f[b + 5]!, f[b + 6]!], timeNs: f[b + 7]! });
+    const a0 = b + ARG0;
+    events.push({ type, a: [f[a0], f[a0 + 1], f[a0 + 2], f[a0 + 3], f[a0 + 4], f[a0 + 5]], timeNs: f[b + TIME_NS] });
   }
   return { events, dropped: total - n };
 }

@@ -45,6 +45,11 @@ export function mutexLock(w: Int32Array, index: number): boolean {
   }
 }
 
+/** Takes the lock only if it is free right now; never waits. */
+export function mutexTryLock(w: Int32Array, index: number): boolean {
+  return Atomics.compareExchange(w, index, FREE, LOCKED) === FREE;
+}
+
 export function mutexUnlock(w: Int32Array, index: number): void {
   if (Atomics.exchange(w, index, FREE) === CONTENDED) Atomics.notify(w, index, 1);
 }
@@ -66,6 +71,11 @@ export function mutexMarkPanicked(w: Int32Array, index: number): boolean {
 
 export function mutexIsHeld(w: Int32Array, index: number): boolean {
   return Atomics.load(w, index) !== FREE;
+}
+
+/** True when the lock is held and another thread waits for it. */
+export function mutexIsContended(w: Int32Array, index: number): boolean {
+  return Atomics.load(w, index) === CONTENDED;
 }
 
 // ---- Time: monotonic nanoseconds as bigint, the same clock in every thread (CLOCK_MONOTONIC). ----

@@ -1,44 +1,14 @@
 // The process's one handle table, the object table and the thread table (Zircon's Handle,
 // Dispatcher lifetime and ThreadDispatcher, reduced to what the pager needs). All three are guarded
 // by H_HANDLE_LOCK, a leaf lock: nothing else is taken while it is held. Object lifetime is a
-// reference count (O_REFS, Atomics): each handle, each syscall in flight and each internal link holds
+// reference count (objects.refs, Atomics): each handle, each syscall in flight and each internal link holds
 // one. Handle count reaching zero runs the object's on_zero_handles; references reaching zero destroy
 // it (both hooks live on KernelState, installed by core/object/lifecycle.ts).
-// Handles and threads belong to a process (core/object/process.ts): handleProcess / T_PROCESS hold
+// Handles and threads belong to a process (core/object/process.ts): handles.process / threads.process hold
 // its object slot, -1 for the kernel's implicit root process, which never exits.
 
-import {
-  H_FREE_HANDLE,
-  H_FREE_HANDLE_TAIL,
-  H_FREE_OBJECT,
-  H_FREE_THREAD,
-  H_HANDLE_LOCK,
-  H_NEXT_KOID,
-  H_NEXT_TID,
-  O_HANDLES,
-  O_KOID,
-  O_LOCK,
-  O_LOCK_OWNER,
-  OBJ_WORDS,
-  O_NEXT_FREE,
-  O_REFS,
-  O_TYPE,
-  ObjType,
-  PR_STATE,
-  PR_THREADS,
-  ProcessState,
-  T_JS_THREAD,
-  T_PROCESS,
-  R_LEADER,
-  R_STATE,
-  RequestState,
-  T_BLOCKED_VMO,
-  T_IN_USE,
-  T_NEXT_FREE,
-  T_STATE,
-  T_TID,
-  THREAD_WORDS,
-} from '../../shared/layout.js';
+import { futexWake } from '../../shared/futex.js';
+import { H_HANDLE_LOCK, OBJ_WORDS, ObjType, ProcessState, R_EVENT_POKED, RequestState, THREAD_WORDS } from '../../shared/layout.js';
 import { ZX_RIGHT_DUPLICATE, ZX_RIGHT_SAME_RIGHTS, ZX_THREAD_STATE_DEAD, ZX_THREAD_STATE_NEW } from '../../shared/constants.js';
 import {
   ZX_ERR_ACCESS_DENIED,
@@ -52,25 +22,30 @@ import {
 } from '../../shared/status.js';
 import type { KernelState } from '../kernel_state.js';
 
+/** A thread id is serial * TID_SLOT_RANGE + slot: the slot is recovered from the id, the serial tells reuses apart. */
 const TID_SLOT_RANGE = 65536;
+/** Thread serials wrap within a positive Int32 word. */
+const TID_SERIAL_MASK = 0x7fff_ffff;
+/** The low two bits of every handle value are set (Zircon's handle values are odd and nonzero). */
+const HANDLE_TAG_BITS = 2;
+const HANDLE_TAG = 0b11;
 
 // ---- Objects ----
 
 /** Allocates an object record of `type` with no references yet; -1 when the table is full. */
 export function allocObject(k: KernelState, type: number): number {
-  const w = k.w;
+  const objects = k.objects;
   k.lockLeaf(H_HANDLE_LOCK);
-  const slot = w[H_FREE_OBJECT]!;
+  const slot = k.header.freeObject();
   if (slot >= 0) {
-    const o = k.obj(slot);
-    w[H_FREE_OBJECT] = w[o + O_NEXT_FREE]!;
+    k.header.setFreeObject(objects.nextFree(slot));
     // Zero the record but never its lock word: reclaim may be holding a freed record's lock through
     // a try-lock, and resetting it would let two threads in; nor the lock's owner word beside it.
-    w.fill(0, o, o + O_LOCK);
-    w.fill(0, o + O_LOCK_OWNER + 1, o + OBJ_WORDS);
-    w[o + O_TYPE] = type;
-    w[o + O_KOID] = w[H_NEXT_KOID]!;
-    w[H_NEXT_KOID] = w[H_NEXT_KOID]! + 1;
+    const first = objects.typeWord(slot); // the record's word 0
+    k.w.fill(0, first, objects.lockWord(slot));
+    k.w.fill(0, objects.lockOwnerWord(slot) + 1, first + OBJ_WORDS);
+    objects.setType(slot, type);
+    objects.setKoid(slot, k.header.addNextKoid(1));
   }
   k.unlockLeaf(H_HANDLE_LOCK);
   return slot;
@@ -78,57 +53,54 @@ export function allocObject(k: KernelState, type: number): number {
 
 /** Returns a destroyed object's record to the free list. */
 export function freeObject(k: KernelState, slot: number): void {
-  const w = k.w;
   k.lockLeaf(H_HANDLE_LOCK);
-  const o = k.obj(slot);
-  w[o + O_TYPE] = ObjType.Free;
-  w[o + O_NEXT_FREE] = w[H_FREE_OBJECT]!;
-  w[H_FREE_OBJECT] = slot;
+  k.objects.setType(slot, ObjType.Free);
+  k.objects.setNextFree(slot, k.header.freeObject());
+  k.header.setFreeObject(slot);
   k.unlockLeaf(H_HANDLE_LOCK);
 }
 
 export function objectType(k: KernelState, slot: number): number {
-  return k.w[k.obj(slot) + O_TYPE]!;
+  return k.objects.type(slot);
 }
 
 export function objectKoid(k: KernelState, slot: number): number {
-  return k.w[k.obj(slot) + O_KOID]!;
+  return k.objects.koid(slot);
 }
 
 // ---- Handles ----
 
 function encodeHandle(k: KernelState, slot: number, gen: number): number {
-  return ((slot + 1) << k.layout.handleSlotShift) | (gen << 2) | 3;
+  return ((slot + 1) << k.layout.handleSlotShift) | (gen << HANDLE_TAG_BITS) | HANDLE_TAG;
 }
 
 /** The handle-table slot a value names, or -1 if it names none (checked under the lock). */
 function decodeHandleLocked(k: KernelState, value: number): number {
-  if (typeof value !== 'number' || (value | 0) !== value || value <= 0 || (value & 3) !== 3) return -1;
+  if (typeof value !== 'number' || (value | 0) !== value || value <= 0 || (value & HANDLE_TAG) !== HANDLE_TAG) return -1;
   const L = k.layout;
   const slot = (value >>> L.handleSlotShift) - 1;
-  const gen = (value >>> 2) & L.handleGenMask;
+  const gen = (value >>> HANDLE_TAG_BITS) & L.handleGenMask;
   if (slot < 0 || slot >= L.maxHandles) return -1;
-  if (k.w[L.handleGen + slot] !== gen || k.w[L.handleObject + slot]! < 0) return -1;
+  if (k.handles.gen(slot) !== gen || k.handles.object(slot) < 0) return -1;
   return slot;
 }
 
 /** Creates a handle to `obj` with `rights`, taking a reference. Returns the value or a status. */
 export function addHandle(k: KernelState, obj: number, rights: number): number {
-  const w = k.w;
-  const L = k.layout;
+  const handles = k.handles;
   k.lockLeaf(H_HANDLE_LOCK);
-  const slot = w[H_FREE_HANDLE]!;
+  const slot = k.header.freeHandle();
   let value: number = ZX_ERR_NO_RESOURCES;
   if (slot >= 0) {
-    const next = w[L.handleNextFree + slot]!;
-    w[H_FREE_HANDLE] = next;
-    if (next < 0) w[H_FREE_HANDLE_TAIL] = -1;
-    w[L.handleObject + slot] = obj;
-    w[L.handleRights + slot] = rights;
-    w[L.handleProcess + slot] = k.process;
-    Atomics.add(w, k.obj(obj) + O_HANDLES, 1);
-    Atomics.add(w, k.obj(obj) + O_REFS, 1);
-    value = encodeHandle(k, slot, w[L.handleGen + slot]!);
+    const next = handles.nextFree(slot);
+    k.header.setFreeHandle(next);
+    if (next < 0) k.header.setFreeHandleTail(-1);
+    handles.setObject(slot, obj);
+    handles.setRights(slot, rights);
+    handles.setProcess(slot, k.process);
+    k.objects.addHandles(obj, 1);
+    k.objects.addRefs(obj, 1);
+    value = encodeHandle(k, slot, handles.gen(slot));
   }
   k.unlockLeaf(H_HANDLE_LOCK);
   return value;
@@ -139,21 +111,19 @@ export function addHandle(k: KernelState, obj: number, rights: number): number {
  * On success returns the object slot with a reference the caller must release.
  */
 export function lookupHandle(k: KernelState, value: number, type: number, rights: number): number {
-  const w = k.w;
-  const L = k.layout;
   k.lockLeaf(H_HANDLE_LOCK);
   const slot = decodeHandleLocked(k, value);
   let result: number;
   if (slot < 0) {
     result = ZX_ERR_BAD_HANDLE;
   } else {
-    const obj = w[L.handleObject + slot]!;
-    if (type !== 0 && w[k.obj(obj) + O_TYPE] !== type) {
+    const obj = k.handles.object(slot);
+    if (type !== 0 && k.objects.type(obj) !== type) {
       result = ZX_ERR_WRONG_TYPE;
-    } else if ((w[L.handleRights + slot]! & rights) !== rights) {
+    } else if ((k.handles.rights(slot) & rights) !== rights) {
       result = ZX_ERR_ACCESS_DENIED;
     } else {
-      Atomics.add(w, k.obj(obj) + O_REFS, 1);
+      k.objects.addRefs(obj, 1);
       result = obj;
     }
   }
@@ -165,31 +135,37 @@ export function lookupHandle(k: KernelState, value: number, type: number, rights
 export function handleRights(k: KernelState, value: number): number {
   k.lockLeaf(H_HANDLE_LOCK);
   const slot = decodeHandleLocked(k, value);
-  const rights = slot < 0 ? ZX_ERR_BAD_HANDLE : k.w[k.layout.handleRights + slot]! >>> 0;
+  const rights = slot < 0 ? ZX_ERR_BAD_HANDLE : k.handles.rights(slot) >>> 0;
   k.unlockLeaf(H_HANDLE_LOCK);
   return rights;
 }
 
 /** Removes a handle; the caller then runs on_zero_handles (if it was the last) and drops the ref. */
 function takeHandleLocked(k: KernelState, slot: number): { obj: number; lastHandle: boolean } {
-  const w = k.w;
-  const L = k.layout;
-  const obj = w[L.handleObject + slot]!;
-  w[L.handleObject + slot] = -1;
-  w[L.handleGen + slot] = (w[L.handleGen + slot]! + 1) & L.handleGenMask;
+  const handles = k.handles;
+  const obj = handles.object(slot);
+  handles.setObject(slot, -1);
+  handles.setGen(slot, (handles.gen(slot) + 1) & k.layout.handleGenMask);
   // FIFO: the slot is reused only after every other free slot, so its generation advances slowly.
-  w[L.handleNextFree + slot] = -1;
-  const tail = w[H_FREE_HANDLE_TAIL]!;
-  if (tail >= 0) w[L.handleNextFree + tail] = slot;
-  else w[H_FREE_HANDLE] = slot;
-  w[H_FREE_HANDLE_TAIL] = slot;
-  const lastHandle = Atomics.sub(w, k.obj(obj) + O_HANDLES, 1) === 1;
+  handles.setNextFree(slot, -1);
+  const tail = k.header.freeHandleTail();
+  if (tail >= 0) handles.setNextFree(tail, slot);
+  else k.header.setFreeHandle(slot);
+  k.header.setFreeHandleTail(slot);
+  const lastHandle = k.objects.addHandles(obj, -1) === 1;
   return { obj, lastHandle };
 }
 
 function finishClose(k: KernelState, obj: number, lastHandle: boolean): void {
   if (lastHandle) k.onZeroHandles(obj);
   k.release(obj);
+}
+
+/** Removes live handle `slot`, drops H_HANDLE_LOCK (held on entry), then runs the close. */
+function closeSlotAndUnlock(k: KernelState, slot: number): void {
+  const { obj, lastHandle } = takeHandleLocked(k, slot);
+  k.unlockLeaf(H_HANDLE_LOCK);
+  finishClose(k, obj, lastHandle);
 }
 
 export function closeHandle(k: KernelState, value: number): number {
@@ -200,9 +176,7 @@ export function closeHandle(k: KernelState, value: number): number {
     k.unlockLeaf(H_HANDLE_LOCK);
     return ZX_ERR_BAD_HANDLE;
   }
-  const { obj, lastHandle } = takeHandleLocked(k, slot);
-  k.unlockLeaf(H_HANDLE_LOCK);
-  finishClose(k, obj, lastHandle);
+  closeSlotAndUnlock(k, slot);
   return ZX_OK;
 }
 
@@ -214,21 +188,19 @@ function derivedRights(current: number, requested: number): number {
 }
 
 export function duplicateHandle(k: KernelState, value: number, rights: number): number {
-  const w = k.w;
-  const L = k.layout;
   k.lockLeaf(H_HANDLE_LOCK);
   const slot = decodeHandleLocked(k, value);
   let obj = -1;
   let newRights = 0;
   let status: number = ZX_OK;
   if (slot < 0) status = ZX_ERR_BAD_HANDLE;
-  else if ((w[L.handleRights + slot]! & ZX_RIGHT_DUPLICATE) === 0) status = ZX_ERR_ACCESS_DENIED;
+  else if ((k.handles.rights(slot) & ZX_RIGHT_DUPLICATE) === 0) status = ZX_ERR_ACCESS_DENIED;
   else {
-    newRights = derivedRights(w[L.handleRights + slot]! >>> 0, rights);
+    newRights = derivedRights(k.handles.rights(slot) >>> 0, rights);
     if (newRights < 0) status = ZX_ERR_INVALID_ARGS;
     else {
-      obj = w[L.handleObject + slot]!;
-      Atomics.add(w, k.obj(obj) + O_REFS, 1); // keeps obj alive until addHandle takes its own
+      obj = k.handles.object(slot);
+      k.objects.addRefs(obj, 1); // keeps obj alive until addHandle takes its own
     }
   }
   k.unlockLeaf(H_HANDLE_LOCK);
@@ -240,27 +212,24 @@ export function duplicateHandle(k: KernelState, value: number, rights: number): 
 
 /** zx_handle_replace: the old handle is consumed whether or not the call succeeds. */
 export function replaceHandle(k: KernelState, value: number, rights: number): number {
-  const w = k.w;
-  const L = k.layout;
+  const handles = k.handles;
   k.lockLeaf(H_HANDLE_LOCK);
   const slot = decodeHandleLocked(k, value);
+  const newRights = slot < 0 ? -1 : derivedRights(handles.rights(slot) >>> 0, rights);
+  if (newRights >= 0) {
+    // Swap rights in place and re-issue the value under a new generation: same object, no gap in
+    // which the handle count could reach zero.
+    handles.setRights(slot, newRights);
+    handles.setGen(slot, (handles.gen(slot) + 1) & k.layout.handleGenMask);
+    const replaced = encodeHandle(k, slot, handles.gen(slot));
+    k.unlockLeaf(H_HANDLE_LOCK);
+    return replaced;
+  }
   if (slot < 0) {
     k.unlockLeaf(H_HANDLE_LOCK);
     return ZX_ERR_BAD_HANDLE;
   }
-  const newRights = derivedRights(w[L.handleRights + slot]! >>> 0, rights);
-  if (newRights >= 0) {
-    // Swap rights in place and re-issue the value under a new generation: same object, no gap in
-    // which the handle count could reach zero.
-    w[L.handleRights + slot] = newRights;
-    w[L.handleGen + slot] = (w[L.handleGen + slot]! + 1) & L.handleGenMask;
-    const value = encodeHandle(k, slot, w[L.handleGen + slot]!);
-    k.unlockLeaf(H_HANDLE_LOCK);
-    return value;
-  }
-  const { obj, lastHandle } = takeHandleLocked(k, slot);
-  k.unlockLeaf(H_HANDLE_LOCK);
-  finishClose(k, obj, lastHandle);
+  closeSlotAndUnlock(k, slot);
   return ZX_ERR_INVALID_ARGS;
 }
 
@@ -268,33 +237,32 @@ export function replaceHandle(k: KernelState, value: number, rights: number): nu
 
 /** Allocates a kernel thread (with its PageRequest); returns its slot or a status. */
 export function allocThread(k: KernelState): { slot: number; tid: number } | number {
-  const w = k.w;
+  const threads = k.threads;
   k.lockLeaf(H_HANDLE_LOCK);
-  if (k.process >= 0 && w[k.obj(k.process) + PR_STATE] === ProcessState.Dead) {
+  if (k.process >= 0 && k.processes.state(k.process) === ProcessState.Dead) {
     k.unlockLeaf(H_HANDLE_LOCK);
     return ZX_ERR_BAD_STATE; // a dead process gets no new threads
   }
-  const slot = w[H_FREE_THREAD]!;
+  const slot = k.header.freeThread();
   let tid = 0;
   if (slot >= 0) {
-    const t = k.thr(slot);
-    w[H_FREE_THREAD] = w[t + T_NEXT_FREE]!;
-    w.fill(0, t, t + THREAD_WORDS);
-    const serial = w[H_NEXT_TID]!;
-    w[H_NEXT_TID] = (serial + 1) & 0x7fffffff;
-    w[t + T_TID] = serial;
-    w[t + T_IN_USE] = 1;
-    w[t + T_BLOCKED_VMO] = -1;
-    w[t + R_STATE] = RequestState.None;
-    w[t + R_LEADER] = -1;
-    w[t + T_PROCESS] = k.process;
-    w[t + T_JS_THREAD] = k.jsThread;
+    k.header.setFreeThread(threads.nextFree(slot));
+    const first = threads.inUseWord(slot); // the record's word 0
+    k.w.fill(0, first, first + THREAD_WORDS);
+    const serial = k.header.nextTid();
+    k.header.setNextTid((serial + 1) & TID_SERIAL_MASK);
+    threads.setTid(slot, serial);
+    threads.setInUse(slot, 1);
+    threads.setBlockedVmo(slot, -1);
+    k.requests.setRequestState(slot, RequestState.None);
+    k.requests.setLeader(slot, -1);
+    threads.setProcess(slot, k.process);
+    threads.setJsThread(slot, k.jsThread);
     if (k.process >= 0) {
-      const p = k.obj(k.process);
-      w[p + PR_THREADS] = w[p + PR_THREADS]! + 1;
-      w[p + PR_STATE] = ProcessState.Running;
+      k.processes.setThreads(k.process, k.processes.threads(k.process) + 1);
+      k.processes.setState(k.process, ProcessState.Running);
     }
-    Atomics.store(w, t + T_STATE, ZX_THREAD_STATE_NEW);
+    threads.setState(slot, ZX_THREAD_STATE_NEW);
     tid = serial * TID_SLOT_RANGE + slot;
   }
   k.unlockLeaf(H_HANDLE_LOCK);
@@ -307,20 +275,19 @@ export function allocThread(k: KernelState): { slot: number; tid: number } | num
  * core/object/process.ts), else -1.
  */
 export function freeThread(k: KernelState, slot: number): number {
-  const w = k.w;
+  const threads = k.threads;
   k.lockLeaf(H_HANDLE_LOCK);
-  const t = k.thr(slot);
-  Atomics.store(w, t + T_STATE, ZX_THREAD_STATE_DEAD);
-  w[t + T_IN_USE] = 0;
-  w[t + T_NEXT_FREE] = w[H_FREE_THREAD]!;
-  w[H_FREE_THREAD] = slot;
-  const process = w[t + T_PROCESS]!;
+  threads.setState(slot, ZX_THREAD_STATE_DEAD);
+  threads.setInUse(slot, 0);
+  threads.setNextFree(slot, k.header.freeThread());
+  k.header.setFreeThread(slot);
+  const process = threads.process(slot);
   let exited = -1;
   if (process >= 0) {
-    const p = k.obj(process);
-    w[p + PR_THREADS] = w[p + PR_THREADS]! - 1;
-    if (w[p + PR_THREADS] === 0 && w[p + PR_STATE] === ProcessState.Running) {
-      w[p + PR_STATE] = ProcessState.Dead;
+    const left = k.processes.threads(process) - 1;
+    k.processes.setThreads(process, left);
+    if (left === 0 && k.processes.state(process) === ProcessState.Running) {
+      k.processes.setState(process, ProcessState.Dead);
       exited = process;
     }
   }
@@ -330,17 +297,16 @@ export function freeThread(k: KernelState, slot: number): number {
 
 /** The thread id of a live thread slot. */
 export function threadTidOf(k: KernelState, slot: number): number {
-  return k.w[k.thr(slot) + T_TID]! * TID_SLOT_RANGE + slot;
+  return k.threads.tid(slot) * TID_SLOT_RANGE + slot;
 }
 
 /** Closes every handle process `process` owns (its exit), as if each were zx_handle_close'd. */
 export function closeProcessHandles(k: KernelState, process: number): void {
-  const w = k.w;
-  const L = k.layout;
+  const handles = k.handles;
   const closed: Array<{ obj: number; lastHandle: boolean }> = [];
   k.lockLeaf(H_HANDLE_LOCK);
-  for (let slot = 0; slot < L.maxHandles; slot++) {
-    if (w[L.handleProcess + slot] === process && w[L.handleObject + slot]! >= 0) closed.push(takeHandleLocked(k, slot));
+  for (let slot = 0; slot < k.layout.maxHandles; slot++) {
+    if (handles.process(slot) === process && handles.object(slot) >= 0) closed.push(takeHandleLocked(k, slot));
   }
   k.unlockLeaf(H_HANDLE_LOCK);
   for (const { obj, lastHandle } of closed) finishClose(k, obj, lastHandle);
@@ -350,7 +316,7 @@ export function closeProcessHandles(k: KernelState, process: number): void {
 export function transferHandle(k: KernelState, value: number, process: number): number {
   k.lockLeaf(H_HANDLE_LOCK);
   const slot = decodeHandleLocked(k, value);
-  if (slot >= 0) k.w[k.layout.handleProcess + slot] = process;
+  if (slot >= 0) k.handles.setProcess(slot, process);
   k.unlockLeaf(H_HANDLE_LOCK);
   return slot < 0 ? ZX_ERR_BAD_HANDLE : ZX_OK;
 }
@@ -361,13 +327,25 @@ export function threadSlotOf(k: KernelState, tid: number): number {
   const slot = tid % TID_SLOT_RANGE;
   const serial = Math.floor(tid / TID_SLOT_RANGE);
   if (slot >= k.layout.maxThreads) return -1;
-  const t = k.thr(slot);
-  if (Atomics.load(k.w, t + T_IN_USE) !== 1 || k.w[t + T_TID] !== serial) return -1;
+  if (k.threads.inUse(slot) !== 1 || k.threads.tid(slot) !== serial) return -1;
   return slot;
+}
+
+/**
+ * Wakes thread `slot` wherever it parks in the kernel: its request event (poked, never over a signal,
+ * so a wait that has not begun yet returns at once), its suspension, and the futex word it waits on
+ * (a port's). The woken thread re-checks its kill, suspend and panic flags.
+ */
+export function pokeThread(k: KernelState, slot: number): void {
+  const event = k.requests.eventWord(slot);
+  Atomics.compareExchange(k.w, event, 0, R_EVENT_POKED);
+  futexWake(k.w, event);
+  futexWake(k.w, k.threads.suspendWord(slot));
+  const word = k.threads.waitWord(slot);
+  if (word > 0) futexWake(k.w, word);
 }
 
 export function threadState(k: KernelState, tid: number): number {
   const slot = threadSlotOf(k, tid);
-  return slot < 0 ? ZX_THREAD_STATE_DEAD : Atomics.load(k.w, k.thr(slot) + T_STATE);
+  return slot < 0 ? ZX_THREAD_STATE_DEAD : k.threads.state(slot);
 }
-

@@ -5,7 +5,7 @@
 // the record, which is also its PagerProxy, is freed when the last record reference (a queued
 // packet, a waiting fault) goes. A VMO has nothing to do on zero handles.
 
-import { ObjType, O_TYPE, PT_HEAD, V_PAGER, V_PORT } from '../../shared/layout.js';
+import { ObjType } from '../../shared/layout.js';
 import type { KernelState } from '../kernel_state.js';
 import { freeVmoPacket, vmoDeadTransition } from '../vm/vm_object.js';
 import { freeObject } from './handle_table.js';
@@ -14,7 +14,7 @@ import { portOnZeroHandles } from './port_dispatcher.js';
 
 export function installLifecycle(k: KernelState): void {
   k.onZeroHandles = (obj) => {
-    switch (k.w[k.obj(obj) + O_TYPE]) {
+    switch (k.objects.type(obj)) {
       case ObjType.Port:
         portOnZeroHandles(k, obj);
         break;
@@ -24,9 +24,8 @@ export function installLifecycle(k: KernelState): void {
     }
   };
   k.freeVmoRecord = (vmo) => {
-    const o = k.obj(vmo);
-    const pager = k.w[o + V_PAGER]!;
-    const port = k.w[o + V_PORT]!;
+    const pager = k.vmos.pager(vmo);
+    const port = k.vmos.port(vmo);
     freeVmoPacket(k, vmo);
     if (pager >= 0) pagerUnlinkVmo(k, pager, vmo);
     freeObject(k, vmo);
@@ -34,8 +33,7 @@ export function installLifecycle(k: KernelState): void {
     if (port >= 0) k.release(port);
   };
   k.destroyObject = (obj) => {
-    const o = k.obj(obj);
-    switch (k.w[o + O_TYPE]) {
+    switch (k.objects.type(obj)) {
       case ObjType.Vmo:
         vmoDeadTransition(k, obj);
         k.releaseRecord(obj); // the live VMO's reference on its record
@@ -43,7 +41,7 @@ export function installLifecycle(k: KernelState): void {
       case ObjType.Port:
         // Every queued packet was dropped when the last handle closed; a port never queued to
         // (created, never handed out) has an empty queue too.
-        if (k.w[o + PT_HEAD]! >= 0) portOnZeroHandles(k, obj);
+        if (k.ports.head(obj) >= 0) portOnZeroHandles(k, obj);
         freeObject(k, obj);
         return;
       default:

@@ -29,40 +29,20 @@
 // inside a syscall outside any wait leaks the references that syscall held (objects stay allocated).
 //
 // Threads: the kill and reap run on the main thread; the process exit runs wherever the last thread
-// is freed. Protected by H_HANDLE_LOCK (PR_THREADS, PR_STATE, thread slots) and the VMO lock (the
+// is freed. Protected by H_HANDLE_LOCK (processes.threads, processes.state, thread slots) and the VMO lock (the
 // request). The Process object holds one reference, dropped when the process dies.
 
-import {
-  H_HANDLE_LOCK,
-  HEADER_WORDS,
-  O_LOCK,
-  O_LOCK_OWNER,
-  OBJ_WORDS,
-  ObjType,
-  PR_STATE,
-  PR_THREADS,
-  PT_SEQ,
-  ProcessState,
-  R_EVENT,
-  R_EVENT_POKED,
-  R_VMO,
-  T_BLOCKED_VMO,
-  T_IN_USE,
-  T_JS_THREAD,
-  T_KILLED,
-  T_PROCESS,
-  T_SUSPEND,
-  T_SYSCALL,
-  T_WAIT_WORD,
-  leafLockOwnerWord,
-} from '../../shared/layout.js';
+import { mutexIsHeld } from '../../shared/futex.js';
+import { H_HANDLE_LOCK, OBJ_WORDS, ObjType, ProcessState } from '../../shared/layout.js';
 import { ZX_ERR_BAD_HANDLE, ZX_ERR_BAD_STATE, ZX_OK } from '../../shared/status.js';
 import type { KernelPanic } from '../errors.js';
 import { ZxError } from '../errors.js';
 import type { KernelState } from '../kernel_state.js';
-import { forEachLockWord, isPanicked, kernelPanicOf, raiseKernelPanic } from '../panic.js';
+import { forEachLockWord, isPanicked, kernelPanicOf, lockOwnerOf, raiseKernelPanic } from '../panic.js';
 import { cancelRequestLocked, isRequestInitialized } from '../vm/page_source.js';
-import { allocObject, closeProcessHandles, freeThread, objectKoid, threadTidOf, transferHandle } from './handle_table.js';
+import { allocObject, closeProcessHandles, freeThread, objectKoid, pokeThread, threadTidOf, transferHandle } from './handle_table.js';
+
+export { pokeThread };
 
 /** What a worker needs to attach to a process (postMessage-safe): Kernel.attach(share, { process }). */
 export interface ProcessToken {
@@ -82,9 +62,8 @@ export function processCreate(k: KernelState): number {
 export function processFromToken(k: KernelState, token: ProcessToken): number {
   const { slot, koid } = token;
   if (!Number.isInteger(slot) || slot < 0 || slot >= k.layout.maxObjects) return ZX_ERR_BAD_HANDLE;
-  const o = k.obj(slot);
-  if (k.w[o]! !== ObjType.Process || objectKoid(k, slot) !== koid) return ZX_ERR_BAD_HANDLE;
-  return Atomics.load(k.w, o + PR_STATE) === ProcessState.Dead ? ZX_ERR_BAD_STATE : slot;
+  if (k.objects.type(slot) !== ObjType.Process || objectKoid(k, slot) !== koid) return ZX_ERR_BAD_HANDLE;
+  return k.processes.state(slot) === ProcessState.Dead ? ZX_ERR_BAD_STATE : slot;
 }
 
 /** The process dies: its handles close and its own reference goes. */
@@ -100,23 +79,13 @@ export function processExit(k: KernelState, process: number): void {
  * parking, but a notify can still fall just between the two.
  */
 export function killThread(k: KernelState, slot: number): void {
-  Atomics.store(k.w, k.thr(slot) + T_KILLED, 1);
+  k.threads.setKilled(slot, 1);
   pokeThread(k, slot);
 }
 
-export function pokeThread(k: KernelState, slot: number): void {
-  const w = k.w;
-  const t = k.thr(slot);
-  Atomics.compareExchange(w, t + R_EVENT, 0, R_EVENT_POKED); // never over a signal
-  Atomics.notify(w, t + R_EVENT);
-  Atomics.notify(w, t + T_SUSPEND);
-  const word = Atomics.load(w, t + T_WAIT_WORD);
-  if (word > 0) Atomics.notify(w, word);
-}
-
-/** True while the thread runs inside a syscall (the gate's T_SYSCALL). */
+/** True while the thread runs inside a syscall (the gate's threads.syscall). */
 export function threadInKernel(k: KernelState, slot: number): boolean {
-  return Atomics.load(k.w, k.thr(slot) + T_SYSCALL) !== 0;
+  return k.threads.syscall(slot) !== 0;
 }
 
 /**
@@ -124,9 +93,8 @@ export function threadInKernel(k: KernelState, slot: number): boolean {
  * it, and runs its process's exit if it was the last thread.
  */
 export function exitThread(k: KernelState, slot: number): void {
-  const w = k.w;
   if (isRequestInitialized(k, slot)) {
-    const vmo = w[k.thr(slot) + R_VMO]!;
+    const vmo = k.requests.vmo(slot);
     k.lockObject(vmo);
     cancelRequestLocked(k, slot);
     k.unlockObject(vmo);
@@ -135,17 +103,11 @@ export function exitThread(k: KernelState, slot: number): void {
   if (exited >= 0) processExit(k, exited);
 }
 
-/** The word of the lock `lock` that records its owner. */
-function lockOwnerWord(lock: number): number {
-  return lock < HEADER_WORDS ? leafLockOwnerWord(lock) : lock - O_LOCK + O_LOCK_OWNER;
-}
-
 /** A kernel lock dead thread `slot` holds, or -1. */
 function lockHeldBy(k: KernelState, slot: number): number {
-  const w = k.w;
   let held = -1;
   forEachLockWord(k, (lock) => {
-    if (held < 0 && w[lockOwnerWord(lock)] === slot + 1 && Atomics.load(w, lock) !== 0) held = lock;
+    if (held < 0 && lockOwnerOf(k, lock) === slot + 1 && mutexIsHeld(k.w, lock)) held = lock;
   });
   return held;
 }
@@ -156,15 +118,13 @@ function lockHeldBy(k: KernelState, slot: number): number {
  * is touched), else null after freeing it. Main thread only.
  */
 export function reapDeadThread(k: KernelState, slot: number): KernelPanic | null {
-  const w = k.w;
-  const t = k.thr(slot);
   if (isPanicked(k)) return kernelPanicOf(k);
   const lock = lockHeldBy(k, slot);
-  if (lock >= 0) return raiseKernelPanic(k, threadTidOf(k, slot), w[t + T_SYSCALL]!, lock);
+  if (lock >= 0) return raiseKernelPanic(k, threadTidOf(k, slot), k.threads.syscall(slot), lock);
   // The reference its blocked syscall held on the VMO or port it waited for: it will never drop it.
-  let waitRef = w[t + T_BLOCKED_VMO]!;
-  const word = Atomics.load(w, t + T_WAIT_WORD);
-  if (waitRef < 0 && word > 0) waitRef = (word - PT_SEQ - k.layout.objects) / OBJ_WORDS;
+  let waitRef = k.threads.blockedVmo(slot);
+  const word = k.threads.waitWord(slot);
+  if (waitRef < 0 && word > 0) waitRef = (word - k.ports.seqWord(0)) / OBJ_WORDS; // the port whose seq word it is
   exitThread(k, slot);
   if (waitRef >= 0) k.release(waitRef);
   return null;
@@ -172,11 +132,9 @@ export function reapDeadThread(k: KernelState, slot: number): KernelPanic | null
 
 /** Reaps every kernel thread JS thread `jsThread` (a worker's threadId, never 0) ran. */
 export function reapJsThread(k: KernelState, jsThread: number): KernelPanic | null {
-  const w = k.w;
   let panic: KernelPanic | null = null;
   for (let slot = 0; slot < k.layout.maxThreads && jsThread !== 0; slot++) {
-    const t = k.thr(slot);
-    if (Atomics.load(w, t + T_IN_USE) === 1 && w[t + T_JS_THREAD] === jsThread) panic = reapDeadThread(k, slot) ?? panic;
+    if (k.threads.inUse(slot) === 1 && k.threads.jsThread(slot) === jsThread) panic = reapDeadThread(k, slot) ?? panic;
   }
   return panic;
 }
@@ -213,30 +171,28 @@ export class Process {
 
   /** True once the process's first thread exists (it ran); stays true after it died. */
   get started(): boolean {
-    return Atomics.load(this.#k.w, this.#k.obj(this.slot) + PR_STATE) !== ProcessState.Initial;
+    return this.#k.processes.state(this.slot) !== ProcessState.Initial;
   }
 
   /** True once the process died (its last thread exited, or kill() of a process that never ran). */
   get exited(): boolean {
-    return Atomics.load(this.#k.w, this.#k.obj(this.slot) + PR_STATE) === ProcessState.Dead;
+    return this.#k.processes.state(this.slot) === ProcessState.Dead;
   }
 
   /** zx_task_kill of the process: kills its threads; a process with no thread dies at once. */
   kill(): void {
     const k = this.#k;
-    const w = k.w;
+    const processes = k.processes;
     k.lockLeaf(H_HANDLE_LOCK);
-    const p = k.obj(this.slot);
     let dieNow = false;
-    if (w[p + PR_STATE] !== ProcessState.Dead && w[p + PR_THREADS] === 0) {
-      w[p + PR_STATE] = ProcessState.Dead;
+    if (processes.state(this.slot) !== ProcessState.Dead && processes.threads(this.slot) === 0) {
+      processes.setState(this.slot, ProcessState.Dead);
       dieNow = true;
     }
     k.unlockLeaf(H_HANDLE_LOCK);
     if (dieNow) processExit(k, this.slot);
     for (let slot = 0; slot < k.layout.maxThreads; slot++) {
-      const t = k.thr(slot);
-      if (Atomics.load(w, t + T_IN_USE) === 1 && w[t + T_PROCESS] === this.slot) killThread(k, slot);
+      if (k.threads.inUse(slot) === 1 && k.threads.process(slot) === this.slot) killThread(k, slot);
     }
   }
 }
