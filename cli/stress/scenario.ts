@@ -4,8 +4,7 @@
 
 import { z } from 'zod';
 import { BUG_NAMES } from '../../core/bugs.js';
-
-export const FAIL_CODE_NAMES = ['ZX_ERR_IO', 'ZX_ERR_IO_DATA_INTEGRITY', 'ZX_ERR_BAD_STATE', 'ZX_ERR_NO_SPACE', 'ZX_ERR_BUFFER_TOO_SMALL'] as const;
+import { PAGER_FAIL_CODE_NAMES } from '../../shared/status.js';
 
 /** Milliseconds, or a number with a unit: "10s", "500ms", "2m". */
 const Duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
@@ -86,7 +85,7 @@ export const ScenarioSchema = z
     writebackLatencyUs: z.coerce.number().int().min(0).max(1_000_000).default(200),
     /** Share of READ and DIRTY requests the pager fails, and the codes it picks from. */
     failRate: z.coerce.number().min(0).max(1).default(0.02),
-    failCodes: z.array(z.enum(FAIL_CODE_NAMES)).min(1).default(['ZX_ERR_IO', 'ZX_ERR_IO_DATA_INTEGRITY']),
+    failCodes: z.array(z.enum(PAGER_FAIL_CODE_NAMES)).min(1).default(['ZX_ERR_IO', 'ZX_ERR_IO_DATA_INTEGRITY']),
     /** The pager supplies whole aligned clusters of this many pages (read-ahead). */
     readahead: z.coerce.number().int().min(1).max(256).default(4),
     /** Extra operations to enable (read and write always are), from SWARM_OPS. */
