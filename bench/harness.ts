@@ -55,7 +55,7 @@ export function summarize(name: string, samplesNs: ArrayLike<number>): Figure {
 }
 
 /** Nearest-rank quantile of an ascending array; NaN when empty. */
-export function quantile(sorted: ArrayLike<number>, q: number): number {
+function quantile(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
   return sorted[i]!;

@@ -56,7 +56,7 @@ const Squeeze = z.union([z.boolean(), z.number(), z.string()]).transform((v, ctx
   }
   return n;
 });
-export const SQUEEZE_DEFAULT_FREE = 12;
+const SQUEEZE_DEFAULT_FREE = 12;
 
 export const ScenarioSchema = z
   .object({
@@ -152,7 +152,6 @@ export function enabledOps(s: Scenario, seed: number): SwarmOp[] {
   }
   return SWARM_OPS.filter((op) => on.has(op));
 }
-export type ScenarioInput = z.input<typeof ScenarioSchema>;
 
 /** One readable line per problem, naming the field: "--fail-rate: Too big: expected number to be <=1". */
 export function formatIssues(error: z.ZodError, asFlags: boolean): string {
