@@ -29,8 +29,8 @@ function withoutHooks(args: readonly string[]): string[] {
   const out: string[] = [];
   const hooks = ['--import', '--require', '-r', '--loader', '--experimental-loader'];
   for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (hooks.includes(a.replace(/^["']/, '').split('=')[0]!)) {
+    const a = args[i];
+    if (hooks.includes(a.replace(/^["']/, '').split('=')[0])) {
       if (!a.includes('=')) i++; // the value is the next argument
       continue;
     }
@@ -112,7 +112,7 @@ function labelWaits(kernel: Kernel, raw: Record<string, number>): Record<string,
     const [at, outcome] = key.split(':') as [string, string];
     const i = Number(at);
     let label = `word ${i}`;
-    if (headerLocks[i]) label = headerLocks[i]!;
+    if (headerLocks[i]) label = headerLocks[i];
     else if (i >= L.objects && i < L.threads && L.threads > L.objects) {
       const rel = (i - L.objects) % OBJ_WORDS;
       const type = w[i - rel + O_TYPE];
@@ -224,8 +224,8 @@ export async function faultRun(o: FaultRunOptions): Promise<FaultRun> {
     const faulters = faulterResults as FaulterResult[];
     const bad = faulters.reduce((n, f) => n + f.badContent, 0);
     if (bad > 0) throw new Error(`fault bench: ${bad} faults read a page without the pager's content`);
-    let first = faulters[0]!.startNs;
-    let last = faulters[0]!.stopNs;
+    let first = faulters[0].startNs;
+    let last = faulters[0].stopNs;
     for (const f of faulters) {
       if (f.startNs < first) first = f.startNs;
       if (f.stopNs > last) last = f.stopNs;

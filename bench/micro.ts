@@ -81,8 +81,8 @@ export async function benchSupply(o: MicroOptions): Promise<PairResult> {
   const names = { fig: 'pagerSupplyPages 256 pages (1 MiB)', base: 'TypedArray.set 1 MiB' };
   const r = await measure({ [names.fig]: timedPart(supplyOnce), [names.base]: timedPart(copyOnce) }, { timeMs: o.timeMs, warmupMs: o.warmupMs });
   return {
-    figure: r[names.fig]!,
-    baseline: r[names.base]!,
+    figure: r[names.fig],
+    baseline: r[names.base],
     repeat: (ms) => {
       const end = nowMs() + ms;
       while (nowMs() < end) supplyOnce();
@@ -117,8 +117,8 @@ export async function benchRead(o: MicroOptions): Promise<PairResult> {
   const r = await measure({ [names.fig]: batched(read, o.batch), [names.base]: batched(copy, o.batch) }, { timeMs: o.timeMs, warmupMs: o.warmupMs });
   if (dst[0] !== 0x5a) throw new Error('vmoRead bench: the page did not hold the supplied content');
   return {
-    figure: r[names.fig]!,
-    baseline: r[names.base]!,
+    figure: r[names.fig],
+    baseline: r[names.base],
     repeat: (ms) => {
       const end = nowMs() + ms;
       while (nowMs() < end) for (let i = 0; i < 1000; i++) read();
@@ -147,8 +147,8 @@ export async function benchFutex(o: MicroOptions): Promise<PairResult> {
   const r = await measure({ [names.fig]: batched(lockPair, o.batch * 10), [names.base]: batched(casPair, o.batch * 10) }, { timeMs: o.timeMs, warmupMs: o.warmupMs });
   if (w[LOCK] !== 0) throw new Error('futex bench: the lock was left held');
   return {
-    figure: r[names.fig]!,
-    baseline: r[names.base]!,
+    figure: r[names.fig],
+    baseline: r[names.base],
     repeat: (ms) => {
       const end = nowMs() + ms;
       while (nowMs() < end) for (let i = 0; i < 10000; i++) lockPair();

@@ -251,7 +251,7 @@ function diagnoseFault(spin: number, fault: Figure, pp: Figure, diag: FaultRun, 
     `Diagnosis: the fault's median is ${fmtUs(fault.medianUs - pp.medianUs)} above the ping-pong's. Both pay the same two hand-offs (one notify and one wake-up each way); the difference is the kernel work on the critical path between them — ` +
       "the faulting thread's vmoRead up to posting the packet, the pager's portWait and pagerSupplyPages, and the end of vmoRead after the wake-up — which the phase split above places, plus the kernel's shared words moving between the two cores on every fault.",
   );
-  const wf = wakeShare(profiled.faulters[0]!.profile);
+  const wf = wakeShare(profiled.faulters[0].profile);
   const wp = wakeShare(profiled.pager.profile);
   if (wf + wp >= 10) {
     out.push(
@@ -268,7 +268,7 @@ function diagnoseFault(spin: number, fault: Figure, pp: Figure, diag: FaultRun, 
 
 /** The diagnostic run's phase split and parks, as report lines. */
 function faultPathNotes(diag: FaultRun, profiled: FaultRun): string[] {
-  const f = diag.faulters[0]!;
+  const f = diag.faulters[0];
   const p = diag.pager;
   const notes: string[] = [];
   if (f.beginNs && f.endNs && p.dequeuedNs && p.suppliedNs) {
@@ -277,9 +277,9 @@ function faultPathNotes(diag: FaultRun, profiled: FaultRun): string[] {
     const supply = new Float64Array(n);
     const wake = new Float64Array(n);
     for (let i = 0; i < n; i++) {
-      request[i] = p.dequeuedNs[i]! - f.beginNs[i]!;
-      supply[i] = p.suppliedNs[i]! - p.dequeuedNs[i]!;
-      wake[i] = f.endNs[i]! - p.suppliedNs[i]!;
+      request[i] = p.dequeuedNs[i] - f.beginNs[i];
+      supply[i] = p.suppliedNs[i] - p.dequeuedNs[i];
+      wake[i] = f.endNs[i] - p.suppliedNs[i];
     }
     const total = med(request) + med(supply) + med(wake);
     const pct = (x: number): string => `${((100 * x) / total).toFixed(0)}%`;
@@ -291,7 +291,7 @@ function faultPathNotes(diag: FaultRun, profiled: FaultRun): string[] {
   }
   if (diag.waits) notes.push(waitsNote(diag));
   if (p.polls > 0) notes.push(`pager: ${(p.polls / Math.max(1, p.reads)).toFixed(0)} polls of the empty port and ${(p.parks / Math.max(1, p.reads)).toFixed(2)} spins that ran out (then a blocking portWait) per request.`);
-  const fp = profiled.faulters[0]!.profile;
+  const fp = profiled.faulters[0].profile;
   const pp = profiled.pager.profile;
   if (fp) notes.push(profileNote('faulting thread CPU profile (a separate run; self time)', fp));
   if (pp) notes.push(profileNote('pager thread CPU profile (same run; self time)', pp));
@@ -422,7 +422,7 @@ async function microSuite(plan: Plan, log: (s: string) => void): Promise<FigureR
 async function querySuite(plan: Plan, log: (s: string) => void): Promise<FigureRow[]> {
   log('pagerQueryDirtyRanges (bench/query_dirty_ranges.ts)');
   const { figures, profiles } = await runQueryBench(plan.queryMs, { batch: plan.queryBatch, profileMs: plan.profileMs });
-  const f = (n: string): Figure => figures[n]!;
+  const f = (n: string): Figure => figures[n];
   const scan = f('scan 4 GiB per page (baseline)');
   const withProfile = (r: FigureRow, query: string): FigureRow => {
     if (!r.met && profiles?.[query]) r.notes.push(profileNote(`CPU profile of "${query}" alone (self time)`, profiles[query]), ...diagnoseProfile(profiles[query]));

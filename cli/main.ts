@@ -29,7 +29,7 @@ const DemoFlags = z
 function parseFlags(argv: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
+    const arg = argv[i];
     if (!arg.startsWith('--')) throw new Error(`unexpected argument '${arg}'`);
     const eq = arg.indexOf('=');
     if (eq > 0) out[arg.slice(2, eq)] = arg.slice(eq + 1);
@@ -41,7 +41,7 @@ function parseFlags(argv: string[]): Record<string, string> {
 async function demo(argv: string[]): Promise<number> {
   const parsed = DemoFlags.safeParse(parseFlags(argv));
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
+    const issue = parsed.error.issues[0];
     console.error(`pagersim demo: --${issue.path.join('.') || '?'}: ${issue.message}`);
     return 2;
   }
@@ -74,7 +74,7 @@ async function demo(argv: string[]): Promise<number> {
   console.log(`  reads verified     ${totalReads} (${mismatches} mismatched words)`);
   console.log(`  READ requests      ${c[0]} served, ${c[1]} pages supplied`);
   console.log(`  committed          ${info.committedBytes / PAGE_SIZE} pages`);
-  console.log(`  elapsed            ${ms.toFixed(0)} ms (${((c[0]! / ms) * 1000).toFixed(0)} faults/s)`);
+  console.log(`  elapsed            ${ms.toFixed(0)} ms (${((c[0] / ms) * 1000).toFixed(0)} faults/s)`);
   kernel.close();
   return mismatches === 0 ? 0 : 1;
 }

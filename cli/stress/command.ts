@@ -126,12 +126,12 @@ async function selfCheck(base: Scenario): Promise<number> {
         .join(', ') || '-',
     ];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => '  ' + cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
+  const line = (cells: string[]): string => '  ' + cells.map((c, i) => c.padEnd(widths[i])).join('  ');
   console.log(line(header));
   console.log(line(widths.map((w) => '-'.repeat(w))));
   for (const r of table) console.log(line(r));
-  const ok = rows[0]!.result.clean && rows.slice(1).every((r) => !r.result.clean);
+  const ok = rows[0].result.clean && rows.slice(1).every((r) => !r.result.clean);
   console.log(ok ? '  every injected bug was detected; the clean run had no violation' : '  SELF-CHECK FAILED');
   return ok ? 0 : 1;
 }

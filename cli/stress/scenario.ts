@@ -9,7 +9,7 @@ import { PAGER_FAIL_CODE_NAMES } from '../../shared/status.js';
 /** Milliseconds, or a number with a unit: "10s", "500ms", "2m". */
 const Duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(String(v));
-  const ms = m ? parseFloat(m[1]!) * (m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 1) : NaN;
+  const ms = m ? parseFloat(m[1]) * (m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 1) : NaN;
   if (!Number.isFinite(ms) || ms <= 0) {
     ctx.addIssue({ code: 'custom', message: `must be a positive number of milliseconds or like "10s", "500ms", "2m" (got ${JSON.stringify(v)})` });
     return z.NEVER;
@@ -20,7 +20,7 @@ const Duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
 /** Bytes, or a number with a unit: "512KiB", "64MiB", "1GiB". */
 const Bytes = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const m = /^(\d+)(KiB|MiB|GiB)?$/.exec(String(v));
-  const bytes = m ? parseInt(m[1]!, 10) * (m[2] === 'GiB' ? 2 ** 30 : m[2] === 'MiB' ? 2 ** 20 : m[2] === 'KiB' ? 1024 : 1) : NaN;
+  const bytes = m ? parseInt(m[1], 10) * (m[2] === 'GiB' ? 2 ** 30 : m[2] === 'MiB' ? 2 ** 20 : m[2] === 'KiB' ? 1024 : 1) : NaN;
   if (!Number.isSafeInteger(bytes) || bytes < 16 * 4096) {
     ctx.addIssue({ code: 'custom', message: `must be at least 64KiB, as bytes or like "512KiB", "64MiB" (got ${JSON.stringify(v)})` });
     return z.NEVER;
@@ -172,7 +172,7 @@ export function flagsToInput(argv: readonly string[]): { input: Record<string, u
   let scenarioFile: string | undefined;
   let selfCheck = false;
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
+    const arg = argv[i];
     if (!arg.startsWith('--')) throw new Error(`unexpected argument '${arg}' (flags look like --threads 4)`);
     let [name, value] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
     if (name === 'self-check') {
@@ -183,7 +183,7 @@ export function flagsToInput(argv: readonly string[]): { input: Record<string, u
     if (value === undefined) {
       const next = argv[i + 1];
       if (next === undefined || next.startsWith('--')) value = 'true';
-      else value = argv[++i]!;
+      else value = argv[++i];
     }
     if (key === 'scenario') scenarioFile = value;
     else if (key === 'failCodes') input[key] = value.split(',').filter(Boolean);
