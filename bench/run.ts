@@ -11,7 +11,7 @@
 
 import fs from 'node:fs';
 import os from 'node:os';
-import { faultRun, nsPerPoll, pingPong, type FaultRun } from './fault.js';
+import { concatSamples, faultRun, nsPerPoll, pingPong, type FaultRun } from './fault.js';
 import { fmtUs, machineLine, profileTop, summarize, type Figure, type ProfileLine } from './harness.js';
 import { benchFutex, benchRead, benchSupply, type MicroOptions, type PairResult } from './micro.js';
 import { runQueryBench } from './query_dirty_ranges.js';
@@ -176,16 +176,6 @@ function profileNote(label: string, lines: ProfileLine[]): string {
   return `${label}: ${top.map((l) => `${name(l.fn)} ${l.selfPct.toFixed(0)}%`).join(', ') || '(no samples)'}`;
 }
 
-function concat(parts: Float64Array[]): Float64Array {
-  const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 const med = (xs: ArrayLike<number>): number => summarize('', xs).medianUs;
 
 /** Atomics.wait calls per fault of a diagnostic run, by the kernel word waited on. */
@@ -321,8 +311,8 @@ async function faultSuite(plan: Plan, npp: number, log: (s: string) => void): Pr
     const diag = await faultRun({ spin, faulters: 1, warmup: plan.warmup, count: plan.diagFaults, pagesPerVmo: plan.warmup + plan.diagFaults, phases: true });
     // Profiled separately: the sampling profiler slows both threads and would distort the phases.
     const profiled = await faultRun({ spin, faulters: 1, warmup: plan.warmup, count: plan.diagFaults, pagesPerVmo: plan.warmup + plan.diagFaults, profile: true });
-    const fig = summarize(`fault round trip, waitSpin ${spin}`, concat(fault.get(spin)!));
-    const base = summarize(`Atomics.wait/notify ping-pong, spin ${spin}`, concat(pp.get(spin)!));
+    const fig = summarize(`fault round trip, waitSpin ${spin}`, concatSamples(fault.get(spin)!));
+    const base = summarize(`Atomics.wait/notify ping-pong, spin ${spin}`, concatSamples(pp.get(spin)!));
     byspin.set(spin, { fault: fig, pp: base });
     const notes = faultPathNotes(diag, profiled);
     if (fig.medianUs / base.medianUs > FAULT_RTT_TARGET_RATIO) notes.push(...diagnoseFault(spin, fig, base, diag, profiled));
@@ -364,7 +354,7 @@ async function throughputSuite(plan: Plan, log: (s: string) => void): Promise<{ 
     const mine: ThroughputRow[] = [];
     for (const threads of plan.threads) {
       const a = acc.get(`${spin}/${threads}`)!;
-      const lat = summarize('', concat(a.samples));
+      const lat = summarize('', concatSamples(a.samples));
       mine.push({ waitSpin: spin, threads, faultsPerSec: a.faults / a.seconds, faults: a.faults, medianUs: lat.medianUs, p99Us: lat.p99Us });
     }
     rows.push(...mine);
