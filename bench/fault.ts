@@ -256,10 +256,6 @@ function faultRunResult(kernel: Kernel, pager: PagerResult, faulters: FaulterRes
 /** The arrays end to end, in one Float64Array. */
 export function concatSamples(parts: readonly Float64Array[]): Float64Array {
   const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
+  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
   return out;
 }
