@@ -5,7 +5,7 @@
 // Every kernel is closed and every worker has exited when a function here returns or throws.
 
 import { Worker } from 'node:worker_threads';
-import { Kernel, type KernelShare } from '../core/index.js';
+import { Kernel, PAGE_SIZE, type KernelShare } from '../core/index.js';
 import { H_HANDLE_LOCK, H_HEAP_LOCK, H_PMM_LOCK, H_VMAR_LOCK, O_LOCK, OBJ_WORDS, ObjType, PT_SEQ, R_EVENT, THREAD_WORDS } from '../shared/layout.js';
 import { C_GO, C_STOP, CTL_WORDS, STOP_KEY, type BenchJob, type BenchResult, type FaulterResult, type PagerResult, type PingPongResult } from './bench_worker.js';
 
@@ -182,7 +182,7 @@ export interface FaultRunOptions {
 export async function faultRun(o: FaultRunOptions): Promise<FaultRun> {
   const pagesPerVmo = o.pagesPerVmo ?? 512;
   // Each faulter holds at most two VMOs' pages (the closing one and the new one) plus slack.
-  const physicalMemory = Math.max(32, o.faulters * 3 * pagesPerVmo * 4096 / 2 ** 20 + 16) * 2 ** 20;
+  const physicalMemory = Math.max(32, o.faulters * 3 * pagesPerVmo * PAGE_SIZE / 2 ** 20 + 16) * 2 ** 20;
   const kernel = Kernel.create({ physicalMemory, waitSpin: o.spin, maxThreads: 64 });
   try {
     const sys = kernel.sys;

@@ -4,6 +4,7 @@
 
 import fs from 'node:fs';
 import { BUG_NAMES } from '../../core/bugs.js';
+import { PAGE_SIZE } from '../../core/index.js';
 import { progressText, reportJson, summaryText, writeChromeTrace } from './report.js';
 import { runStress, type StressResult } from './run.js';
 import { ScenarioSchema, flagsToInput, formatIssues, type Scenario } from './scenario.js';
@@ -84,7 +85,7 @@ export function selfCheckScenario(base: Scenario, bug?: string): Scenario {
     threads: 4,
     vmos: 1,
     vmoPages: 64,
-    physicalMemory: 40 * 4096,
+    physicalMemory: 40 * PAGE_SIZE,
     duration: Math.min(base.duration, 4000),
     pattern: 'hot',
     hotFraction: 0.25,

@@ -2,7 +2,7 @@
 // and the --trace file in Chrome trace-event format (Perfetto UI and chrome://tracing open it).
 
 import fs from 'node:fs';
-import { TraceEvent, type TraceRecord } from '../../core/index.js';
+import { PAGE_SIZE, TraceEvent, type TraceRecord } from '../../core/index.js';
 import { SPAN_F64, SpanKind } from '../../workers/stress_protocol.js';
 import type { Progress, StressResult } from './run.js';
 
@@ -26,7 +26,7 @@ export function summaryText(r: StressResult): string {
     .map(([k, v]) => `${k} ${n(v!)}`)
     .join(', ');
   const rows: Array<[string, string]> = [
-    ['scenario', `${s.threads} threads, ${s.vmos} VMO × ${s.vmoPages} pages, physicalMemory ${s.physicalMemory / 4096} pages, ${s.pattern}, read ${Math.round(s.readRatio * 100)}%, ${s.trapDirty ? 'trap-dirty' : 'no trap'}, fail ${s.failRate}${s.injectBug ? `, INJECTED BUG ${s.injectBug}` : ''}`],
+    ['scenario', `${s.threads} threads, ${s.vmos} VMO × ${s.vmoPages} pages, physicalMemory ${s.physicalMemory / PAGE_SIZE} pages, ${s.pattern}, read ${Math.round(s.readRatio * 100)}%, ${s.trapDirty ? 'trap-dirty' : 'no trap'}, fail ${s.failRate}${s.injectBug ? `, INJECTED BUG ${s.injectBug}` : ''}`],
     ['seed', String(r.seed)],
     ['operations', `${n(r.ops.total)} (${n(r.ops.reads)} reads, ${n(r.ops.writes)} writes) in ${secs.toFixed(1)} s = ${n(r.ops.total / secs)} ops/s`],
     ['failed ops', Object.keys(r.ops.failedByStatus).length ? Object.entries(r.ops.failedByStatus).map(([k, v]) => `${k} ${n(v)}`).join(', ') : 'none'],

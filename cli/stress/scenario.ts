@@ -4,7 +4,11 @@
 
 import { z } from 'zod';
 import { BUG_NAMES } from '../../core/bugs.js';
+import { PAGE_SIZE } from '../../shared/constants.js';
 import { PAGER_FAIL_CODE_NAMES } from '../../shared/status.js';
+
+/** The least simulated physical memory a run accepts (64KiB: 16 frames). */
+const MIN_PHYSICAL_MEMORY = 16 * PAGE_SIZE;
 
 /** Milliseconds, or a number with a unit: "10s", "500ms", "2m". */
 const Duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
@@ -21,7 +25,7 @@ const Duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
 const Bytes = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const m = /^(\d+)(KiB|MiB|GiB)?$/.exec(String(v));
   const bytes = m ? parseInt(m[1], 10) * (m[2] === 'GiB' ? 2 ** 30 : m[2] === 'MiB' ? 2 ** 20 : m[2] === 'KiB' ? 1024 : 1) : NaN;
-  if (!Number.isSafeInteger(bytes) || bytes < 16 * 4096) {
+  if (!Number.isSafeInteger(bytes) || bytes < MIN_PHYSICAL_MEMORY) {
     ctx.addIssue({ code: 'custom', message: `must be at least 64KiB, as bytes or like "512KiB", "64MiB" (got ${JSON.stringify(v)})` });
     return z.NEVER;
   }
@@ -67,7 +71,7 @@ export const ScenarioSchema = z
     /** Pages per VMO. */
     vmoPages: z.coerce.number().int().min(4).max(1 << 20).default(128),
     /** Simulated physical memory: small by default so that reclaim evicts all the time. */
-    physicalMemory: Bytes.default(96 * 4096),
+    physicalMemory: Bytes.default(96 * PAGE_SIZE),
     /** Run length; `ops` (per thread) stops earlier if given. */
     duration: Duration.default(10_000),
     ops: z.coerce.number().int().positive().optional(),
