@@ -3,6 +3,9 @@
 // starts them, shows progress, fires the optional mid-run events, watches for hangs (a thread blocked
 // past hangTimeout while the pager is idle), then stops everything, flushes a final writeback and
 // runs the checker (checker.ts) over the histories, the backing store and the kernel trace.
+// runStress is those phases in order: setUpRun, watchRun, stopRun, checkRun, buildResult. Everything
+// here runs on the main thread; what it shares with the workers is the kernel and the control block
+// (stress_protocol.ts), read and written with Atomics, waits and wakes through shared/futex.ts.
 
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
