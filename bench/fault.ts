@@ -5,8 +5,8 @@
 // Every kernel is closed and every worker has exited when a function here returns or throws.
 
 import { Worker } from 'node:worker_threads';
-import { Kernel } from '../core/index.js';
-import { H_HANDLE_LOCK, H_HEAP_LOCK, H_PMM_LOCK, H_VMAR_LOCK, O_LOCK, O_TYPE, OBJ_WORDS, ObjType, PT_SEQ, R_EVENT, THREAD_WORDS } from '../shared/layout.js';
+import { Kernel, PAGE_SIZE, type KernelShare } from '../core/index.js';
+import { H_HANDLE_LOCK, H_HEAP_LOCK, H_PMM_LOCK, H_VMAR_LOCK, O_LOCK, OBJ_WORDS, ObjType, PT_SEQ, R_EVENT, THREAD_WORDS } from '../shared/layout.js';
 import { C_GO, C_STOP, CTL_WORDS, STOP_KEY, type BenchJob, type BenchResult, type FaulterResult, type PagerResult, type PingPongResult } from './bench_worker.js';
 
 const WORKER_EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
@@ -29,8 +29,8 @@ function withoutHooks(args: readonly string[]): string[] {
   const out: string[] = [];
   const hooks = ['--import', '--require', '-r', '--loader', '--experimental-loader'];
   for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (hooks.includes(a.replace(/^["']/, '').split('=')[0]!)) {
+    const a = args[i];
+    if (hooks.includes(a.replace(/^["']/, '').split('=')[0])) {
       if (!a.includes('=')) i++; // the value is the next argument
       continue;
     }
@@ -104,18 +104,18 @@ async function runWorkers<T>(jobs: BenchJob[], ctl: Int32Array, during: (results
 
 /** Names the kernel word behind each `index:outcome` key the worker's Atomics.wait counter kept. */
 function labelWaits(kernel: Kernel, raw: Record<string, number>): Record<string, number> {
-  const w = kernel.state.w;
-  const L = kernel.state.layout;
+  const state = kernel.state;
+  const L = state.layout;
   const headerLocks: Record<number, string> = { [H_HANDLE_LOCK]: 'handle table lock', [H_PMM_LOCK]: 'frame pool lock', [H_HEAP_LOCK]: 'kernel heap lock', [H_VMAR_LOCK]: 'vmar lock' };
   const out: Record<string, number> = {};
   for (const [key, n] of Object.entries(raw)) {
     const [at, outcome] = key.split(':') as [string, string];
     const i = Number(at);
     let label = `word ${i}`;
-    if (headerLocks[i]) label = headerLocks[i]!;
+    if (headerLocks[i]) label = headerLocks[i];
     else if (i >= L.objects && i < L.threads && L.threads > L.objects) {
       const rel = (i - L.objects) % OBJ_WORDS;
-      const type = w[i - rel + O_TYPE];
+      const type = state.objects.type((i - L.objects - rel) / OBJ_WORDS);
       const name = type === ObjType.Port ? 'port' : type === ObjType.Pager ? 'pager' : 'VMO';
       if (rel === O_LOCK) label = `${name} lock`;
       else if (rel === PT_SEQ && type === ObjType.Port) label = 'port queue (portWait)';
@@ -182,7 +182,7 @@ export interface FaultRunOptions {
 export async function faultRun(o: FaultRunOptions): Promise<FaultRun> {
   const pagesPerVmo = o.pagesPerVmo ?? 512;
   // Each faulter holds at most two VMOs' pages (the closing one and the new one) plus slack.
-  const physicalMemory = Math.max(32, o.faulters * 3 * pagesPerVmo * 4096 / 2 ** 20 + 16) * 2 ** 20;
+  const physicalMemory = Math.max(32, o.faulters * 3 * pagesPerVmo * PAGE_SIZE / 2 ** 20 + 16) * 2 ** 20;
   const kernel = Kernel.create({ physicalMemory, waitSpin: o.spin, maxThreads: 64 });
   try {
     const sys = kernel.sys;
@@ -190,28 +190,7 @@ export async function faultRun(o: FaultRunOptions): Promise<FaultRun> {
     const port = sys.portCreate(0);
     const ctl = new SharedArrayBuffer(CTL_WORDS * 4);
     const ctlWords = new Int32Array(ctl);
-    const share = kernel.shareable();
-    const phases = o.phases ?? false;
-    const profile = o.profile ?? false;
-    const jobs: BenchJob[] = [
-      {
-        role: 'pager',
-        ctl,
-        phases,
-        share,
-        pager,
-        port,
-        spinMode: o.pagerSpinMode ?? 'peek',
-        spin: o.spin,
-        spinNs: o.spin * (o.nsPerPoll ?? 10),
-        // A counted run gets all its content committed before the start; a timed one re-commits 4 MiB at a time.
-        auxPages: o.durationMs === undefined ? o.faulters * (o.warmup + o.count) : 1024,
-        profile,
-      },
-    ];
-    for (let i = 0; i < o.faulters; i++) {
-      jobs.push({ role: 'faulter', ctl, phases, share, pager, port, index: i, pagesPerVmo, warmup: o.warmup, count: o.count, untilStop: o.durationMs !== undefined, profile });
-    }
+    const jobs = faultRunJobs(o, { ctl, share: kernel.shareable(), pager, port, pagesPerVmo });
     const [pagerResult, ...faulterResults] = await runWorkers(jobs, ctlWords, async ([pagerDone, ...faultersDone]) => {
       if (o.durationMs !== undefined) {
         await new Promise((r) => setTimeout(r, o.durationMs));
@@ -219,33 +198,64 @@ export async function faultRun(o: FaultRunOptions): Promise<FaultRun> {
       }
       const faulters = (await Promise.all(faultersDone)) as FaulterResult[];
       sys.portQueue(port, { key: STOP_KEY }); // the pager stops once every faulter is done
-      return [(await pagerDone!) as PagerResult, ...faulters] as const;
+      return [(await pagerDone) as PagerResult, ...faulters] as const;
     });
-    const faulters = faulterResults as FaulterResult[];
-    const bad = faulters.reduce((n, f) => n + f.badContent, 0);
-    if (bad > 0) throw new Error(`fault bench: ${bad} faults read a page without the pager's content`);
-    let first = faulters[0]!.startNs;
-    let last = faulters[0]!.stopNs;
-    for (const f of faulters) {
-      if (f.startNs < first) first = f.startNs;
-      if (f.stopNs > last) last = f.stopNs;
-    }
-    const faults = faulters.reduce((n, f) => n + f.faults, 0);
-    const samples = new Float64Array(faulters.reduce((n, f) => n + f.samplesNs.length, 0));
-    let at = 0;
-    for (const f of faulters) {
-      samples.set(f.samplesNs, at);
-      at += f.samplesNs.length;
-    }
-    let waits: FaultRun['waits'] = null;
-    if (phases) {
-      const faulterWaits: Record<string, number> = {};
-      for (const f of faulters) for (const [k, n] of Object.entries(labelWaits(kernel, f.waits ?? {}))) faulterWaits[k] = (faulterWaits[k] ?? 0) + n;
-      waits = { pager: labelWaits(kernel, (pagerResult as PagerResult).waits ?? {}), faulters: faulterWaits };
-    }
-    const windowSec = Number(last - first) / 1e9;
-    return { waits, faulters, pager: pagerResult as PagerResult, faultsPerSec: faults / windowSec, windowSec, samplesNs: samples };
+    return faultRunResult(kernel, pagerResult as PagerResult, faulterResults as FaulterResult[], o.phases ?? false);
   } finally {
     kernel.close();
   }
+}
+
+/** The pager's job first, then one per faulting thread. */
+function faultRunJobs(o: FaultRunOptions, c: { ctl: SharedArrayBuffer; share: KernelShare; pager: number; port: number; pagesPerVmo: number }): BenchJob[] {
+  const phases = o.phases ?? false;
+  const profile = o.profile ?? false;
+  const jobs: BenchJob[] = [
+    {
+      role: 'pager',
+      ctl: c.ctl,
+      phases,
+      share: c.share,
+      pager: c.pager,
+      port: c.port,
+      spinMode: o.pagerSpinMode ?? 'peek',
+      spin: o.spin,
+      spinNs: o.spin * (o.nsPerPoll ?? 10),
+      // A counted run gets all its content committed before the start; a timed one re-commits 4 MiB at a time.
+      auxPages: o.durationMs === undefined ? o.faulters * (o.warmup + o.count) : 1024,
+      profile,
+    },
+  ];
+  for (let i = 0; i < o.faulters; i++) {
+    jobs.push({ role: 'faulter', ctl: c.ctl, phases, share: c.share, pager: c.pager, port: c.port, index: i, pagesPerVmo: c.pagesPerVmo, warmup: o.warmup, count: o.count, untilStop: o.durationMs !== undefined, profile });
+  }
+  return jobs;
+}
+
+/** Checks the content every fault read, then sums the faults, samples and waits of the run. */
+function faultRunResult(kernel: Kernel, pager: PagerResult, faulters: FaulterResult[], phases: boolean): FaultRun {
+  const bad = faulters.reduce((n, f) => n + f.badContent, 0);
+  if (bad > 0) throw new Error(`fault bench: ${bad} faults read a page without the pager's content`);
+  let first = faulters[0].startNs;
+  let last = faulters[0].stopNs;
+  for (const f of faulters) {
+    if (f.startNs < first) first = f.startNs;
+    if (f.stopNs > last) last = f.stopNs;
+  }
+  const faults = faulters.reduce((n, f) => n + f.faults, 0);
+  let waits: FaultRun['waits'] = null;
+  if (phases) {
+    const faulterWaits: Record<string, number> = {};
+    for (const f of faulters) for (const [k, n] of Object.entries(labelWaits(kernel, f.waits ?? {}))) faulterWaits[k] = (faulterWaits[k] ?? 0) + n;
+    waits = { pager: labelWaits(kernel, pager.waits ?? {}), faulters: faulterWaits };
+  }
+  const windowSec = Number(last - first) / 1e9;
+  return { waits, faulters, pager, faultsPerSec: faults / windowSec, windowSec, samplesNs: concatSamples(faulters.map((f) => f.samplesNs)) };
+}
+
+/** The arrays end to end, in one Float64Array. */
+export function concatSamples(parts: readonly Float64Array[]): Float64Array {
+  const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+  return out;
 }

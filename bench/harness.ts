@@ -55,10 +55,10 @@ export function summarize(name: string, samplesNs: ArrayLike<number>): Figure {
 }
 
 /** Nearest-rank quantile of an ascending array; NaN when empty. */
-export function quantile(sorted: ArrayLike<number>, q: number): number {
+function quantile(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i]!;
+  return sorted[i];
 }
 
 /** Monotonic milliseconds with sub-microsecond resolution (the clock every figure uses). */
@@ -138,7 +138,7 @@ export function profileTop(work: () => void, top = 8, intervalUs = 50, under?: s
   const self = new Map<string, number>();
   let total = 0;
   for (let i = 0; i < p.samples.length; i++) {
-    const n = nodes.get(p.samples[i]!)!;
+    const n = nodes.get(p.samples[i])!;
     const dt = p.timeDeltas[i] ?? 0;
     if (under !== undefined && !inside(n.id)) continue;
     const name = n.callFrame.functionName;

@@ -35,7 +35,30 @@ const SUPPLY_PAGES = 256;
 const SUPPLY_BYTES = SUPPLY_PAGES * PAGE_SIZE;
 const SLOTS = 32; // 1 MiB targets per pager VMO before it is replaced (untimed)
 
-export async function benchSupply(o: MicroOptions): Promise<PairResult> {
+/** Runs `op` over and over for about `ms` (a profile of it). */
+const repeatFor =
+  (op: () => unknown) =>
+  (ms: number): void => {
+    const end = nowMs() + ms;
+    while (nowMs() < end) op();
+  };
+
+/** A figure and its baseline measured side by side in one Bench, with what run.ts needs to profile it. */
+async function measurePair(
+  o: MicroOptions,
+  figure: [name: string, task: () => unknown],
+  baseline: [name: string, task: () => unknown],
+  rest: Omit<PairResult, 'figure' | 'baseline'>,
+): Promise<PairResult> {
+  const r = await measure({ [figure[0]]: figure[1], [baseline[0]]: baseline[1] }, { timeMs: o.timeMs, warmupMs: o.warmupMs });
+  return { figure: r[figure[0]], baseline: r[baseline[0]], ...rest };
+}
+
+/**
+ * The kernel side of the supply figure: supplyOnce() supplies a fresh absent 1 MiB target of a pager
+ * VMO from a committed aux VMO (both prepared untimed) and returns the ms the supply alone took.
+ */
+function supplyFixture(): { supplyOnce: () => number; close: () => void } {
   const kernel = Kernel.create({ physicalMemory: (SLOTS + 8) * SUPPLY_BYTES });
   const sys = kernel.sys;
   const pager = sys.pagerCreate(0);
@@ -71,6 +94,19 @@ export async function benchSupply(o: MicroOptions): Promise<PairResult> {
     sys.pagerSupplyPages(pager, vmo, offset, SUPPLY_BYTES, aux, 0);
     return nowMs() - t0;
   };
+  const close = (): void => {
+    if (vmo >= 0) sys.handleClose(vmo);
+    drainPort();
+    sys.handleClose(aux);
+    sys.handleClose(port);
+    sys.handleClose(pager);
+    kernel.close();
+  };
+  return { supplyOnce, close };
+}
+
+export async function benchSupply(o: MicroOptions): Promise<PairResult> {
+  const { supplyOnce, close } = supplyFixture();
   const sab = new Uint8Array(new SharedArrayBuffer(2 * SUPPLY_BYTES));
   const src = sab.subarray(0, SUPPLY_BYTES).fill(0x5a);
   const copyOnce = (): number => {
@@ -78,25 +114,11 @@ export async function benchSupply(o: MicroOptions): Promise<PairResult> {
     sab.set(src, SUPPLY_BYTES);
     return nowMs() - t0;
   };
-  const names = { fig: 'pagerSupplyPages 256 pages (1 MiB)', base: 'TypedArray.set 1 MiB' };
-  const r = await measure({ [names.fig]: timedPart(supplyOnce), [names.base]: timedPart(copyOnce) }, { timeMs: o.timeMs, warmupMs: o.warmupMs });
-  return {
-    figure: r[names.fig]!,
-    baseline: r[names.base]!,
-    repeat: (ms) => {
-      const end = nowMs() + ms;
-      while (nowMs() < end) supplyOnce();
-    },
+  return measurePair(o, ['pagerSupplyPages 256 pages (1 MiB)', timedPart(supplyOnce)], ['TypedArray.set 1 MiB', timedPart(copyOnce)], {
+    repeat: repeatFor(supplyOnce),
     profileUnder: 'pagerSupplyPages',
-    close: () => {
-      if (vmo >= 0) sys.handleClose(vmo);
-      drainPort();
-      sys.handleClose(aux);
-      sys.handleClose(port);
-      sys.handleClose(pager);
-      kernel.close();
-    },
-  };
+    close,
+  });
 }
 
 export async function benchRead(o: MicroOptions): Promise<PairResult> {
@@ -113,21 +135,17 @@ export async function benchRead(o: MicroOptions): Promise<PairResult> {
   const sab = new Uint8Array(new SharedArrayBuffer(16 * PAGE_SIZE)).fill(0x5a);
   const page = sab.subarray(3 * PAGE_SIZE, 4 * PAGE_SIZE);
   const copy = (): void => dst.set(page);
-  const names = { fig: 'vmoRead 4 KiB, present page', base: 'TypedArray.set 4 KiB' };
-  const r = await measure({ [names.fig]: batched(read, o.batch), [names.base]: batched(copy, o.batch) }, { timeMs: o.timeMs, warmupMs: o.warmupMs });
-  if (dst[0] !== 0x5a) throw new Error('vmoRead bench: the page did not hold the supplied content');
-  return {
-    figure: r[names.fig]!,
-    baseline: r[names.base]!,
-    repeat: (ms) => {
-      const end = nowMs() + ms;
-      while (nowMs() < end) for (let i = 0; i < 1000; i++) read();
-    },
+  const pair = await measurePair(o, ['vmoRead 4 KiB, present page', batched(read, o.batch)], ['TypedArray.set 4 KiB', batched(copy, o.batch)], {
+    repeat: repeatFor(() => {
+      for (let i = 0; i < 1000; i++) read();
+    }),
     close: () => {
       for (const h of [vmo, aux, port, pager]) sys.handleClose(h);
       kernel.close();
     },
-  };
+  });
+  if (dst[0] !== 0x5a) throw new Error('vmoRead bench: the page did not hold the supplied content');
+  return pair;
 }
 
 export async function benchFutex(o: MicroOptions): Promise<PairResult> {
@@ -142,17 +160,13 @@ export async function benchFutex(o: MicroOptions): Promise<PairResult> {
     Atomics.compareExchange(w, CAS, 0, 1);
     Atomics.store(w, CAS, 0);
   };
-  const names = { fig: 'futex mutexLock+mutexUnlock, uncontended', base: 'Atomics.compareExchange pair' };
   // Batches 10x larger than the other figures: a pair is ~20 ns.
-  const r = await measure({ [names.fig]: batched(lockPair, o.batch * 10), [names.base]: batched(casPair, o.batch * 10) }, { timeMs: o.timeMs, warmupMs: o.warmupMs });
-  if (w[LOCK] !== 0) throw new Error('futex bench: the lock was left held');
-  return {
-    figure: r[names.fig]!,
-    baseline: r[names.base]!,
-    repeat: (ms) => {
-      const end = nowMs() + ms;
-      while (nowMs() < end) for (let i = 0; i < 10000; i++) lockPair();
-    },
+  const pair = await measurePair(o, ['futex mutexLock+mutexUnlock, uncontended', batched(lockPair, o.batch * 10)], ['Atomics.compareExchange pair', batched(casPair, o.batch * 10)], {
+    repeat: repeatFor(() => {
+      for (let i = 0; i < 10000; i++) lockPair();
+    }),
     close: () => {},
-  };
+  });
+  if (w[LOCK] !== 0) throw new Error('futex bench: the lock was left held');
+  return pair;
 }

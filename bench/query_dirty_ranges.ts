@@ -106,7 +106,7 @@ export async function runQueryBench(timeMs = 500, options: QueryBenchOptions = {
   } finally {
     for (const s of setups) s.close();
   }
-  const f = (n: string): number => figures[n]!.medianUs;
+  const f = (n: string): number => figures[n].medianUs;
   const ratios = {
     'query 4 GiB 1 run / scan': f('query 4 GiB, 1 run') / f('scan 4 GiB per page (baseline)'),
     'query 4 GiB 1000 runs / scan': f('query 4 GiB, 1000 runs') / f('scan 4 GiB per page (baseline)'),

@@ -11,11 +11,10 @@
 
 import fs from 'node:fs';
 import os from 'node:os';
-import { faultRun, nsPerPoll, pingPong, type FaultRun } from './fault.js';
+import { concatSamples, faultRun, nsPerPoll, pingPong, type FaultRun } from './fault.js';
 import { fmtUs, machineLine, profileTop, summarize, type Figure, type ProfileLine } from './harness.js';
 import { benchFutex, benchRead, benchSupply, type MicroOptions, type PairResult } from './micro.js';
 import { runQueryBench } from './query_dirty_ranges.js';
-import { KernelState } from '../core/kernel_state.js';
 
 export interface RunOptions {
   /** Tiny iteration counts: every suite once, for a smoke test (figures are meaningless). */
@@ -124,15 +123,14 @@ const FULL: Plan = {
   profileMs: 300,
 };
 
+/** The same suites with tiny counts. */
 const QUICK: Plan = {
+  ...FULL,
   quick: true,
-  spins: [0, 1000, 5000],
   rounds: 1,
   faults: 100,
   warmup: 20,
   diagFaults: 50,
-  throughputSpins: [0, 1000, 5000],
-  threads: [1, 2, 4, 8],
   throughputMs: 40,
   micro: { timeMs: 20, warmupMs: 5, batch: 10 },
   queryMs: 20,
@@ -141,6 +139,17 @@ const QUICK: Plan = {
 };
 
 const CURRENT_WAIT_SPIN_DEFAULT = 0; // core/kernel.ts KernelOptionsSchema.waitSpin
+
+/** The fault round trip's target: its median at most this many times the ping-pong's. */
+const FAULT_RTT_TARGET_RATIO = 1.3;
+/** Throughput collapses at 8 threads below this share of the best of 1, 2 and 4. */
+const NO_COLLAPSE_SHARE = 0.5;
+/** A spin budget must cut waitSpin 0's median and p99 to this share (10% lower) to be advised... */
+const SPIN_MUST_BEAT = 0.9;
+/** ...and keep the 8-thread per-fault p99 within this factor of waitSpin 0's. */
+const SPIN_P99_LIMIT = 1.5;
+/** Lock parks per fault from which the diagnosis says where they come from. */
+const LOCK_PARKS_WORTH_NOTING = 0.05;
 
 function row(id: string, figure: Figure, baseline: Figure, targetRatio: number, target: string, notes: string[] = []): FigureRow {
   const ratio = figure.medianUs / baseline.medianUs;
@@ -165,16 +174,6 @@ function profileNote(label: string, lines: ProfileLine[]): string {
   // The bench worker counts Atomics.wait calls through a wrapper, which the profiler names.
   const name = (fn: string): string => (fn.startsWith('Atomics.wait') ? 'Atomics.wait (parked)' : fn);
   return `${label}: ${top.map((l) => `${name(l.fn)} ${l.selfPct.toFixed(0)}%`).join(', ') || '(no samples)'}`;
-}
-
-function concat(parts: Float64Array[]): Float64Array {
-  const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 const med = (xs: ArrayLike<number>): number => summarize('', xs).medianUs;
@@ -222,9 +221,6 @@ function diagnoseProfile(lines: ProfileLine[]): string[] {
   return out;
 }
 
-/** Whether the kernel defers wake-ups until the waker drops its last object lock (core/kernel_state.ts). */
-const WAKES_AFTER_UNLOCK = 'wakeAfterUnlock' in KernelState.prototype;
-
 /** Functions whose self time is mostly Atomics.notify, i.e. waking a parked thread (a futex system call). */
 const WAKERS = ['#flushWakes', 'wakeAfterUnlock', 'signalLocked', 'appendLocked', 'futexWake'];
 
@@ -235,19 +231,17 @@ function wakeShare(lines: ProfileLine[] | undefined): number {
 function diagnoseFault(spin: number, fault: Figure, pp: Figure, diag: FaultRun, profiled: FaultRun): string[] {
   const out: string[] = [];
   const parks = lockParksPerFault(diag);
-  if (parks >= 0.05) {
+  if (parks >= LOCK_PARKS_WORTH_NOTING) {
+    // The kernel defers its wake-ups until the waker drops its last object lock (KernelState.wakeAfterUnlock).
     out.push(
-      WAKES_AFTER_UNLOCK
-        ? `Diagnosis: ${parks.toFixed(2)} extra parks per fault on kernel locks (listed above). Both threads take the same port and VMO locks around each hand-off; a thread that finds one taken spins 64 polls (shared/futex.ts mutexLock) and then parks, and its wake-up costs one more cross-core hand-off.`
-        : `Diagnosis: ${parks.toFixed(2)} extra parks per fault on kernel locks. The waking thread notifies while it still holds the lock the woken thread takes next: appendLocked (core/object/port_dispatcher.ts) calls Atomics.notify on PT_SEQ under the port lock, and signalLocked (core/vm/page_source.ts) notifies R_EVENT under the VMO lock. ` +
-            'The woken thread finds the lock taken, spins 64 polls (shared/futex.ts mutexLock) and parks, and its wake-up costs one more cross-core hand-off. Deferring both notifies until the thread releases its last object lock removes these parks.',
+      `Diagnosis: ${parks.toFixed(2)} extra parks per fault on kernel locks (listed above). Both threads take the same port and VMO locks around each hand-off; a thread that finds one taken spins 64 polls (shared/futex.ts mutexLock) and then parks, and its wake-up costs one more cross-core hand-off.`,
     );
   }
   out.push(
     `Diagnosis: the fault's median is ${fmtUs(fault.medianUs - pp.medianUs)} above the ping-pong's. Both pay the same two hand-offs (one notify and one wake-up each way); the difference is the kernel work on the critical path between them — ` +
       "the faulting thread's vmoRead up to posting the packet, the pager's portWait and pagerSupplyPages, and the end of vmoRead after the wake-up — which the phase split above places, plus the kernel's shared words moving between the two cores on every fault.",
   );
-  const wf = wakeShare(profiled.faulters[0]!.profile);
+  const wf = wakeShare(profiled.faulters[0].profile);
   const wp = wakeShare(profiled.pager.profile);
   if (wf + wp >= 10) {
     out.push(
@@ -264,7 +258,7 @@ function diagnoseFault(spin: number, fault: Figure, pp: Figure, diag: FaultRun, 
 
 /** The diagnostic run's phase split and parks, as report lines. */
 function faultPathNotes(diag: FaultRun, profiled: FaultRun): string[] {
-  const f = diag.faulters[0]!;
+  const f = diag.faulters[0];
   const p = diag.pager;
   const notes: string[] = [];
   if (f.beginNs && f.endNs && p.dequeuedNs && p.suppliedNs) {
@@ -273,9 +267,9 @@ function faultPathNotes(diag: FaultRun, profiled: FaultRun): string[] {
     const supply = new Float64Array(n);
     const wake = new Float64Array(n);
     for (let i = 0; i < n; i++) {
-      request[i] = p.dequeuedNs[i]! - f.beginNs[i]!;
-      supply[i] = p.suppliedNs[i]! - p.dequeuedNs[i]!;
-      wake[i] = f.endNs[i]! - p.suppliedNs[i]!;
+      request[i] = p.dequeuedNs[i] - f.beginNs[i];
+      supply[i] = p.suppliedNs[i] - p.dequeuedNs[i];
+      wake[i] = f.endNs[i] - p.suppliedNs[i];
     }
     const total = med(request) + med(supply) + med(wake);
     const pct = (x: number): string => `${((100 * x) / total).toFixed(0)}%`;
@@ -287,7 +281,7 @@ function faultPathNotes(diag: FaultRun, profiled: FaultRun): string[] {
   }
   if (diag.waits) notes.push(waitsNote(diag));
   if (p.polls > 0) notes.push(`pager: ${(p.polls / Math.max(1, p.reads)).toFixed(0)} polls of the empty port and ${(p.parks / Math.max(1, p.reads)).toFixed(2)} spins that ran out (then a blocking portWait) per request.`);
-  const fp = profiled.faulters[0]!.profile;
+  const fp = profiled.faulters[0].profile;
   const pp = profiled.pager.profile;
   if (fp) notes.push(profileNote('faulting thread CPU profile (a separate run; self time)', fp));
   if (pp) notes.push(profileNote('pager thread CPU profile (same run; self time)', pp));
@@ -317,11 +311,11 @@ async function faultSuite(plan: Plan, npp: number, log: (s: string) => void): Pr
     const diag = await faultRun({ spin, faulters: 1, warmup: plan.warmup, count: plan.diagFaults, pagesPerVmo: plan.warmup + plan.diagFaults, phases: true });
     // Profiled separately: the sampling profiler slows both threads and would distort the phases.
     const profiled = await faultRun({ spin, faulters: 1, warmup: plan.warmup, count: plan.diagFaults, pagesPerVmo: plan.warmup + plan.diagFaults, profile: true });
-    const fig = summarize(`fault round trip, waitSpin ${spin}`, concat(fault.get(spin)!));
-    const base = summarize(`Atomics.wait/notify ping-pong, spin ${spin}`, concat(pp.get(spin)!));
+    const fig = summarize(`fault round trip, waitSpin ${spin}`, concatSamples(fault.get(spin)!));
+    const base = summarize(`Atomics.wait/notify ping-pong, spin ${spin}`, concatSamples(pp.get(spin)!));
     byspin.set(spin, { fault: fig, pp: base });
     const notes = faultPathNotes(diag, profiled);
-    if (fig.medianUs / base.medianUs > 1.3) notes.push(...diagnoseFault(spin, fig, base, diag, profiled));
+    if (fig.medianUs / base.medianUs > FAULT_RTT_TARGET_RATIO) notes.push(...diagnoseFault(spin, fig, base, diag, profiled));
     if (spin > 0) {
       log(`fault round trip: diagnostic run (pager polls portWait(0) instead), waitSpin ${spin}`);
       const viaSyscall = await faultRun({ spin, faulters: 1, warmup: plan.warmup, count: plan.diagFaults, pagesPerVmo: plan.warmup + plan.diagFaults, pagerSpinMode: 'syscall', nsPerPoll: npp });
@@ -331,7 +325,7 @@ async function faultSuite(plan: Plan, npp: number, log: (s: string) => void): Pr
           `The API-only alternative — the pager polling portWait with a 0 deadline for the same time (${spin} × ${npp.toFixed(1)} ns), each empty poll throwing ZX_ERR_TIMED_OUT at about 2 µs — gave a median of ${fmtUs(alt.medianUs)} and p99 of ${fmtUs(alt.p99Us)} (${alt.samples} faults, a separate run).`,
       );
     }
-    rows.push(row(`fault-rtt-spin${spin}`, fig, base, 1.3, 'median ≤ 1.3× ping-pong', notes));
+    rows.push(row(`fault-rtt-spin${spin}`, fig, base, FAULT_RTT_TARGET_RATIO, `median ≤ ${FAULT_RTT_TARGET_RATIO}× ping-pong`, notes));
   }
   return { rows, byspin };
 }
@@ -360,7 +354,7 @@ async function throughputSuite(plan: Plan, log: (s: string) => void): Promise<{ 
     const mine: ThroughputRow[] = [];
     for (const threads of plan.threads) {
       const a = acc.get(`${spin}/${threads}`)!;
-      const lat = summarize('', concat(a.samples));
+      const lat = summarize('', concatSamples(a.samples));
       mine.push({ waitSpin: spin, threads, faultsPerSec: a.faults / a.seconds, faults: a.faults, medianUs: lat.medianUs, p99Us: lat.p99Us });
     }
     rows.push(...mine);
@@ -368,7 +362,7 @@ async function throughputSuite(plan: Plan, log: (s: string) => void): Promise<{ 
     const best = Math.max(...mine.filter((r) => r.threads < 8).map((r) => r.faultsPerSec));
     const risesFrom1To2 = at(2) > at(1);
     const at8OverBest = at(8) / best;
-    const noCollapseAt8 = at8OverBest >= 0.5;
+    const noCollapseAt8 = at8OverBest >= NO_COLLAPSE_SHARE;
     const notes: string[] = [];
     if (!(risesFrom1To2 && noCollapseAt8) && !plan.quick) {
       for (const threads of [1, 2, 8]) {
@@ -418,7 +412,7 @@ async function microSuite(plan: Plan, log: (s: string) => void): Promise<FigureR
 async function querySuite(plan: Plan, log: (s: string) => void): Promise<FigureRow[]> {
   log('pagerQueryDirtyRanges (bench/query_dirty_ranges.ts)');
   const { figures, profiles } = await runQueryBench(plan.queryMs, { batch: plan.queryBatch, profileMs: plan.profileMs });
-  const f = (n: string): Figure => figures[n]!;
+  const f = (n: string): Figure => figures[n];
   const scan = f('scan 4 GiB per page (baseline)');
   const withProfile = (r: FigureRow, query: string): FigureRow => {
     if (!r.met && profiles?.[query]) r.notes.push(profileNote(`CPU profile of "${query}" alone (self time)`, profiles[query]), ...diagnoseProfile(profiles[query]));
@@ -445,22 +439,21 @@ function adviseWaitSpin(byspin: Map<number, { fault: Figure; pp: Figure }>, thro
   for (const [spin, { fault, pp }] of [...byspin].sort((a, b) => a[0] - b[0])) {
     reasons.push(`waitSpin ${spin}: fault round trip median ${fmtUs(fault.medianUs)}, p99 ${fmtUs(fault.p99Us)} (ping-pong at the same spin: ${fmtUs(pp.medianUs)} / ${fmtUs(pp.p99Us)}).`);
     if (spin === 0 || !base) continue;
-    const better = fault.medianUs <= 0.9 * base.fault.medianUs && fault.p99Us <= 0.9 * base.fault.p99Us;
     const t8 = throughput.find((r) => r.waitSpin === spin && r.threads === 8);
     const t8base = throughput.find((r) => r.waitSpin === 0 && r.threads === 8);
     let throughputOk = true;
     if (t8 && t8base) {
-      throughputOk = t8.faultsPerSec >= t8base.faultsPerSec && t8.p99Us <= 1.5 * t8base.p99Us;
+      throughputOk = t8.faultsPerSec >= t8base.faultsPerSec && t8.p99Us <= SPIN_P99_LIMIT * t8base.p99Us;
       reasons.push(
         `  with 8 faulting threads: ${t8.faultsPerSec.toFixed(0)} faults/s and per-fault p99 ${fmtUs(t8.p99Us)} vs ${t8base.faultsPerSec.toFixed(0)} faults/s and ${fmtUs(t8base.p99Us)} at waitSpin 0.`,
       );
     }
-    const medianBetter = fault.medianUs <= 0.9 * base.fault.medianUs;
-    const p99Better = fault.p99Us <= 0.9 * base.fault.p99Us;
+    const medianBetter = fault.medianUs <= SPIN_MUST_BEAT * base.fault.medianUs;
+    const p99Better = fault.p99Us <= SPIN_MUST_BEAT * base.fault.p99Us;
     reasons.push(
       `  against waitSpin 0: median at least 10% lower ${medianBetter ? 'yes' : 'no'}, p99 at least 10% lower ${p99Better ? 'yes' : 'no'}, 8 threads (throughput not lower, p99 within 1.5×) ${t8 && t8base ? (throughputOk ? 'yes' : 'no') : 'not measured'}.`,
     );
-    if (better && throughputOk && fault.medianUs < bestMedian) {
+    if (medianBetter && p99Better && throughputOk && fault.medianUs < bestMedian) {
       recommended = spin;
       bestMedian = fault.medianUs;
     }
@@ -504,8 +497,14 @@ export async function runAll(options: RunOptions = {}): Promise<BenchReport> {
 const yes = (b: boolean): string => (b ? 'yes' : '**no**');
 const x = (r: number): string => (r >= 100 ? `${r.toFixed(0)}×` : r >= 1 ? `${r.toFixed(2)}×` : r >= 0.1 ? `${r.toFixed(3)}×` : `${r.toFixed(4)}×`);
 
-export function renderMarkdown(r: BenchReport): string {
+function renderMarkdown(r: BenchReport): string {
   const out: string[] = [];
+  for (const section of [markdownHeader, markdownFigures, markdownThroughput, markdownWaitSpin, markdownWhereTheTimeGoes, markdownMethod]) section(r, out);
+  return out.join('\n');
+}
+
+/** The title, the machine and the load it ran under. */
+function markdownHeader(r: BenchReport, out: string[]): void {
   out.push('# pagersim benchmarks');
   out.push('');
   out.push(`Written by \`npm run bench\` (bench/run.ts). ${r.quick ? '**Quick (smoke) run: the numbers mean nothing.** ' : ''}`);
@@ -518,12 +517,20 @@ export function renderMarkdown(r: BenchReport): string {
   out.push('');
   out.push('Every figure and its baseline were measured in this same run (the fault round trip and its ping-pong in interleaved rounds; the others in one tinybench Bench). Ratio = figure median / baseline median; the p99 ratio is shown for information.');
   out.push('');
+}
+
+/** Every figure beside its baseline. */
+function markdownFigures(r: BenchReport, out: string[]): void {
   out.push('| figure | median | p99 | baseline | baseline median | baseline p99 | ratio | p99 ratio | target | met |');
   out.push('| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- | --- |');
   for (const f of r.figures) {
     out.push(`| ${f.figure} | ${fmtUs(f.medianUs)} | ${fmtUs(f.p99Us)} | ${f.baseline.name} | ${fmtUs(f.baseline.medianUs)} | ${fmtUs(f.baseline.p99Us)} | ${x(f.ratio)} | ${x(f.p99Ratio)} | ${f.target} | ${yes(f.met)} |`);
   }
   out.push('');
+}
+
+/** Faults/s by waitSpin and faulting threads, and the verdicts. */
+function markdownThroughput(r: BenchReport, out: string[]): void {
   out.push('## Fault throughput (one pager, N faulting threads, each on its own pager VMO)');
   out.push('');
   out.push('| waitSpin | threads | faults/s | vs 1 thread | per-fault median | per-fault p99 |');
@@ -540,12 +547,20 @@ export function renderMarkdown(r: BenchReport): string {
     for (const n of v.notes) out.push(`  - ${n}`);
   }
   out.push('');
+}
+
+/** The waitSpin default the numbers support, and why. */
+function markdownWaitSpin(r: BenchReport, out: string[]): void {
   out.push('## waitSpin default');
   out.push('');
   out.push(`Current default: ${r.waitSpin.current}. Supported by these numbers: **${r.waitSpin.recommended}**.`);
   out.push('');
   for (const line of r.waitSpin.reasons) out.push(line.startsWith('  ') ? `  - ${line.trim()}` : `- ${line}`);
   out.push('');
+}
+
+/** The notes of each figure that has any. */
+function markdownWhereTheTimeGoes(r: BenchReport, out: string[]): void {
   out.push('## Where the time goes');
   out.push('');
   for (const f of r.figures) {
@@ -555,6 +570,10 @@ export function renderMarkdown(r: BenchReport): string {
     for (const n of f.notes) out.push(`- ${n}`);
     out.push('');
   }
+}
+
+/** How each figure was measured. */
+function markdownMethod(_r: BenchReport, out: string[]): void {
   out.push('## Method');
   out.push('');
   out.push('- Fault round trip: one faulting Worker reads 8 bytes of one absent page per fault (vmoRead on the next page of a fresh pager VMO), timed per fault with process.hrtime.bigint(); a pager Worker takes the packet from the port and supplies the page from an aux VMO that it committed with content for every fault of the run (one vmoWrite) before the start. Baseline: two Workers ping-pong one word with Atomics.notify/wait, timed per round trip the same way, with the same spin-then-wait as the kernel (poll `spin` times, then park). At waitSpin N > 0 the pager polls the port’s queue-head word N times before its blocking portWait (portWait does not spin itself). Both after a warm-up.');
@@ -564,10 +583,9 @@ export function renderMarkdown(r: BenchReport): string {
   out.push('- vmoRead / futex / pagerQueryDirtyRanges with 1 run: batched loops (tinybench overriddenDuration: each sample is the mean of a batch).');
   out.push('- pagerQueryDirtyRanges: bench/query_dirty_ranges.ts (1,048,576-page and 4,096-page VMOs with 1 and 1,000 dirty runs; baseline: a per-page scan of a flat state array of 1,048,576 pages).');
   out.push('');
-  return out.join('\n');
 }
 
-export function printTable(r: BenchReport): void {
+function printTable(r: BenchReport): void {
   console.log(`\n${r.machine}; ${r.date}; ${(r.durationMs / 1000).toFixed(1)} s`);
   console.table(
     r.figures.map((f) => ({
@@ -588,7 +606,7 @@ export function printTable(r: BenchReport): void {
 }
 
 /** Writes RESULTS.md and results.json into `dir` (the source bench/ folder by default). */
-export function writeReport(r: BenchReport, dir = defaultReportDir()): void {
+function writeReport(r: BenchReport, dir = defaultReportDir()): void {
   fs.writeFileSync(new URL('RESULTS.md', dir), renderMarkdown(r));
   fs.writeFileSync(new URL('results.json', dir), `${JSON.stringify(r, null, 2)}\n`);
 }

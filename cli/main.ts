@@ -29,7 +29,7 @@ const DemoFlags = z
 function parseFlags(argv: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
+    const arg = argv[i];
     if (!arg.startsWith('--')) throw new Error(`unexpected argument '${arg}'`);
     const eq = arg.indexOf('=');
     if (eq > 0) out[arg.slice(2, eq)] = arg.slice(eq + 1);
@@ -38,28 +38,39 @@ function parseFlags(argv: string[]): Record<string, string> {
   return out;
 }
 
+/** The demo VMO's port key (also the seed of its standard content, workers/pager_service.ts). */
+const DEMO_KEY = 0x1000n;
+/** Physical memory: room for twice the VMO, and never less than twice this many pages. */
+const DEMO_MIN_FRAMES = 256;
+/** The pager service's counter words (PagerServiceConfig.counters): four Int32s. */
+const COUNTER_WORDS = 4;
+const COUNTER_READS_SERVED = 0;
+const COUNTER_PAGES_SUPPLIED = 1;
+/** Each faulting thread's PRNG seed: this constant mixed with the thread number. */
+const DEMO_SEED = 0x9e3779b9;
+
 async function demo(argv: string[]): Promise<number> {
   const parsed = DemoFlags.safeParse(parseFlags(argv));
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
+    const issue = parsed.error.issues[0];
     console.error(`pagersim demo: --${issue.path.join('.') || '?'}: ${issue.message}`);
     return 2;
   }
   const { threads, pages, reads } = parsed.data;
-  const kernel = Kernel.create({ physicalMemory: Math.max(pages, 256) * PAGE_SIZE * 2 });
+  const kernel = Kernel.create({ physicalMemory: Math.max(pages, DEMO_MIN_FRAMES) * PAGE_SIZE * 2 });
   const sys = kernel.sys;
   const pager = sys.pagerCreate(0);
   const port = sys.portCreate(0);
-  const key = 0x1000n;
+  const key = DEMO_KEY;
   const vmo = sys.pagerCreateVmo(pager, 0, port, key, pages * PAGE_SIZE);
-  const counters = new SharedArrayBuffer(16);
+  const counters = new SharedArrayBuffer(COUNTER_WORDS * 4);
   const service: PagerServiceConfig = { share: kernel.shareable(), pager, port, vmos: [{ key, handle: vmo }], counters };
   const worker = new Worker(new URL('../workers/pager_service.js', import.meta.url), { workerData: { pagerService: service }, execArgv: [] });
   const pool = new ThreadPool(kernel, { maxThreads: threads });
   const started = performance.now();
   const module = new URL('./demo_thread.js', import.meta.url);
   const ts = Array.from({ length: threads }, (_, i) =>
-    pool.spawn({ module, export: 'readRandomPages' }, { vmo, key, pages, reads, seed: 0x9e3779b9 ^ (i + 1) }),
+    pool.spawn({ module, export: 'readRandomPages' }, { vmo, key, pages, reads, seed: DEMO_SEED ^ (i + 1) }),
   );
   const results = (await Promise.all(ts.map((t) => t.join()))) as Array<{ reads: number; mismatches: number }>;
   const ms = performance.now() - started;
@@ -72,9 +83,9 @@ async function demo(argv: string[]): Promise<number> {
   const info = sys.objectGetInfo(vmo, ZX_INFO_VMO);
   console.log(`pagersim demo: ${threads} faulting threads, ${pages}-page pager VMO, one pager worker`);
   console.log(`  reads verified     ${totalReads} (${mismatches} mismatched words)`);
-  console.log(`  READ requests      ${c[0]} served, ${c[1]} pages supplied`);
+  console.log(`  READ requests      ${c[COUNTER_READS_SERVED]} served, ${c[COUNTER_PAGES_SUPPLIED]} pages supplied`);
   console.log(`  committed          ${info.committedBytes / PAGE_SIZE} pages`);
-  console.log(`  elapsed            ${ms.toFixed(0)} ms (${((c[0]! / ms) * 1000).toFixed(0)} faults/s)`);
+  console.log(`  elapsed            ${ms.toFixed(0)} ms (${((c[COUNTER_READS_SERVED] / ms) * 1000).toFixed(0)} faults/s)`);
   kernel.close();
   return mismatches === 0 ? 0 : 1;
 }

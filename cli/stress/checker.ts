@@ -102,13 +102,13 @@ function indexWrites(ops: readonly Op[], vmoPages: number): Map<number, PageWrit
       zeroT0: new Float64Array(zeros.length),
       zeroPrefixMaxT1: new Float64Array(zeros.length),
     };
-    for (let i = 0; i < n; i++) {
-      pw.t0[i] = l[i]!.t0;
-      pw.t1[i] = l[i]!.t1;
-      if (l[i]!.value !== ZEROED) pw.byStamp.set(l[i]!.value, i);
-    }
+    l.forEach((w, i) => {
+      pw.t0[i] = w.t0;
+      pw.t1[i] = w.t1;
+      if (w.value !== ZEROED) pw.byStamp.set(w.value, i);
+    });
     let min = Infinity;
-    for (let i = n - 1; i >= 0; i--) pw.suffixMinT1[i] = min = Math.min(min, pw.t1[i]!);
+    for (let i = n - 1; i >= 0; i--) pw.suffixMinT1[i] = min = Math.min(min, pw.t1[i]);
     let max = -Infinity;
     zeros.forEach((z, i) => {
       pw.zeroT0[i] = z.t0;
@@ -125,7 +125,7 @@ function upperBound(a: Float64Array, t: number): number {
   let hi = a.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (a[mid]! > t) hi = mid;
+    if (a[mid] > t) hi = mid;
     else lo = mid + 1;
   }
   return lo;
@@ -135,7 +135,7 @@ function upperBound(a: Float64Array, t: number): number {
 function overwrittenBetween(pw: PageWrites | undefined, t: number, before: number): boolean {
   if (!pw) return false;
   const j = upperBound(pw.t0, t);
-  return j < pw.t0.length && pw.suffixMinT1[j]! < before;
+  return j < pw.t0.length && pw.suffixMinT1[j] < before;
 }
 
 /**
@@ -145,7 +145,7 @@ function overwrittenBetween(pw: PageWrites | undefined, t: number, before: numbe
  */
 function latestZeroing(pw: PageWrites | undefined, by: number, initiallyZero: boolean): number | null {
   const i = pw ? upperBound(pw.zeroT0, by) - 1 : -1;
-  if (i >= 0) return pw!.zeroPrefixMaxT1[i]!;
+  if (pw && i >= 0) return pw.zeroPrefixMaxT1[i];
   return initiallyZero ? -Infinity : null;
 }
 
@@ -160,85 +160,91 @@ export interface HistoryContext {
   initiallyZero: (vmo: number, page: number) => boolean;
 }
 
+/** Violations found, at most `limit` kept with their details, every one counted by kind. */
+class ViolationLog {
+  readonly violations: Violation[] = [];
+  readonly counts: Partial<Record<ViolationKind, number>> = {};
+  readonly #limit: number;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  add(v: Violation): void {
+    this.counts[v.kind] = (this.counts[v.kind] ?? 0) + 1;
+    if (this.violations.length < this.#limit) this.violations.push(v);
+  }
+}
+
 /** Properties 1, 2 and 6. */
 export function checkHistory(ops: readonly Op[], ctx: HistoryContext, limit = 20): { violations: Violation[]; counts: Partial<Record<ViolationKind, number>> } {
   const writes = indexWrites(ops, ctx.vmoPages);
-  const violations: Violation[] = [];
-  const counts: Partial<Record<ViolationKind, number>> = {};
-  const add = (v: Violation): void => {
-    counts[v.kind] = (counts[v.kind] ?? 0) + 1;
-    if (violations.length < limit) violations.push(v);
-  };
+  const log = new ViolationLog(limit);
   for (const r of ops) {
     // A shrink may have cut the range off first (OUT_OF_RANGE); nothing else is legal.
     if (r.kind === OpKind.Decommit && r.status !== ZX_ERR_NOT_SUPPORTED && r.status !== ZX_ERR_OUT_OF_RANGE) {
-      add({ kind: 'wrong-status', atNs: r.t1, detail: `thread ${r.thread}: DECOMMIT of pager VMO ${r.vmo} pages [${r.page}, +${r.stamp}) returned ${r.status}, not ZX_ERR_NOT_SUPPORTED` });
+      log.add({ kind: 'wrong-status', atNs: r.t1, detail: `thread ${r.thread}: DECOMMIT of pager VMO ${r.vmo} pages [${r.page}, +${r.stamp}) returned ${r.status}, not ZX_ERR_NOT_SUPPORTED` });
     }
-    if (!isRead(r) || r.status !== 0) continue;
-    const where = `VMO ${r.vmo} page ${r.page}`;
-    if (r.stamp === TORN) {
-      add({ kind: 'torn-read', atNs: r.t1, detail: `thread ${r.thread} read a torn page at ${where}` });
-      continue;
-    }
-    if (r.stamp === MISPLACED) {
-      add({ kind: 'misplaced-page', atNs: r.t1, detail: `thread ${r.thread} read another page's content at ${where}` });
-      continue;
-    }
-    const pw = writes.get(r.vmo * 2 ** 32 + r.page);
-    const initiallyZero = ctx.initiallyZero(r.vmo, r.page);
-    if (r.stamp === ZEROED) {
-      const end = latestZeroing(pw, r.t1, initiallyZero);
-      if (end === null) add({ kind: 'stale-read', atNs: r.t1, detail: `thread ${r.thread} read zeros at ${where}, which nothing zeroed` });
-      else if (overwrittenBetween(pw, end, r.t0)) add({ kind: 'stale-read', atNs: r.t1, detail: `thread ${r.thread} read zeros at ${where}, overwritten before the read began` });
-      continue;
-    }
-    const stamp = r.stamp >>> 0;
-    if (stamp === 0) {
-      // The initial content: stale if any write had completed before the read began.
-      if (initiallyZero) add({ kind: 'stale-read', atNs: r.t1, detail: `thread ${r.thread} read stamp 0 at ${where}, a page that started as a hole` });
-      else if (pw && pw.suffixMinT1[0]! < r.t0) add({ kind: 'stale-read', atNs: r.t1, detail: `thread ${r.thread} read the initial content of ${where} after a completed write` });
-      continue;
-    }
-    const i = pw?.byStamp.get(stamp);
-    if (pw === undefined || i === undefined) {
-      add({ kind: 'stale-read', atNs: r.t1, detail: `thread ${r.thread} read stamp ${stamp.toString(16)} at ${where}, which no successful write wrote` });
-      continue;
-    }
-    if (pw.t0[i]! > r.t1) {
-      add({ kind: 'stale-read', atNs: r.t1, detail: `thread ${r.thread} read stamp ${stamp.toString(16)} at ${where} before its write began` });
-      continue;
-    }
-    if (overwrittenBetween(pw, pw.t1[i]!, r.t0)) {
-      add({ kind: 'stale-read', atNs: r.t1, detail: `thread ${r.thread} read stamp ${stamp.toString(16)} at ${where}, overwritten before the read began` });
+    if (isRead(r) && r.status === 0) {
+      const problem = checkRead(r, writes.get(r.vmo * 2 ** 32 + r.page), ctx.initiallyZero(r.vmo, r.page));
+      if (problem) log.add({ kind: problem.kind, atNs: r.t1, detail: `thread ${r.thread} ${problem.detail}` });
     }
   }
-  if (ctx.finalStamp) {
-    for (let v = 0; v < ctx.vmoCount; v++) {
-      for (let p = 0; p < ctx.finalPages(v); p++) {
-        const pw = writes.get(v * 2 ** 32 + p);
-        const f = ctx.finalStamp(v, p);
-        const where = `VMO ${v} page ${p}`;
-        const initial = ctx.initiallyZero(v, p) ? ZEROED : 0;
-        if (!pw) {
-          if (f !== initial) add({ kind: 'lost-write', atNs: 0, detail: `${where}: backing holds ${describe(f)} but the page was never written` });
-          continue;
-        }
-        let lastEnd = 0;
-        for (const t1 of pw.t1) lastEnd = Math.max(lastEnd, t1); // no spread: a hot page has many writes
-        // The backing must hold a value no write followed: a stamp, or zeros from a zeroing.
-        let ok: boolean;
-        if (f === ZEROED) {
-          const end = latestZeroing(pw, Infinity, false);
-          ok = end !== null && upperBound(pw.t0, end) === pw.t0.length;
-        } else {
-          const i = f > 0 ? pw.byStamp.get(f) : undefined;
-          ok = i !== undefined && upperBound(pw.t0, pw.t1[i]!) === pw.t0.length;
-        }
-        if (!ok) add({ kind: 'lost-write', atNs: lastEnd, detail: `${where}: backing holds ${describe(f)}, not the page's last write` });
+  if (ctx.finalStamp) checkFinalContent(ctx, ctx.finalStamp, writes, log);
+  return { violations: log.violations, counts: log.counts };
+}
+
+/** Property 2 for one successful read of a page: what is wrong with the value it returned, if anything. */
+function checkRead(r: Op, pw: PageWrites | undefined, initiallyZero: boolean): { kind: ViolationKind; detail: string } | null {
+  const where = `VMO ${r.vmo} page ${r.page}`;
+  if (r.stamp === TORN) return { kind: 'torn-read', detail: `read a torn page at ${where}` };
+  if (r.stamp === MISPLACED) return { kind: 'misplaced-page', detail: `read another page's content at ${where}` };
+  if (r.stamp === ZEROED) {
+    const end = latestZeroing(pw, r.t1, initiallyZero);
+    if (end === null) return { kind: 'stale-read', detail: `read zeros at ${where}, which nothing zeroed` };
+    if (overwrittenBetween(pw, end, r.t0)) return { kind: 'stale-read', detail: `read zeros at ${where}, overwritten before the read began` };
+    return null;
+  }
+  const stamp = r.stamp >>> 0;
+  if (stamp === 0) {
+    // The initial content: stale if any write had completed before the read began.
+    if (initiallyZero) return { kind: 'stale-read', detail: `read stamp 0 at ${where}, a page that started as a hole` };
+    if (pw && pw.suffixMinT1[0] < r.t0) return { kind: 'stale-read', detail: `read the initial content of ${where} after a completed write` };
+    return null;
+  }
+  const i = pw?.byStamp.get(stamp);
+  if (pw === undefined || i === undefined) return { kind: 'stale-read', detail: `read stamp ${stamp.toString(16)} at ${where}, which no successful write wrote` };
+  if (pw.t0[i] > r.t1) return { kind: 'stale-read', detail: `read stamp ${stamp.toString(16)} at ${where} before its write began` };
+  if (overwrittenBetween(pw, pw.t1[i], r.t0)) return { kind: 'stale-read', detail: `read stamp ${stamp.toString(16)} at ${where}, overwritten before the read began` };
+  return null;
+}
+
+/** Property 1: after the final writeback each page's backing content is a value no write followed. */
+function checkFinalContent(ctx: HistoryContext, finalStamp: (vmo: number, page: number) => number, writes: Map<number, PageWrites>, log: ViolationLog): void {
+  for (let v = 0; v < ctx.vmoCount; v++) {
+    for (let p = 0; p < ctx.finalPages(v); p++) {
+      const pw = writes.get(v * 2 ** 32 + p);
+      const f = finalStamp(v, p);
+      const where = `VMO ${v} page ${p}`;
+      const initial = ctx.initiallyZero(v, p) ? ZEROED : 0;
+      if (!pw) {
+        if (f !== initial) log.add({ kind: 'lost-write', atNs: 0, detail: `${where}: backing holds ${describe(f)} but the page was never written` });
+        continue;
       }
+      let lastEnd = 0;
+      for (const t1 of pw.t1) lastEnd = Math.max(lastEnd, t1); // no spread: a hot page has many writes
+      // The backing must hold a value no write followed: a stamp, or zeros from a zeroing.
+      let ok: boolean;
+      if (f === ZEROED) {
+        const end = latestZeroing(pw, Infinity, false);
+        ok = end !== null && upperBound(pw.t0, end) === pw.t0.length;
+      } else {
+        const i = f > 0 ? pw.byStamp.get(f) : undefined;
+        ok = i !== undefined && upperBound(pw.t0, pw.t1[i]) === pw.t0.length;
+      }
+      if (!ok) log.add({ kind: 'lost-write', atNs: lastEnd, detail: `${where}: backing holds ${describe(f)}, not the page's last write` });
     }
   }
-  return { violations, counts };
 }
 
 function describe(value: number): string {
@@ -256,12 +262,7 @@ export function checkFailWakeups(events: readonly TraceRecord[], limit = 20): { 
   const waiting = new Map<number, { koid: number; offset: number }>();
   const expected = new Map<number, { code: number; atNs: number; koid: number; offset: number }>();
   const wakeStatuses = new Map<number, number>();
-  const violations: Violation[] = [];
-  const counts: Partial<Record<ViolationKind, number>> = {};
-  const add = (v: Violation): void => {
-    counts[v.kind] = (counts[v.kind] ?? 0) + 1;
-    if (violations.length < limit) violations.push(v);
-  };
+  const log = new ViolationLog(limit);
   for (const e of events) {
     switch (e.type) {
       case TraceEvent.WaitBegin:
@@ -273,7 +274,7 @@ export function checkFailWakeups(events: readonly TraceRecord[], limit = 20): { 
         wakeStatuses.set(status, (wakeStatuses.get(status) ?? 0) + 1);
         const x = expected.get(thread);
         if (x && status !== x.code) {
-          add({ kind: 'fail-wrong-status', atNs: e.timeNs, detail: `kernel thread ${thread} waiting on VMO koid ${x.koid} page ${x.offset} was failed with ${x.code} but woke with ${status}` });
+          log.add({ kind: 'fail-wrong-status', atNs: e.timeNs, detail: `kernel thread ${thread} waiting on VMO koid ${x.koid} page ${x.offset} was failed with ${x.code} but woke with ${status}` });
         }
         expected.delete(thread);
         waiting.delete(thread);
@@ -291,7 +292,7 @@ export function checkFailWakeups(events: readonly TraceRecord[], limit = 20): { 
     }
   }
   for (const [thread, x] of expected) {
-    add({ kind: 'fail-waiter-slept', atNs: x.atNs, detail: `kernel thread ${thread} waiting on VMO koid ${x.koid} page ${x.offset} was never woken after FAIL ${x.code}` });
+    log.add({ kind: 'fail-waiter-slept', atNs: x.atNs, detail: `kernel thread ${thread} waiting on VMO koid ${x.koid} page ${x.offset} was never woken after FAIL ${x.code}` });
   }
-  return { violations, counts, wakeStatuses };
+  return { violations: log.violations, counts: log.counts, wakeStatuses };
 }

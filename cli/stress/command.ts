@@ -4,6 +4,7 @@
 
 import fs from 'node:fs';
 import { BUG_NAMES } from '../../core/bugs.js';
+import { PAGE_SIZE } from '../../core/index.js';
 import { progressText, reportJson, summaryText, writeChromeTrace } from './report.js';
 import { runStress, type StressResult } from './run.js';
 import { ScenarioSchema, flagsToInput, formatIssues, type Scenario } from './scenario.js';
@@ -84,7 +85,7 @@ export function selfCheckScenario(base: Scenario, bug?: string): Scenario {
     threads: 4,
     vmos: 1,
     vmoPages: 64,
-    physicalMemory: 40 * 4096,
+    physicalMemory: 40 * PAGE_SIZE,
     duration: Math.min(base.duration, 4000),
     pattern: 'hot',
     hotFraction: 0.25,
@@ -126,12 +127,12 @@ async function selfCheck(base: Scenario): Promise<number> {
         .join(', ') || '-',
     ];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => '  ' + cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
+  const line = (cells: string[]): string => '  ' + cells.map((c, i) => c.padEnd(widths[i])).join('  ');
   console.log(line(header));
   console.log(line(widths.map((w) => '-'.repeat(w))));
   for (const r of table) console.log(line(r));
-  const ok = rows[0]!.result.clean && rows.slice(1).every((r) => !r.result.clean);
+  const ok = rows[0].result.clean && rows.slice(1).every((r) => !r.result.clean);
   console.log(ok ? '  every injected bug was detected; the clean run had no violation' : '  SELF-CHECK FAILED');
   return ok ? 0 : 1;
 }

@@ -34,7 +34,7 @@ export function initiallyZero(sparse: boolean, page: number): boolean {
 
 /** The stamp a page holds, or TORN (words disagree) / MISPLACED (another page's content) / ZEROED. */
 export function readStamp(words: Uint32Array, tag: number, offsetWords = 0): number {
-  const stamp = words[offsetWords]!;
+  const stamp = words[offsetWords];
   if (stamp === 0 && words[offsetWords + 1] === 0) {
     for (let i = 0; i < WORDS; i++) if (words[offsetWords + i] !== 0) return TORN;
     return ZEROED;

@@ -2,7 +2,7 @@
 // and the --trace file in Chrome trace-event format (Perfetto UI and chrome://tracing open it).
 
 import fs from 'node:fs';
-import { TraceEvent } from '../../core/index.js';
+import { PAGE_SIZE, TraceEvent, type TraceRecord } from '../../core/index.js';
 import { SPAN_F64, SpanKind } from '../../workers/stress_protocol.js';
 import type { Progress, StressResult } from './run.js';
 
@@ -26,7 +26,7 @@ export function summaryText(r: StressResult): string {
     .map(([k, v]) => `${k} ${n(v!)}`)
     .join(', ');
   const rows: Array<[string, string]> = [
-    ['scenario', `${s.threads} threads, ${s.vmos} VMO × ${s.vmoPages} pages, physicalMemory ${s.physicalMemory / 4096} pages, ${s.pattern}, read ${Math.round(s.readRatio * 100)}%, ${s.trapDirty ? 'trap-dirty' : 'no trap'}, fail ${s.failRate}${s.injectBug ? `, INJECTED BUG ${s.injectBug}` : ''}`],
+    ['scenario', `${s.threads} threads, ${s.vmos} VMO × ${s.vmoPages} pages, physicalMemory ${s.physicalMemory / PAGE_SIZE} pages, ${s.pattern}, read ${Math.round(s.readRatio * 100)}%, ${s.trapDirty ? 'trap-dirty' : 'no trap'}, fail ${s.failRate}${s.injectBug ? `, INJECTED BUG ${s.injectBug}` : ''}`],
     ['seed', String(r.seed)],
     ['operations', `${n(r.ops.total)} (${n(r.ops.reads)} reads, ${n(r.ops.writes)} writes) in ${secs.toFixed(1)} s = ${n(r.ops.total / secs)} ops/s`],
     ['failed ops', Object.keys(r.ops.failedByStatus).length ? Object.entries(r.ops.failedByStatus).map(([k, v]) => `${k} ${n(v)}`).join(', ') : 'none'],
@@ -104,6 +104,12 @@ export function reportJson(r: StressResult): object {
   };
 }
 
+/** Tracks of the services' spans (trace-event tids past any kernel thread slot). */
+const PAGER_TID = 100000;
+const WRITEBACK_TID = 100001;
+/** Events buffered before a write to the file. */
+const FLUSH_EVENTS = 4096;
+
 /**
  * Chrome trace events: a track per kernel thread with its blocked spans, an async span per page
  * request from creation to completion, pager and writeback spans, and flow arrows from each fault
@@ -112,91 +118,136 @@ export function reportJson(r: StressResult): object {
 export function writeChromeTrace(r: StressResult, path: string): number {
   const t = r.trace;
   if (!t) return 0;
-  const fd = fs.openSync(path, 'w');
+  const file = new TraceEventFile(path);
   const ts = (ns: number): string => ((ns - r.startNs) / 1e3).toFixed(3);
-  let count = 0;
-  let first = true;
-  const out: string[] = [];
-  const emit = (e: string): void => {
-    out.push((first ? '' : ',\n') + e);
-    first = false;
-    count++;
-    if (out.length >= 4096) fs.writeSync(fd, out.splice(0).join(''));
-  };
-  fs.writeSync(fd, '{"traceEvents":[\n');
-  const PAGER_TID = 100000;
-  const WRITEBACK_TID = 100001;
-  emit(`{"ph":"M","pid":1,"name":"process_name","args":{"name":"pagersim stress (seed ${r.seed})"}}`);
-  for (const [tid, name] of t.threadNames) emit(`{"ph":"M","pid":1,"tid":${tid},"name":"thread_name","args":{"name":"${name}"}}`);
-  emit(`{"ph":"M","pid":1,"tid":${PAGER_TID},"name":"thread_name","args":{"name":"pager service"}}`);
-  emit(`{"ph":"M","pid":1,"tid":${WRITEBACK_TID},"name":"thread_name","args":{"name":"writeback"}}`);
-  const waitStart = new Map<number, { ts: number; req: number; vmo: number; off: number; len: number }>();
-  const leaderOf = new Map<number, number>();
-  const open = new Set<number>();
-  const flows: Array<{ id: number; req: number }> = [];
-  let flowId = 1;
-  const actorTid = (a: number): number => (t.threadNames.has(a) ? a : PAGER_TID);
-  for (const e of t.events) {
+  file.emit(`{"ph":"M","pid":1,"name":"process_name","args":{"name":"pagersim stress (seed ${r.seed})"}}`);
+  for (const [tid, name] of t.threadNames) file.emit(`{"ph":"M","pid":1,"tid":${tid},"name":"thread_name","args":{"name":"${name}"}}`);
+  file.emit(`{"ph":"M","pid":1,"tid":${PAGER_TID},"name":"thread_name","args":{"name":"pager service"}}`);
+  file.emit(`{"ph":"M","pid":1,"tid":${WRITEBACK_TID},"name":"thread_name","args":{"name":"writeback"}}`);
+  const kernelEvents = new KernelEventTracks(file, t.threadNames, ts);
+  for (const e of t.events) kernelEvents.add(e);
+  kernelEvents.endOpenRequests(ts(r.startNs + r.durationMs * 1e6));
+  emitServiceSpans(file, t.spans, ts);
+  file.close(`\n],"displayTimeUnit":"ms","otherData":{"seed":${r.seed},"droppedEvents":${t.dropped}}}\n`);
+  return file.count;
+}
+
+/** The --trace file: a JSON array of events written in batches, then its closing part. */
+class TraceEventFile {
+  count = 0;
+  readonly #fd: number;
+  readonly #pending: string[] = [];
+
+  constructor(path: string) {
+    this.#fd = fs.openSync(path, 'w');
+    fs.writeSync(this.#fd, '{"traceEvents":[\n');
+  }
+
+  emit(e: string): void {
+    this.#pending.push((this.count === 0 ? '' : ',\n') + e);
+    this.count++;
+    if (this.#pending.length >= FLUSH_EVENTS) fs.writeSync(this.#fd, this.#pending.splice(0).join(''));
+  }
+
+  close(trailer: string): void {
+    fs.writeSync(this.#fd, this.#pending.join(''));
+    fs.writeSync(this.#fd, trailer);
+    fs.closeSync(this.#fd);
+  }
+}
+
+/** The kernel trace as trace events: request spans, blocked spans, FAILs, evictions and fault-to-resolution arrows. */
+class KernelEventTracks {
+  readonly #waitStart = new Map<number, { ts: number; req: number; vmo: number; off: number; len: number }>();
+  /** Follower request -> the leader whose completion resolves it. */
+  readonly #leaderOf = new Map<number, number>();
+  /** Requests begun and not yet ended. */
+  readonly #open = new Set<number>();
+  readonly #flows: Array<{ id: number; req: number }> = [];
+  #flowId = 1;
+  readonly file: TraceEventFile;
+  readonly threadNames: ReadonlyMap<number, string>;
+  readonly ts: (ns: number) => string;
+
+  constructor(file: TraceEventFile, threadNames: ReadonlyMap<number, string>, ts: (ns: number) => string) {
+    this.file = file;
+    this.threadNames = threadNames;
+    this.ts = ts;
+  }
+
+  /** The track of the thread that did it: a faulting thread's own, or the pager's. */
+  #actorTid(actor: number): number {
+    return this.threadNames.has(actor) ? actor : PAGER_TID;
+  }
+
+  add(e: TraceRecord): void {
     const [a0, a1, a2, a3, a4, actor] = e.a;
+    const at = this.ts(e.timeNs);
     switch (e.type) {
       case TraceEvent.ReqNew:
-        open.add(a1);
-        emit(`{"ph":"b","pid":1,"tid":${actorTid(actor)},"cat":"request","id":"0x${a1.toString(16)}","name":"${a2 === 0 ? 'READ' : 'DIRTY'} [${a3},+${a4}) koid ${a0}","ts":${ts(e.timeNs)}}`);
+        this.#open.add(a1);
+        this.file.emit(`{"ph":"b","pid":1,"tid":${this.#actorTid(actor)},"cat":"request","id":"0x${a1.toString(16)}","name":"${a2 === 0 ? 'READ' : 'DIRTY'} [${a3},+${a4}) koid ${a0}","ts":${at}}`);
         break;
       case TraceEvent.ReqFollow:
-        leaderOf.set(a1, a2);
+        this.#leaderOf.set(a1, a2);
         break;
       case TraceEvent.Handover:
-        leaderOf.set(a2, leaderOf.get(a1) ?? a1);
+        this.#leaderOf.set(a2, this.#leaderOf.get(a1) ?? a1);
         break;
-      case TraceEvent.ReqDone: {
-        if (open.delete(a1)) emit(`{"ph":"e","pid":1,"tid":${actorTid(actor)},"cat":"request","id":"0x${a1.toString(16)}","name":"","ts":${ts(e.timeNs)},"args":{"status":${a2}}}`);
-        // Arrows from every fault this request resolved to where it was resolved.
-        for (let i = flows.length - 1; i >= 0; i--) {
-          const f = flows[i]!;
-          if ((leaderOf.get(f.req) ?? f.req) !== a1) continue;
-          emit(`{"ph":"f","bp":"e","pid":1,"tid":${actorTid(actor)},"cat":"fault","id":${f.id},"name":"resolved","ts":${ts(e.timeNs)}}`);
-          flows.splice(i, 1);
-        }
+      case TraceEvent.ReqDone:
+        this.#requestDone(a1, a2, this.#actorTid(actor), at);
         break;
-      }
       case TraceEvent.WaitBegin: {
-        const thread = a4;
-        waitStart.set(thread, { ts: e.timeNs, req: a1, vmo: a0, off: a2, len: a3 });
-        const id = flowId++;
-        flows.push({ id, req: a1 });
-        emit(`{"ph":"s","pid":1,"tid":${thread},"cat":"fault","id":${id},"name":"resolved","ts":${ts(e.timeNs)}}`);
+        this.#waitStart.set(a4, { ts: e.timeNs, req: a1, vmo: a0, off: a2, len: a3 });
+        const id = this.#flowId++;
+        this.#flows.push({ id, req: a1 });
+        this.file.emit(`{"ph":"s","pid":1,"tid":${a4},"cat":"fault","id":${id},"name":"resolved","ts":${at}}`);
         break;
       }
       case TraceEvent.WaitEnd: {
-        const w = waitStart.get(a0);
+        const w = this.#waitStart.get(a0);
         if (!w) break;
-        waitStart.delete(a0);
-        emit(`{"ph":"X","pid":1,"tid":${a0},"cat":"blocked","name":"blocked on page request","ts":${ts(w.ts)},"dur":${((e.timeNs - w.ts) / 1e3).toFixed(3)},"args":{"vmoKoid":${w.vmo},"page":${w.off},"pages":${w.len},"status":${a1}}}`);
+        this.#waitStart.delete(a0);
+        this.file.emit(`{"ph":"X","pid":1,"tid":${a0},"cat":"blocked","name":"blocked on page request","ts":${this.ts(w.ts)},"dur":${((e.timeNs - w.ts) / 1e3).toFixed(3)},"args":{"vmoKoid":${w.vmo},"page":${w.off},"pages":${w.len},"status":${a1}}}`);
         break;
       }
       case TraceEvent.Fail:
-        emit(`{"ph":"i","s":"t","pid":1,"tid":${actorTid(actor)},"cat":"pager","name":"FAIL ${a3} [${a1},+${a2})","ts":${ts(e.timeNs)}}`);
+        this.file.emit(`{"ph":"i","s":"t","pid":1,"tid":${this.#actorTid(actor)},"cat":"pager","name":"FAIL ${a3} [${a1},+${a2})","ts":${at}}`);
         break;
       case TraceEvent.Evict:
-        emit(`{"ph":"i","s":"p","pid":1,"tid":${actorTid(actor)},"cat":"memory","name":"evict koid ${a0} page ${a1}","ts":${ts(e.timeNs)}}`);
+        this.file.emit(`{"ph":"i","s":"p","pid":1,"tid":${this.#actorTid(actor)},"cat":"memory","name":"evict koid ${a0} page ${a1}","ts":${at}}`);
         break;
     }
   }
-  // Requests that never completed (withdrawn or cancelled) end at the end of the run.
-  const endTs = ts(r.startNs + r.durationMs * 1e6);
-  for (const id of open) emit(`{"ph":"e","pid":1,"tid":${PAGER_TID},"cat":"request","id":"0x${id.toString(16)}","name":"","ts":${endTs},"args":{"status":"cancelled"}}`);
+
+  /** Ends the request's span and draws arrows from every fault it resolved to where it was resolved. */
+  #requestDone(req: number, status: number, tid: number, at: string): void {
+    if (this.#open.delete(req)) this.file.emit(`{"ph":"e","pid":1,"tid":${tid},"cat":"request","id":"0x${req.toString(16)}","name":"","ts":${at},"args":{"status":${status}}}`);
+    for (let i = this.#flows.length - 1; i >= 0; i--) {
+      const f = this.#flows[i];
+      if ((this.#leaderOf.get(f.req) ?? f.req) !== req) continue;
+      this.file.emit(`{"ph":"f","bp":"e","pid":1,"tid":${tid},"cat":"fault","id":${f.id},"name":"resolved","ts":${at}}`);
+      this.#flows.splice(i, 1);
+    }
+  }
+
+  /** Requests that never completed (withdrawn or cancelled) end at the end of the run. */
+  endOpenRequests(endTs: string): void {
+    for (const id of this.#open) this.file.emit(`{"ph":"e","pid":1,"tid":${PAGER_TID},"cat":"request","id":"0x${id.toString(16)}","name":"","ts":${endTs},"args":{"status":"cancelled"}}`);
+  }
+}
+
+/** The pager's ([0]) and the writeback worker's ([1]) spans, records of SPAN_F64: kind, start ns, end ns, pages. */
+function emitServiceSpans(file: TraceEventFile, spanBuffers: readonly Float64Array[], ts: (ns: number) => string): void {
   const names: Record<number, string> = { [SpanKind.Read]: 'serve READ', [SpanKind.Dirty]: 'ack DIRTY', [SpanKind.Fail]: 'fail request', [SpanKind.Writeback]: 'writeback pass' };
-  t.spans.forEach((spans, which) => {
+  spanBuffers.forEach((spans, which) => {
     const tid = which === 0 ? PAGER_TID : WRITEBACK_TID;
+    const cat = which === 0 ? 'pager' : 'writeback';
     for (let i = 0; i + SPAN_F64 <= spans.length && spans[i] !== 0; i += SPAN_F64) {
-      emit(`{"ph":"X","pid":1,"tid":${tid},"cat":"${which === 0 ? 'pager' : 'writeback'}","name":"${names[spans[i]!]}","ts":${ts(spans[i + 1]!)},"dur":${((spans[i + 2]! - spans[i + 1]!) / 1e3).toFixed(3)},"args":{"pages":${spans[i + 3]}}}`);
+      const [kind, start, end, pages] = spans.subarray(i, i + SPAN_F64);
+      file.emit(`{"ph":"X","pid":1,"tid":${tid},"cat":"${cat}","name":"${names[kind]}","ts":${ts(start)},"dur":${((end - start) / 1e3).toFixed(3)},"args":{"pages":${pages}}}`);
     }
   });
-  fs.writeSync(fd, out.join(''));
-  fs.writeSync(fd, `\n],"displayTimeUnit":"ms","otherData":{"seed":${r.seed},"droppedEvents":${t.dropped}}}\n`);
-  fs.closeSync(fd);
-  return count;
 }
 
 /** One progress frame: a bar on a TTY, a plain line otherwise. */

@@ -4,13 +4,16 @@
 
 import { z } from 'zod';
 import { BUG_NAMES } from '../../core/bugs.js';
+import { PAGE_SIZE } from '../../shared/constants.js';
+import { PAGER_FAIL_CODE_NAMES } from '../../shared/status.js';
 
-export const FAIL_CODE_NAMES = ['ZX_ERR_IO', 'ZX_ERR_IO_DATA_INTEGRITY', 'ZX_ERR_BAD_STATE', 'ZX_ERR_NO_SPACE', 'ZX_ERR_BUFFER_TOO_SMALL'] as const;
+/** The least simulated physical memory a run accepts (64KiB: 16 frames). */
+const MIN_PHYSICAL_MEMORY = 16 * PAGE_SIZE;
 
 /** Milliseconds, or a number with a unit: "10s", "500ms", "2m". */
 const Duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(String(v));
-  const ms = m ? parseFloat(m[1]!) * (m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 1) : NaN;
+  const ms = m ? parseFloat(m[1]) * (m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 1) : NaN;
   if (!Number.isFinite(ms) || ms <= 0) {
     ctx.addIssue({ code: 'custom', message: `must be a positive number of milliseconds or like "10s", "500ms", "2m" (got ${JSON.stringify(v)})` });
     return z.NEVER;
@@ -21,8 +24,8 @@ const Duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
 /** Bytes, or a number with a unit: "512KiB", "64MiB", "1GiB". */
 const Bytes = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const m = /^(\d+)(KiB|MiB|GiB)?$/.exec(String(v));
-  const bytes = m ? parseInt(m[1]!, 10) * (m[2] === 'GiB' ? 2 ** 30 : m[2] === 'MiB' ? 2 ** 20 : m[2] === 'KiB' ? 1024 : 1) : NaN;
-  if (!Number.isSafeInteger(bytes) || bytes < 16 * 4096) {
+  const bytes = m ? parseInt(m[1], 10) * (m[2] === 'GiB' ? 2 ** 30 : m[2] === 'MiB' ? 2 ** 20 : m[2] === 'KiB' ? 1024 : 1) : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < MIN_PHYSICAL_MEMORY) {
     ctx.addIssue({ code: 'custom', message: `must be at least 64KiB, as bytes or like "512KiB", "64MiB" (got ${JSON.stringify(v)})` });
     return z.NEVER;
   }
@@ -57,7 +60,7 @@ const Squeeze = z.union([z.boolean(), z.number(), z.string()]).transform((v, ctx
   }
   return n;
 });
-export const SQUEEZE_DEFAULT_FREE = 12;
+const SQUEEZE_DEFAULT_FREE = 12;
 
 export const ScenarioSchema = z
   .object({
@@ -68,7 +71,7 @@ export const ScenarioSchema = z
     /** Pages per VMO. */
     vmoPages: z.coerce.number().int().min(4).max(1 << 20).default(128),
     /** Simulated physical memory: small by default so that reclaim evicts all the time. */
-    physicalMemory: Bytes.default(96 * 4096),
+    physicalMemory: Bytes.default(96 * PAGE_SIZE),
     /** Run length; `ops` (per thread) stops earlier if given. */
     duration: Duration.default(10_000),
     ops: z.coerce.number().int().positive().optional(),
@@ -86,7 +89,7 @@ export const ScenarioSchema = z
     writebackLatencyUs: z.coerce.number().int().min(0).max(1_000_000).default(200),
     /** Share of READ and DIRTY requests the pager fails, and the codes it picks from. */
     failRate: z.coerce.number().min(0).max(1).default(0.02),
-    failCodes: z.array(z.enum(FAIL_CODE_NAMES)).min(1).default(['ZX_ERR_IO', 'ZX_ERR_IO_DATA_INTEGRITY']),
+    failCodes: z.array(z.enum(PAGER_FAIL_CODE_NAMES)).min(1).default(['ZX_ERR_IO', 'ZX_ERR_IO_DATA_INTEGRITY']),
     /** The pager supplies whole aligned clusters of this many pages (read-ahead). */
     readahead: z.coerce.number().int().min(1).max(256).default(4),
     /** Extra operations to enable (read and write always are), from SWARM_OPS. */
@@ -153,7 +156,6 @@ export function enabledOps(s: Scenario, seed: number): SwarmOp[] {
   }
   return SWARM_OPS.filter((op) => on.has(op));
 }
-export type ScenarioInput = z.input<typeof ScenarioSchema>;
 
 /** One readable line per problem, naming the field: "--fail-rate: Too big: expected number to be <=1". */
 export function formatIssues(error: z.ZodError, asFlags: boolean): string {
@@ -174,7 +176,7 @@ export function flagsToInput(argv: readonly string[]): { input: Record<string, u
   let scenarioFile: string | undefined;
   let selfCheck = false;
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
+    const arg = argv[i];
     if (!arg.startsWith('--')) throw new Error(`unexpected argument '${arg}' (flags look like --threads 4)`);
     let [name, value] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
     if (name === 'self-check') {
@@ -185,7 +187,7 @@ export function flagsToInput(argv: readonly string[]): { input: Record<string, u
     if (value === undefined) {
       const next = argv[i + 1];
       if (next === undefined || next.startsWith('--')) value = 'true';
-      else value = argv[++i]!;
+      else value = argv[++i];
     }
     if (key === 'scenario') scenarioFile = value;
     else if (key === 'failCodes') input[key] = value.split(',').filter(Boolean);
