@@ -245,8 +245,9 @@ interface Expected {
 const INDEX_HEADER = ['#', 'definition', 'registered cases', 'section', 'tags'];
 
 /**
- * The index table of a catalog in docs/conformance/ (pager-tests.md Appendix B, writeback-tests.md
- * §3.5): one row per definition, its registered cases (comma-separated) and its tags.
+ * The index table of a catalog (docs/conformance/pager-tests.md Appendix B,
+ * docs/conformance/writeback-tests.md §3.5): one row per definition, its registered cases
+ * (comma-separated) and its tags.
  */
 function catalogIndex(text: string, at: string, problems: string[]): Expected[] {
   const expected: Expected[] = [];
