@@ -94,7 +94,7 @@ function headingNumbers(text: string): Set<string> {
 }
 
 // Tests that every numbered reference into docs/ resolves: the file exists and has a heading with that number,
-// including the further sections of a list ('docs/<file>.md §1.3, §1.4, §2.4–§2.6').
+// including the further sections of a list ('docs/semantics.md §1.3, §1.4, §2.4–§2.6').
 t.test('docs/: every "docs/<file>.md §<n>" reference resolves', async (t) => {
   const headings = new Map<string, Set<string> | null>();
   const headingsOf = (doc: string): Set<string> | null => {
