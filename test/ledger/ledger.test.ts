@@ -2,9 +2,10 @@
 // claim a port that does not exist. It parses the ledger's tables and checks that every test a row
 // names is registered in the named .test.ts file under test/ (t.test / pagerTest with that name, or
 // trapDirtyTest for its XTrapDirty / XNoTrapDirty pair), that each row's status follows from the
-// statuses of its cases, and that the counts at the top are the counts of the rows. When the catalogs
-// are present (../shared/spec, or PAGERSIM_SPEC_DIR) it also checks that the rows, their registered
-// cases and their tags are exactly the catalogs', in catalog order. Main thread only; it reads files.
+// statuses of its cases, that the counts at the top are the counts of the rows, and that the rows,
+// their registered cases and their tags are exactly the catalogs' (the index tables of
+// docs/conformance/pager-tests.md and writeback-tests.md), in catalog order. Main thread only; it
+// reads files of the repository and nothing outside it.
 
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 /** The compiled file runs from dist/test/ledger/, so the repository root is three levels up. */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const LEDGER = join(ROOT, 'CONFORMANCE.md');
-const SPEC_DIR = process.env['PAGERSIM_SPEC_DIR'] ?? join(ROOT, '..', 'shared', 'spec');
+const CATALOG_DIR = join(ROOT, 'docs', 'conformance');
 
 const SUITES = ['pager', 'writeback'] as const;
 type Suite = (typeof SUITES)[number];
@@ -241,53 +242,44 @@ interface Expected {
   tags: string;
 }
 
-/** Appendix B of zircon-pager-tests.md: one row per definition, its registered cases and tags. */
-function pagerCatalog(text: string): Expected[] {
-  const appendix = text.slice(text.indexOf('## Appendix B'));
-  const expected: Expected[] = [];
-  for (const m of appendix.matchAll(/^\| (\d+) \| ([^|]+) \| ([^|]+) \| ([^|]+) \| ([^|]*) \|$/gm)) {
-    const registered = m[2]!.split(',').map((name) => name.trim());
-    const prefix = registered[0]!.split('.')[0]!;
-    const cases = registered.map((name) => name.slice(name.indexOf('.') + 1));
-    const definition = cases.length === 2 ? cases[0]!.replace(/Vmar$/, '') : cases[0]!;
-    expected.push({ index: Number(m[1]), test: `${prefix}.${definition}`, cases, tags: m[5]!.trim() || '—' });
-  }
-  return expected;
-}
+const INDEX_HEADER = ['#', 'definition', 'registered cases', 'section', 'tags'];
 
-/** §3.5 of zircon-writeback-tests.md; two-case tests are VMO_VMAR_TESTs when §2 lists Vmar variants. */
-function writebackCatalog(text: string): Expected[] {
-  const table = text.slice(text.indexOf('### 3.5'));
+/**
+ * The index table of a catalog (docs/conformance/pager-tests.md Appendix B,
+ * docs/conformance/writeback-tests.md §3.5): one row per definition, its registered cases
+ * (comma-separated) and its tags.
+ */
+function catalogIndex(text: string, at: string, problems: string[]): Expected[] {
   const expected: Expected[] = [];
-  for (const m of table.matchAll(/^\| (\w+) \| (\d+) \| ([^|]+) \|$/gm)) {
-    const name = m[1]!;
-    let cases = [name];
-    if (m[2] === '2') {
-      const entry = new RegExp(`^- \\*\\*${name}\\*\\* \\(([^)]*)\\)`, 'm').exec(text);
-      const vmoVmar = entry !== null && /Vmar`/.test(entry[1]!);
-      cases = vmoVmar ? [`${name}Vmar`, `${name}Vmo`] : [`${name}TrapDirty`, `${name}NoTrapDirty`];
+  for (const { line, cells: c } of tableBodies(text.split('\n'), INDEX_HEADER)) {
+    const [index, test, cases, , tags] = c;
+    if (c.length !== INDEX_HEADER.length || index === undefined || !/^\d+$/.test(index) || !test || !cases || !tags) {
+      problems.push(`${at}:${line}: bad index row '${c.join(' | ')}'`);
+      continue;
     }
-    expected.push({ index: expected.length + 1, test: `PagerWriteback.${name}`, cases, tags: m[3]!.trim() });
+    expected.push({ index: Number(index), test, cases: cases.split(',').map((name) => name.trim()), tags });
   }
   return expected;
 }
 
 // Tests that the ledger has exactly the catalogs' definitions, in catalog order, with their registered cases and
-// tags (skipped when the catalogs are not next to the repository).
+// tags.
 const CATALOGS = [
-  { suite: 'pager', file: 'zircon-pager-tests.md', parse: pagerCatalog, definitions: 146, cases: 172 },
-  { suite: 'writeback', file: 'zircon-writeback-tests.md', parse: writebackCatalog, definitions: 114, cases: 178 },
+  { suite: 'pager', file: 'pager-tests.md', definitions: 146, cases: 172 },
+  { suite: 'writeback', file: 'writeback-tests.md', definitions: 114, cases: 178 },
 ] as const;
-for (const { suite, file, parse, definitions, cases } of CATALOGS) {
-  const path = join(SPEC_DIR, file);
-  const skip = existsSync(path) ? false : `catalog ${path} not found`;
-  t.test(`ledger: ${suite} rows are the catalog's definitions, cases and tags`, { skip }, async (t) => {
-    const expected = parse(readFileSync(path, 'utf8'));
+for (const { suite, file, definitions, cases } of CATALOGS) {
+  t.test(`ledger: ${suite} rows are the catalog's definitions, cases and tags`, async (t) => {
+    const path = join(CATALOG_DIR, file);
+    const problems: string[] = [];
+    const expected = catalogIndex(readFileSync(path, 'utf8'), `docs/conformance/${file}`, problems);
+    t.same(problems, [], `docs/conformance/${file}: every index row parses`);
+    t.same(expected.map((e) => e.index), expected.map((_, i) => i + 1), 'the index is numbered 1..N in order');
     t.equal(expected.length, definitions, `the catalog lists ${definitions} definitions`);
     t.equal(expected.flatMap((e) => e.cases).length, cases, `and ${cases} registered cases`);
     const got = rows
       .filter((r) => r.suite === suite)
       .map((r): Expected => ({ index: r.index, test: r.test, cases: r.cases.map((c) => c.name), tags: r.tags }));
-    t.same(got, expected, `the ledger's ${suite} rows match ${file}`);
+    t.same(got, expected, `the ledger's ${suite} rows match docs/conformance/${file}`);
   });
 }
