@@ -1,10 +1,11 @@
-// VMO_VMAR_TEST for pagersim, and the create/try/finally of a harness in one place. Zircon registers
-// each VMO-access test once and runs it twice: through zx_vmo_read/zx_vmo_write and through a
-// mapping (zircon-pager-tests.md §1.4). vmoVmarTest does the same: it registers `Name` (the Vmo
-// variant, named without the suffix as the ledger lists it) and `NameVmar`, and hands the body a
-// VmoAccess that reads, writes and expects failures along one path. Through a mapping every access
-// faults one page at a time, and a failure is a fatal page fault at the first byte the thread touched
-// rather than a status.
+// One test harness for the pager conformance tests: the create/try/finally of a harness in one place
+// (withHarness, withPager, harnessTest, pagerTestWith), Zircon's VMO_VMAR_TEST (vmoVmarTest), and the
+// steps many scenarios share. Zircon's pager.cc registers each VMO-access test once and runs it twice:
+// through zx_vmo_read/zx_vmo_write and through a mapping. vmoVmarTest does the same: it registers
+// `Name` (the Vmo variant, named without the suffix as CONFORMANCE.md lists it) and `NameVmar`, and
+// hands the body a VmoAccess that reads, writes and expects failures along one path. Through a
+// mapping every access faults one page at a time, and a failure is a fatal page fault at the first
+// byte the thread touched rather than a status.
 //
 // Main thread only, like UserPager. An access object belongs to one harness; the mappings it makes
 // (one R/W mapping of each whole VMO, at its first access) go away with the harness's kernel.

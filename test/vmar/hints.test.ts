@@ -13,7 +13,7 @@ import {
   ZX_VMO_OP_PREFETCH,
   ZX_VMO_RESIZABLE,
 } from '../../core/index.js';
-import { ensure, expectNoRequest } from '../helpers/check.js';
+import { expectNoRequest, expectPageRead } from '../helpers/check.js';
 import type { TestThread } from '../helpers/test_thread.js';
 import { UserPager, statusNameOf } from '../helpers/user_pager.js';
 import { expectDone } from '../helpers/vmo_vmar.js';
@@ -37,7 +37,7 @@ async function opStatus(pager: UserPager, vmo: number, op: number, offset: numbe
 pagerTest(t, 'EvictionHintAlwaysNeed', async (t, pager) => {
   const vmo = pager.createVmo(30);
   const hinter = startOp(pager, vmo.handle, ZX_VMO_OP_ALWAYS_NEED, 10 * P, 5 * P);
-  ensure(t, await pager.waitForPageRead(vmo, 10, 5), 'R(10,5)');
+  await expectPageRead(t, pager, vmo, 10, 5, 'R(10,5)');
   pager.supplyPages(vmo, 10, 5);
   await hinter.wait();
   t.pass('ALWAYS_NEED returned ZX_OK');
@@ -53,7 +53,7 @@ pagerTest(t, 'EvictionHintsOpRange', async (t, pager) => {
   expectNoRequest(t, pager, vmo, 'neither hint requested anything');
 
   const hinter = startOp(pager, vmo.handle, ZX_VMO_OP_ALWAYS_NEED, 15 * P - 8, 16);
-  ensure(t, await pager.waitForPageRead(vmo, 14, 2), 'ALWAYS_NEED [15P - 8, +16) widens to R(14,2)');
+  await expectPageRead(t, pager, vmo, 14, 2, 'ALWAYS_NEED [15P - 8, +16) widens to R(14,2)');
   pager.supplyPages(vmo, 14, 2);
   await hinter.wait();
   t.pass('the unaligned ALWAYS_NEED returned ZX_OK');
@@ -77,7 +77,7 @@ pagerTest(t, 'EvictionHintsOpRange', async (t, pager) => {
 pagerTest(t, 'EvictionHintsWithResize', async (t, pager) => {
   const vmo = pager.createVmo(20, ZX_VMO_RESIZABLE);
   const hinter = startOp(pager, vmo.handle, ZX_VMO_OP_ALWAYS_NEED, 10 * P, 10 * P);
-  ensure(t, await pager.waitForPageRead(vmo, 10, 10), 'R(10,10)');
+  await expectPageRead(t, pager, vmo, 10, 10, 'R(10,10)');
   pager.supplyPages(vmo, 10, 2);
   pager.sys.vmoSetSize(vmo.handle, 12 * P);
   await expectDone(t, pager, vmo, hinter, 'ALWAYS_NEED returned ZX_OK after the resize cut its range short');
@@ -102,7 +102,7 @@ pagerTest(t, 'DecommitTest', async (t, pager) => {
 pagerTest(t, 'Prefetch', async (t, pager) => {
   const vmo = pager.createVmo(1);
   const prefetcher = startOp(pager, vmo.handle, ZX_VMO_OP_PREFETCH, 0, P);
-  ensure(t, await pager.waitForPageRead(vmo, 0, 1), 'R(0,1)');
+  await expectPageRead(t, pager, vmo, 0, 1, 'R(0,1)');
   pager.supplyPages(vmo, 0, 1);
   await expectDone(t, pager, vmo, prefetcher, 'PREFETCH returned ZX_OK');
   pager.releaseVmo(vmo);

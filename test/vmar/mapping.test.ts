@@ -4,7 +4,7 @@
 
 import t from 'tap';
 import { PAGE_SIZE, ZX_ERR_NOT_FOUND, ZX_VM_MAP_RANGE, ZX_VM_PERM_READ } from '../../core/index.js';
-import { ensure, expectNoRequest } from '../helpers/check.js';
+import { ensure, expectNoRequest, expectPageRead } from '../helpers/check.js';
 import { checkContent } from '../helpers/user_pager.js';
 import { mapVmo, startMemRead, startMemReadPages, vmarFixture } from '../helpers/vmar.js';
 import { pagerTest } from '../helpers/writeback.js';
@@ -36,7 +36,7 @@ pagerTest(t, 'VmarMapRangeTest', async (t, pager) => {
   expectNoRequest(t, pager, vmo, 'mapping requested nothing');
 
   const reader = startMemReadPages(pager, address, 0, 2);
-  ensure(t, await pager.waitForPageRead(vmo, 1, 1), 'R(1,1)');
+  await expectPageRead(t, pager, vmo, 1, 1, 'R(1,1)');
   pager.supplyPages(vmo, 1, 1);
   t.ok(checkContent(await reader.wait<Uint8Array>(), vmo.key, 0), 'both pages hold the supplied content');
   expectNoRequest(t, pager, vmo, 'no other READ (in particular no R(0,1))');
