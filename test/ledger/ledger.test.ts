@@ -1,11 +1,11 @@
 // The conformance ledger's own test (CONFORMANCE.md at the repository root): the ledger must never
 // claim a port that does not exist. It parses the ledger's tables and checks that every test a row
-// names is registered in the named .test.ts file under test/ (t.test / pagerTest with that name, or
-// trapDirtyTest for its XTrapDirty / XNoTrapDirty pair), that each row's status follows from the
-// statuses of its cases, that the counts at the top are the counts of the rows, and that the rows,
-// their registered cases and their tags are exactly the catalogs' (the index tables of
-// docs/conformance/pager-tests.md and writeback-tests.md), in catalog order. Main thread only; it
-// reads files of the repository and nothing outside it.
+// names is registered in the named .test.ts file under test/ (t.test / pagerTest / pagerTestWith with
+// that name, trapDirtyTest for its XTrapDirty / XNoTrapDirty pair, or vmoVmarTest for its X / XVmar
+// pair), that each row's status follows from the statuses of its cases, that the counts at the top
+// are the counts of the rows, and that the rows, their registered cases and their tags are exactly
+// the catalogs' (the index tables of docs/conformance/pager-tests.md and writeback-tests.md), in
+// catalog order. Main thread only; it reads files of the repository and nothing outside it.
 
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
@@ -154,11 +154,12 @@ function parseCounts(lines: readonly string[], problems: string[]): CountLine[] 
 
 const REGISTRATIONS = [
   { pattern: /\b(?:t|tap)\.test\(\s*(?:'([^'\\\n]*)'|"([^"\\\n]*)")/g, names: (name: string) => [name] },
-  { pattern: /\bpagerTest\(\s*\w+\s*,\s*(?:'([^'\\\n]*)'|"([^"\\\n]*)")/g, names: (name: string) => [name] },
+  { pattern: /\bpagerTest(?:With)?\(\s*\w+\s*,\s*(?:'([^'\\\n]*)'|"([^"\\\n]*)")/g, names: (name: string) => [name] },
+  { pattern: /\bvmoVmarTest\(\s*\w+\s*,\s*(?:'([^'\\\n]*)'|"([^"\\\n]*)")/g, names: (name: string) => [name, `${name}Vmar`] },
   { pattern: /\btrapDirtyTest\(\s*\w+\s*,\s*(?:'([^'\\\n]*)'|"([^"\\\n]*)")/g, names: (name: string) => [`${name}TrapDirty`, `${name}NoTrapDirty`] },
 ];
 
-/** The names of the tests a .test.ts source registers (t.test, pagerTest, trapDirtyTest). */
+/** The names of the tests a .test.ts source registers (t.test, pagerTest, pagerTestWith, trapDirtyTest, vmoVmarTest). */
 function registeredNames(source: string): Set<string> {
   const names = new Set<string>();
   for (const { pattern, names: expand } of REGISTRATIONS) {

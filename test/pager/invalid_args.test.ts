@@ -34,6 +34,8 @@ import {
 import { statusName } from '../../shared/status.js';
 import { expectNoRequest } from '../helpers/check.js';
 import { UserPager, statusNameOf } from '../helpers/user_pager.js';
+import { withPager } from '../helpers/vmo_vmar.js';
+import { pagerTest } from '../helpers/writeback.js';
 
 const P = PAGE_SIZE;
 
@@ -51,103 +53,83 @@ function ownedWithoutRights(pager: UserPager, drop: number, vmoOptions = 0): { p
 }
 
 // Tests that zx_pager_create rejects non-zero options.
-t.test('InvalidPagerCreate', async (t) => {
-  const pager = await UserPager.create();
-  try {
-    expectStatus(t, () => pager.sys.pagerCreate(1), ZX_ERR_INVALID_ARGS, 'options = 1');
-  } finally {
-    await pager.close();
-  }
+pagerTest(t, 'InvalidPagerCreate', async (t, pager) => {
+  expectStatus(t, () => pager.sys.pagerCreate(1), ZX_ERR_INVALID_ARGS, 'options = 1');
 });
 
 // Tests zx_pager_create_vmo's argument, handle and rights checks, in the catalog's order.
-t.test('InvalidPagerCreateVmo', async (t) => {
-  const pager = await UserPager.create();
+pagerTest(t, 'InvalidPagerCreateVmo', async (t, pager) => {
   const { sys } = pager;
-  try {
-    expectStatus(t, () => sys.pagerCreateVmo(pager.pager, ~0 >>> 0, pager.port, 0, P), ZX_ERR_INVALID_ARGS, 'options = ~0');
-    expectStatus(t, () => sys.pagerCreateVmo(ZX_HANDLE_INVALID, 0, pager.port, 0, P), ZX_ERR_BAD_HANDLE, 'invalid pager handle');
-    expectStatus(t, () => sys.pagerCreateVmo(pager.pager, 0, ZX_HANDLE_INVALID, 0, P), ZX_ERR_BAD_HANDLE, 'invalid port handle');
-    const readOnlyPort = sys.handleDuplicate(pager.port, ZX_DEFAULT_PORT_RIGHTS & ~ZX_RIGHT_WRITE);
-    expectStatus(t, () => sys.pagerCreateVmo(pager.pager, 0, readOnlyPort, 0, P), ZX_ERR_ACCESS_DENIED, 'port without ZX_RIGHT_WRITE');
-    expectStatus(t, () => sys.pagerCreateVmo(pager.port, 0, pager.port, 0, P), ZX_ERR_WRONG_TYPE, 'a port handle as the pager');
-    const anonymous = sys.vmoCreate(P, 0);
-    expectStatus(t, () => sys.pagerCreateVmo(pager.pager, 0, anonymous, 0, P), ZX_ERR_WRONG_TYPE, 'a VMO handle (with WRITE) as the port');
-    // round_down(UINT64_MAX, P) + 1; as a double this rounds to 2^64 - P, still far past any VMO size.
-    expectStatus(t, () => sys.pagerCreateVmo(pager.pager, 0, pager.port, 0, 2 ** 64 - P + 1), ZX_ERR_OUT_OF_RANGE, 'size = round_down(UINT64_MAX, P) + 1');
-    const noAttach = sys.handleReplace(sys.pagerCreate(0), ZX_DEFAULT_PAGER_RIGHTS & ~ZX_RIGHT_ATTACH_VMO);
-    expectStatus(t, () => sys.pagerCreateVmo(noAttach, 0, pager.port, 0, P), ZX_ERR_ACCESS_DENIED, 'pager without ZX_RIGHT_ATTACH_VMO');
-  } finally {
-    await pager.close();
-  }
+  expectStatus(t, () => sys.pagerCreateVmo(pager.pager, ~0 >>> 0, pager.port, 0, P), ZX_ERR_INVALID_ARGS, 'options = ~0');
+  expectStatus(t, () => sys.pagerCreateVmo(ZX_HANDLE_INVALID, 0, pager.port, 0, P), ZX_ERR_BAD_HANDLE, 'invalid pager handle');
+  expectStatus(t, () => sys.pagerCreateVmo(pager.pager, 0, ZX_HANDLE_INVALID, 0, P), ZX_ERR_BAD_HANDLE, 'invalid port handle');
+  const readOnlyPort = sys.handleDuplicate(pager.port, ZX_DEFAULT_PORT_RIGHTS & ~ZX_RIGHT_WRITE);
+  expectStatus(t, () => sys.pagerCreateVmo(pager.pager, 0, readOnlyPort, 0, P), ZX_ERR_ACCESS_DENIED, 'port without ZX_RIGHT_WRITE');
+  expectStatus(t, () => sys.pagerCreateVmo(pager.port, 0, pager.port, 0, P), ZX_ERR_WRONG_TYPE, 'a port handle as the pager');
+  const anonymous = sys.vmoCreate(P, 0);
+  expectStatus(t, () => sys.pagerCreateVmo(pager.pager, 0, anonymous, 0, P), ZX_ERR_WRONG_TYPE, 'a VMO handle (with WRITE) as the port');
+  // round_down(UINT64_MAX, P) + 1; as a double this rounds to 2^64 - P, still far past any VMO size.
+  expectStatus(t, () => sys.pagerCreateVmo(pager.pager, 0, pager.port, 0, 2 ** 64 - P + 1), ZX_ERR_OUT_OF_RANGE, 'size = round_down(UINT64_MAX, P) + 1');
+  const noAttach = sys.handleReplace(sys.pagerCreate(0), ZX_DEFAULT_PAGER_RIGHTS & ~ZX_RIGHT_ATTACH_VMO);
+  expectStatus(t, () => sys.pagerCreateVmo(noAttach, 0, pager.port, 0, P), ZX_ERR_ACCESS_DENIED, 'pager without ZX_RIGHT_ATTACH_VMO');
 });
 
 // Tests zx_pager_detach_vmo's handle, ownership and rights checks (it needs both ATTACH_VMO and MANAGE_VMO).
-t.test('InvalidPagerDetachVmo', async (t) => {
-  const pager = await UserPager.create();
+pagerTest(t, 'InvalidPagerDetachVmo', async (t, pager) => {
   const { sys } = pager;
-  try {
-    const vmo = pager.createVmo(1).handle;
-    expectStatus(t, () => sys.pagerDetachVmo(ZX_HANDLE_INVALID, vmo), ZX_ERR_BAD_HANDLE, 'invalid pager');
-    expectStatus(t, () => sys.pagerDetachVmo(pager.pager, ZX_HANDLE_INVALID), ZX_ERR_BAD_HANDLE, 'invalid VMO');
-    expectStatus(t, () => sys.pagerDetachVmo(vmo, vmo), ZX_ERR_WRONG_TYPE, 'a VMO as the pager');
-    expectStatus(t, () => sys.pagerDetachVmo(pager.pager, pager.pager), ZX_ERR_WRONG_TYPE, 'the pager as the VMO');
-    const noWrite = sys.handleDuplicate(vmo, ZX_DEFAULT_VMO_RIGHTS & ~ZX_RIGHT_WRITE);
-    expectStatus(t, () => sys.pagerDetachVmo(pager.pager, noWrite), ZX_ERR_ACCESS_DENIED, 'VMO without ZX_RIGHT_WRITE');
-    const anonymous = sys.vmoCreate(P, 0);
-    expectStatus(t, () => sys.pagerDetachVmo(pager.pager, anonymous), ZX_ERR_INVALID_ARGS, 'a non-pager VMO');
-    const otherPager = sys.pagerCreate(0);
-    expectStatus(t, () => sys.pagerDetachVmo(otherPager, vmo), ZX_ERR_INVALID_ARGS, 'a VMO owned by another pager');
-    const noAttach = ownedWithoutRights(pager, ZX_RIGHT_ATTACH_VMO);
-    expectStatus(t, () => sys.pagerDetachVmo(noAttach.pager, noAttach.vmo), ZX_ERR_ACCESS_DENIED, 'pager without ZX_RIGHT_ATTACH_VMO');
-    const noManage = ownedWithoutRights(pager, ZX_RIGHT_MANAGE_VMO);
-    expectStatus(t, () => sys.pagerDetachVmo(noManage.pager, noManage.vmo), ZX_ERR_ACCESS_DENIED, 'owning pager with ATTACH_VMO but without ZX_RIGHT_MANAGE_VMO');
-    expectStatus(t, () => sys.pagerDetachVmo(pager.pager, vmo), ZX_OK, 'the valid detach still succeeds');
-  } finally {
-    await pager.close();
-  }
+  const vmo = pager.createVmo(1).handle;
+  expectStatus(t, () => sys.pagerDetachVmo(ZX_HANDLE_INVALID, vmo), ZX_ERR_BAD_HANDLE, 'invalid pager');
+  expectStatus(t, () => sys.pagerDetachVmo(pager.pager, ZX_HANDLE_INVALID), ZX_ERR_BAD_HANDLE, 'invalid VMO');
+  expectStatus(t, () => sys.pagerDetachVmo(vmo, vmo), ZX_ERR_WRONG_TYPE, 'a VMO as the pager');
+  expectStatus(t, () => sys.pagerDetachVmo(pager.pager, pager.pager), ZX_ERR_WRONG_TYPE, 'the pager as the VMO');
+  const noWrite = sys.handleDuplicate(vmo, ZX_DEFAULT_VMO_RIGHTS & ~ZX_RIGHT_WRITE);
+  expectStatus(t, () => sys.pagerDetachVmo(pager.pager, noWrite), ZX_ERR_ACCESS_DENIED, 'VMO without ZX_RIGHT_WRITE');
+  const anonymous = sys.vmoCreate(P, 0);
+  expectStatus(t, () => sys.pagerDetachVmo(pager.pager, anonymous), ZX_ERR_INVALID_ARGS, 'a non-pager VMO');
+  const otherPager = sys.pagerCreate(0);
+  expectStatus(t, () => sys.pagerDetachVmo(otherPager, vmo), ZX_ERR_INVALID_ARGS, 'a VMO owned by another pager');
+  const noAttach = ownedWithoutRights(pager, ZX_RIGHT_ATTACH_VMO);
+  expectStatus(t, () => sys.pagerDetachVmo(noAttach.pager, noAttach.vmo), ZX_ERR_ACCESS_DENIED, 'pager without ZX_RIGHT_ATTACH_VMO');
+  const noManage = ownedWithoutRights(pager, ZX_RIGHT_MANAGE_VMO);
+  expectStatus(t, () => sys.pagerDetachVmo(noManage.pager, noManage.vmo), ZX_ERR_ACCESS_DENIED, 'owning pager with ATTACH_VMO but without ZX_RIGHT_MANAGE_VMO');
+  expectStatus(t, () => sys.pagerDetachVmo(pager.pager, vmo), ZX_OK, 'the valid detach still succeeds');
 });
 
 // Tests zx_pager_supply_pages's handle, ownership, rights, alignment, aux and range checks.
-t.test('InvalidPagerSupplyPages', async (t) => {
-  const pager = await UserPager.create();
+pagerTest(t, 'InvalidPagerSupplyPages', async (t, pager) => {
   const { sys } = pager;
-  try {
-    const vmo = pager.createVmo(1).handle;
-    const aux = sys.vmoCreate(P, 0);
-    const supply = (p: number, v: number, offset: number, length: number, a: number, auxOffset: number) => () =>
-      sys.pagerSupplyPages(p, v, offset, length, a, auxOffset);
+  const vmo = pager.createVmo(1).handle;
+  const aux = sys.vmoCreate(P, 0);
+  const supply = (p: number, v: number, offset: number, length: number, a: number, auxOffset: number) => () =>
+    sys.pagerSupplyPages(p, v, offset, length, a, auxOffset);
 
-    expectStatus(t, supply(ZX_HANDLE_INVALID, vmo, 0, 0, aux, 0), ZX_ERR_BAD_HANDLE, 'invalid pager');
-    expectStatus(t, supply(pager.pager, ZX_HANDLE_INVALID, 0, 0, aux, 0), ZX_ERR_BAD_HANDLE, 'invalid pager VMO');
-    expectStatus(t, supply(pager.pager, vmo, 0, 0, ZX_HANDLE_INVALID, 0), ZX_ERR_BAD_HANDLE, 'invalid aux VMO');
-    expectStatus(t, supply(vmo, vmo, 0, 0, aux, 0), ZX_ERR_WRONG_TYPE, 'a VMO as the pager');
-    expectStatus(t, supply(pager.pager, pager.pager, 0, 0, aux, 0), ZX_ERR_WRONG_TYPE, 'the pager as the pager VMO');
-    expectStatus(t, supply(pager.pager, vmo, 0, 0, pager.port, 0), ZX_ERR_WRONG_TYPE, 'a port as the aux VMO');
-    expectStatus(t, supply(pager.pager, aux, 0, 0, aux, 0), ZX_ERR_INVALID_ARGS, 'a non-pager VMO as the pager VMO');
-    const otherPager = sys.pagerCreate(0);
-    expectStatus(t, supply(otherPager, vmo, 0, 0, ZX_HANDLE_INVALID, 0), ZX_ERR_INVALID_ARGS, 'a VMO owned by another pager (checked before aux)');
-    const auxNoWrite = sys.handleDuplicate(aux, ZX_DEFAULT_VMO_RIGHTS & ~ZX_RIGHT_WRITE);
-    expectStatus(t, supply(pager.pager, vmo, 0, 0, auxNoWrite, 0), ZX_ERR_ACCESS_DENIED, 'aux without ZX_RIGHT_WRITE');
-    const auxNoRead = sys.handleDuplicate(aux, ZX_DEFAULT_VMO_RIGHTS & ~ZX_RIGHT_READ);
-    expectStatus(t, supply(pager.pager, vmo, 0, 0, auxNoRead, 0), ZX_ERR_ACCESS_DENIED, 'aux without ZX_RIGHT_READ');
-    const vmoNoWrite = sys.handleDuplicate(vmo, ZX_DEFAULT_VMO_RIGHTS & ~ZX_RIGHT_WRITE);
-    expectStatus(t, supply(pager.pager, vmoNoWrite, 0, 0, aux, 0), ZX_ERR_ACCESS_DENIED, 'pager VMO without ZX_RIGHT_WRITE');
-    expectStatus(t, supply(pager.pager, vmo, 1, 0, aux, 0), ZX_ERR_INVALID_ARGS, 'offset = 1');
-    expectStatus(t, supply(pager.pager, vmo, 0, 1, aux, 0), ZX_ERR_INVALID_ARGS, 'length = 1');
-    expectStatus(t, supply(pager.pager, vmo, 0, 0, aux, 1), ZX_ERR_INVALID_ARGS, 'aux_offset = 1');
+  expectStatus(t, supply(ZX_HANDLE_INVALID, vmo, 0, 0, aux, 0), ZX_ERR_BAD_HANDLE, 'invalid pager');
+  expectStatus(t, supply(pager.pager, ZX_HANDLE_INVALID, 0, 0, aux, 0), ZX_ERR_BAD_HANDLE, 'invalid pager VMO');
+  expectStatus(t, supply(pager.pager, vmo, 0, 0, ZX_HANDLE_INVALID, 0), ZX_ERR_BAD_HANDLE, 'invalid aux VMO');
+  expectStatus(t, supply(vmo, vmo, 0, 0, aux, 0), ZX_ERR_WRONG_TYPE, 'a VMO as the pager');
+  expectStatus(t, supply(pager.pager, pager.pager, 0, 0, aux, 0), ZX_ERR_WRONG_TYPE, 'the pager as the pager VMO');
+  expectStatus(t, supply(pager.pager, vmo, 0, 0, pager.port, 0), ZX_ERR_WRONG_TYPE, 'a port as the aux VMO');
+  expectStatus(t, supply(pager.pager, aux, 0, 0, aux, 0), ZX_ERR_INVALID_ARGS, 'a non-pager VMO as the pager VMO');
+  const otherPager = sys.pagerCreate(0);
+  expectStatus(t, supply(otherPager, vmo, 0, 0, ZX_HANDLE_INVALID, 0), ZX_ERR_INVALID_ARGS, 'a VMO owned by another pager (checked before aux)');
+  const auxNoWrite = sys.handleDuplicate(aux, ZX_DEFAULT_VMO_RIGHTS & ~ZX_RIGHT_WRITE);
+  expectStatus(t, supply(pager.pager, vmo, 0, 0, auxNoWrite, 0), ZX_ERR_ACCESS_DENIED, 'aux without ZX_RIGHT_WRITE');
+  const auxNoRead = sys.handleDuplicate(aux, ZX_DEFAULT_VMO_RIGHTS & ~ZX_RIGHT_READ);
+  expectStatus(t, supply(pager.pager, vmo, 0, 0, auxNoRead, 0), ZX_ERR_ACCESS_DENIED, 'aux without ZX_RIGHT_READ');
+  const vmoNoWrite = sys.handleDuplicate(vmo, ZX_DEFAULT_VMO_RIGHTS & ~ZX_RIGHT_WRITE);
+  expectStatus(t, supply(pager.pager, vmoNoWrite, 0, 0, aux, 0), ZX_ERR_ACCESS_DENIED, 'pager VMO without ZX_RIGHT_WRITE');
+  expectStatus(t, supply(pager.pager, vmo, 1, 0, aux, 0), ZX_ERR_INVALID_ARGS, 'offset = 1');
+  expectStatus(t, supply(pager.pager, vmo, 0, 1, aux, 0), ZX_ERR_INVALID_ARGS, 'length = 1');
+  expectStatus(t, supply(pager.pager, vmo, 0, 0, aux, 1), ZX_ERR_INVALID_ARGS, 'aux_offset = 1');
 
-    const pagerAux = pager.createVmo(1);
-    pager.supplyPages(pagerAux, 0, 1);
-    expectStatus(t, supply(pager.pager, vmo, 0, P, pagerAux.handle, 0), ZX_ERR_NOT_SUPPORTED, 'aux is a pager-backed VMO');
+  const pagerAux = pager.createVmo(1);
+  pager.supplyPages(pagerAux, 0, 1);
+  expectStatus(t, supply(pager.pager, vmo, 0, P, pagerAux.handle, 0), ZX_ERR_NOT_SUPPORTED, 'aux is a pager-backed VMO');
 
-    expectStatus(t, supply(pager.pager, vmo, P, P, aux, 0), ZX_ERR_OUT_OF_RANGE, 'pager VMO range out of range');
-    expectStatus(t, supply(pager.pager, vmo, 0, P, aux, P), ZX_ERR_OUT_OF_RANGE, 'aux range out of range');
-    const noManage = ownedWithoutRights(pager, ZX_RIGHT_MANAGE_VMO);
-    expectStatus(t, supply(noManage.pager, noManage.vmo, 0, 0, aux, 0), ZX_ERR_ACCESS_DENIED, 'pager without ZX_RIGHT_MANAGE_VMO');
-  } finally {
-    await pager.close();
-  }
+  expectStatus(t, supply(pager.pager, vmo, P, P, aux, 0), ZX_ERR_OUT_OF_RANGE, 'pager VMO range out of range');
+  expectStatus(t, supply(pager.pager, vmo, 0, P, aux, P), ZX_ERR_OUT_OF_RANGE, 'aux range out of range');
+  const noManage = ownedWithoutRights(pager, ZX_RIGHT_MANAGE_VMO);
+  expectStatus(t, supply(noManage.pager, noManage.vmo, 0, 0, aux, 0), ZX_ERR_ACCESS_DENIED, 'pager without ZX_RIGHT_MANAGE_VMO');
 });
 
 const OPS = [
@@ -160,9 +142,8 @@ const OPS = [
 // Tests zx_pager_op_range's handle, ownership, alignment and range checks for every op, and FAIL's opcode/data checks.
 t.test('InvalidPagerOpRange', async (t) => {
   for (const [name, op] of OPS) {
-    const pager = await UserPager.create();
-    const { sys } = pager;
-    try {
+    await withPager(async (pager) => {
+      const { sys } = pager;
       // A TRAP_DIRTY VMO, so DIRTY reaches its range check; FAIL rows pass a valid failure code.
       const vmo = pager.createVmo(1, ZX_VMO_TRAP_DIRTY).handle;
       const data = op === ZX_PAGER_OP_FAIL ? ZX_ERR_IO : 0;
@@ -185,14 +166,11 @@ t.test('InvalidPagerOpRange', async (t) => {
       expectStatus(t, opRange(pager.pager, vmo, P, P, rangeData), ZX_ERR_OUT_OF_RANGE, `${name}: offset P, length P on a 1-page VMO`);
       const noManage = ownedWithoutRights(pager, ZX_RIGHT_MANAGE_VMO, ZX_VMO_TRAP_DIRTY);
       expectStatus(t, opRange(noManage.pager, noManage.vmo, 0, P), ZX_ERR_ACCESS_DENIED, `${name}: pager without ZX_RIGHT_MANAGE_VMO`);
-    } finally {
-      await pager.close();
-    }
+    });
   }
 
-  const pager = await UserPager.create();
-  const { sys } = pager;
-  try {
+  await withPager(async (pager) => {
+    const { sys } = pager;
     const vmo = pager.createVmo(1);
     const fail = (data: number | bigint) => () => sys.pagerOpRange(pager.pager, ZX_PAGER_OP_FAIL, vmo.handle, 0, P, data);
     expectStatus(t, () => sys.pagerOpRange(pager.pager, 0, vmo.handle, 0, P, 0), ZX_ERR_NOT_SUPPORTED, 'op = 0');
@@ -201,7 +179,5 @@ t.test('InvalidPagerOpRange', async (t) => {
     expectStatus(t, fail(10), ZX_ERR_INVALID_ARGS, 'FAIL with data = 10');
     expectStatus(t, fail(100), ZX_ERR_INVALID_ARGS, 'FAIL with data = 100');
     expectNoRequest(t, pager, vmo, 'no READ');
-  } finally {
-    await pager.close();
-  }
+  });
 });

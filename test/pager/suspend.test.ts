@@ -6,10 +6,11 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import { ZX_THREAD_STATE_SUSPENDED, ZX_VMO_TRAP_DIRTY } from '../../core/index.js';
-import { ensure, expectNoRequest, expectPageRead } from '../helpers/check.js';
+import { ensure, expectPageRead } from '../helpers/check.js';
 import type { TestThread } from '../helpers/test_thread.js';
-import { UserPager, checkContent } from '../helpers/user_pager.js';
-import { mapVmo, startMemReadPages, startStoreByte } from '../helpers/vmar.js';
+import type { UserPager, Vmo } from '../helpers/user_pager.js';
+import { expectDone, expectReadDone, mappingAccess, syscallAccess, vmoVmarTest } from '../helpers/vmo_vmar.js';
+import type { VmoAccess } from '../helpers/vmo_vmar.js';
 import { dirtyPages, ensureOk, noLeftovers, pagerTest, supplyPages, waitForPageDirty } from '../helpers/writeback.js';
 
 /** SuspendSync then Resume, as Zircon's TestThread does. */
@@ -22,69 +23,36 @@ async function suspendAndResume(t: Test, pager: UserPager, thread: TestThread): 
   ensure(t, await thread.waitForBlocked(), 'the thread is blocked again after resume');
 }
 
-// Tests that a suspended and resumed zx_vmo_read re-sends its READ request.
-t.test('SuspendReadTest', async (t) => {
-  const pager = await UserPager.create();
-  try {
-    const vmo = pager.createVmo(1);
-    const reader = pager.startRead(vmo, 0, 1);
-    await expectPageRead(t, pager, vmo, 0, 1, 'R(0,1)');
-    ensure(t, await reader.waitForBlocked(), 'blocked');
-    await suspendAndResume(t, pager, reader);
-    await expectPageRead(t, pager, vmo, 0, 1, 'a second R(0,1) after resume');
-    pager.supplyPages(vmo, 0, 1);
-    t.ok(checkContent(await reader.wait<Uint8Array>(), vmo.key, 0), 'the read completes with the content');
-    expectNoRequest(t, pager, vmo, 'no further READ');
-  } finally {
-    await pager.close();
-  }
-});
+/** A waiter on R(0,1) of `vmo` is suspended and resumed: it re-sends R(0,1), which is then supplied. */
+async function suspendReadWaiter(t: Test, pager: UserPager, vmo: Vmo, waiter: TestThread): Promise<void> {
+  await expectPageRead(t, pager, vmo, 0, 1, 'R(0,1)');
+  ensure(t, await waiter.waitForBlocked(), 'blocked');
+  await suspendAndResume(t, pager, waiter);
+  await expectPageRead(t, pager, vmo, 0, 1, 'a second R(0,1) after resume');
+  pager.supplyPages(vmo, 0, 1);
+}
 
-// Tests that a suspended and resumed fault through a mapping re-sends its READ request.
-t.test('SuspendReadTestVmar', async (t) => {
-  const pager = await UserPager.create();
-  try {
-    const vmo = pager.createVmo(1);
-    const base = mapVmo(pager, vmo);
-    const reader = startMemReadPages(pager, base, 0, 1);
-    await expectPageRead(t, pager, vmo, 0, 1, 'R(0,1)');
-    ensure(t, await reader.waitForBlocked(), 'blocked');
-    await suspendAndResume(t, pager, reader);
-    await expectPageRead(t, pager, vmo, 0, 1, 'a second R(0,1) after resume');
-    pager.supplyPages(vmo, 0, 1);
-    t.ok(checkContent(await reader.wait<Uint8Array>(), vmo.key, 0), 'the faulting read completes');
-    expectNoRequest(t, pager, vmo, 'no further READ');
-  } finally {
-    await pager.close();
-  }
+// Tests that a suspended and resumed read (zx_vmo_read, or a fault through a mapping) re-sends its READ request.
+vmoVmarTest(t, 'SuspendReadTest', async (t, pager, access) => {
+  const vmo = pager.createVmo(1);
+  const reader = access.startRead(vmo, 0, 1);
+  await suspendReadWaiter(t, pager, vmo, reader);
+  await expectReadDone(t, pager, vmo, reader, 0, 'the read completes with the content');
 });
 
 // Tests that a suspended and resumed COMMIT re-sends its READ request.
-t.test('SuspendCommitTest', async (t) => {
-  const pager = await UserPager.create();
-  try {
-    const vmo = pager.createVmo(1);
-    const commit = pager.startCommit(vmo, 0, 1);
-    await expectPageRead(t, pager, vmo, 0, 1, 'R(0,1)');
-    ensure(t, await commit.waitForBlocked(), 'blocked');
-    await suspendAndResume(t, pager, commit);
-    await expectPageRead(t, pager, vmo, 0, 1, 'a second R(0,1) after resume');
-    pager.supplyPages(vmo, 0, 1);
-    await commit.wait();
-    t.pass('the commit completes');
-    expectNoRequest(t, pager, vmo, 'no further READ');
-  } finally {
-    await pager.close();
-  }
+pagerTest(t, 'SuspendCommitTest', async (t, pager) => {
+  const vmo = pager.createVmo(1);
+  const commit = pager.startCommit(vmo, 0, 1);
+  await suspendReadWaiter(t, pager, vmo, commit);
+  await expectDone(t, pager, vmo, commit, 'the commit completes');
 });
 
 /** A writer blocked on DIRTY(0,1) is suspended and resumed: it re-sends DIRTY(0,1), then completes. */
-async function suspendDirty(t: Test, pager: UserPager, viaMapping: boolean): Promise<void> {
+async function suspendDirty(t: Test, pager: UserPager, access: VmoAccess): Promise<void> {
   const vmo = pager.createVmo(1, ZX_VMO_TRAP_DIRTY);
   ensureOk(t, supplyPages(pager, vmo, 0, 1), 'supply(0,1)');
-  const writer = viaMapping
-    ? startStoreByte(pager, mapVmo(pager, vmo), 0, 0xaa)
-    : pager.startThread('vmoWrite', { vmo: vmo.handle, offset: 0, data: Uint8Array.of(0xaa) });
+  const writer = access.startWrite(vmo, 0, Uint8Array.of(0xaa));
   ensure(t, await waitForPageDirty(pager, vmo, 0, 1), 'DIRTY(0,1)');
   ensure(t, await writer.waitForBlocked(), 'blocked');
   await suspendAndResume(t, pager, writer);
@@ -96,7 +64,7 @@ async function suspendDirty(t: Test, pager: UserPager, viaMapping: boolean): Pro
 }
 
 // Tests that a suspended and resumed zx_vmo_write re-sends its DIRTY request.
-pagerTest(t, 'SuspendDirtyTestVmo', (t, pager) => suspendDirty(t, pager, false));
+pagerTest(t, 'SuspendDirtyTestVmo', (t, pager) => suspendDirty(t, pager, syscallAccess(pager)));
 
 // Tests that a suspended and resumed store through a mapping re-sends its DIRTY request.
-pagerTest(t, 'SuspendDirtyTestVmar', (t, pager) => suspendDirty(t, pager, true));
+pagerTest(t, 'SuspendDirtyTestVmar', (t, pager) => suspendDirty(t, pager, mappingAccess(pager)));

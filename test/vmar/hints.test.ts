@@ -13,10 +13,11 @@ import {
   ZX_VMO_OP_PREFETCH,
   ZX_VMO_RESIZABLE,
 } from '../../core/index.js';
-import { ensure, expectNoRequest } from '../helpers/check.js';
+import { expectNoRequest, expectPageRead } from '../helpers/check.js';
 import type { TestThread } from '../helpers/test_thread.js';
 import { UserPager, statusNameOf } from '../helpers/user_pager.js';
-import { runOp } from '../helpers/writeback.js';
+import { expectDone } from '../helpers/vmo_vmar.js';
+import { pagerTest, runOp } from '../helpers/writeback.js';
 
 const P = PAGE_SIZE;
 /** UINT64_MAX as the nearest double (2^64): past every VMO end either way. */
@@ -33,110 +34,76 @@ async function opStatus(pager: UserPager, vmo: number, op: number, offset: numbe
 }
 
 // Tests that ALWAYS_NEED commits its range with one batched request, R(10,5).
-t.test('EvictionHintAlwaysNeed', async (t) => {
-  const pager = await UserPager.create();
-  try {
-    const vmo = pager.createVmo(30);
-    const hinter = startOp(pager, vmo.handle, ZX_VMO_OP_ALWAYS_NEED, 10 * P, 5 * P);
-    ensure(t, await pager.waitForPageRead(vmo, 10, 5), 'R(10,5)');
-    pager.supplyPages(vmo, 10, 5);
-    await hinter.wait();
-    t.pass('ALWAYS_NEED returned ZX_OK');
-    expectNoRequest(t, pager, vmo, 'exactly one request');
-  } finally {
-    await pager.close();
-  }
+pagerTest(t, 'EvictionHintAlwaysNeed', async (t, pager) => {
+  const vmo = pager.createVmo(30);
+  const hinter = startOp(pager, vmo.handle, ZX_VMO_OP_ALWAYS_NEED, 10 * P, 5 * P);
+  await expectPageRead(t, pager, vmo, 10, 5, 'R(10,5)');
+  pager.supplyPages(vmo, 10, 5);
+  await hinter.wait();
+  t.pass('ALWAYS_NEED returned ZX_OK');
+  expectNoRequest(t, pager, vmo, 'exactly one request');
 });
 
 // Tests hint ranges: unaligned ranges widen to pages, pager VMOs are range-checked, anonymous VMOs are not.
-t.test('EvictionHintsOpRange', async (t) => {
-  const pager = await UserPager.create();
-  try {
-    const vmo = pager.createVmo(20);
-    pager.supplyPages(vmo, 0, 10);
-    t.equal(await opStatus(pager, vmo.handle, ZX_VMO_OP_ALWAYS_NEED, 0, 10 * P), 'ZX_OK', 'ALWAYS_NEED [0, 10P) of present pages');
-    t.equal(statusNameOf(() => pager.sys.vmoOpRange(vmo.handle, ZX_VMO_OP_DONT_NEED, 0, 20 * P)), 'ZX_OK', 'DONT_NEED [0, 20P)');
-    expectNoRequest(t, pager, vmo, 'neither hint requested anything');
+pagerTest(t, 'EvictionHintsOpRange', async (t, pager) => {
+  const vmo = pager.createVmo(20);
+  pager.supplyPages(vmo, 0, 10);
+  t.equal(await opStatus(pager, vmo.handle, ZX_VMO_OP_ALWAYS_NEED, 0, 10 * P), 'ZX_OK', 'ALWAYS_NEED [0, 10P) of present pages');
+  t.equal(statusNameOf(() => pager.sys.vmoOpRange(vmo.handle, ZX_VMO_OP_DONT_NEED, 0, 20 * P)), 'ZX_OK', 'DONT_NEED [0, 20P)');
+  expectNoRequest(t, pager, vmo, 'neither hint requested anything');
 
-    const hinter = startOp(pager, vmo.handle, ZX_VMO_OP_ALWAYS_NEED, 15 * P - 8, 16);
-    ensure(t, await pager.waitForPageRead(vmo, 14, 2), 'ALWAYS_NEED [15P - 8, +16) widens to R(14,2)');
-    pager.supplyPages(vmo, 14, 2);
-    await hinter.wait();
-    t.pass('the unaligned ALWAYS_NEED returned ZX_OK');
+  const hinter = startOp(pager, vmo.handle, ZX_VMO_OP_ALWAYS_NEED, 15 * P - 8, 16);
+  await expectPageRead(t, pager, vmo, 14, 2, 'ALWAYS_NEED [15P - 8, +16) widens to R(14,2)');
+  pager.supplyPages(vmo, 14, 2);
+  await hinter.wait();
+  t.pass('the unaligned ALWAYS_NEED returned ZX_OK');
 
-    t.equal(statusNameOf(() => pager.sys.vmoOpRange(vmo.handle, ZX_VMO_OP_DONT_NEED, 32, 20 * P - 64)), 'ZX_OK', 'unaligned DONT_NEED');
+  t.equal(statusNameOf(() => pager.sys.vmoOpRange(vmo.handle, ZX_VMO_OP_DONT_NEED, 32, 20 * P - 64)), 'ZX_OK', 'unaligned DONT_NEED');
 
-    t.equal(await opStatus(pager, vmo.handle, ZX_VMO_OP_ALWAYS_NEED, 15 * P, 10 * P), 'ZX_ERR_OUT_OF_RANGE', 'ALWAYS_NEED [15P, +10P)');
-    t.equal(statusNameOf(() => pager.sys.vmoOpRange(vmo.handle, ZX_VMO_OP_DONT_NEED, 20 * P, 20 * P)), 'ZX_ERR_OUT_OF_RANGE', 'DONT_NEED [20P, +20P)');
-    t.equal(await opStatus(pager, vmo.handle, ZX_VMO_OP_ALWAYS_NEED, P, UINT64_MAX), 'ZX_ERR_OUT_OF_RANGE', 'ALWAYS_NEED (P, UINT64_MAX)');
-    t.equal(statusNameOf(() => pager.sys.vmoOpRange(vmo.handle, ZX_VMO_OP_DONT_NEED, P, UINT64_MAX)), 'ZX_ERR_OUT_OF_RANGE', 'DONT_NEED (P, UINT64_MAX)');
-    expectNoRequest(t, pager, vmo, 'no request from the rejected hints');
+  t.equal(await opStatus(pager, vmo.handle, ZX_VMO_OP_ALWAYS_NEED, 15 * P, 10 * P), 'ZX_ERR_OUT_OF_RANGE', 'ALWAYS_NEED [15P, +10P)');
+  t.equal(statusNameOf(() => pager.sys.vmoOpRange(vmo.handle, ZX_VMO_OP_DONT_NEED, 20 * P, 20 * P)), 'ZX_ERR_OUT_OF_RANGE', 'DONT_NEED [20P, +20P)');
+  t.equal(await opStatus(pager, vmo.handle, ZX_VMO_OP_ALWAYS_NEED, P, UINT64_MAX), 'ZX_ERR_OUT_OF_RANGE', 'ALWAYS_NEED (P, UINT64_MAX)');
+  t.equal(statusNameOf(() => pager.sys.vmoOpRange(vmo.handle, ZX_VMO_OP_DONT_NEED, P, UINT64_MAX)), 'ZX_ERR_OUT_OF_RANGE', 'DONT_NEED (P, UINT64_MAX)');
+  expectNoRequest(t, pager, vmo, 'no request from the rejected hints');
 
-    // The quirk: a 20-byte anonymous VMO (one page) takes both hints over [0, 20P).
-    const anonymous = pager.sys.vmoCreate(20, 0);
-    t.equal(await opStatus(pager, anonymous, ZX_VMO_OP_ALWAYS_NEED, 0, 20 * P), 'ZX_OK', 'ALWAYS_NEED on an anonymous VMO, out of range');
-    t.equal(statusNameOf(() => pager.sys.vmoOpRange(anonymous, ZX_VMO_OP_DONT_NEED, 0, 20 * P)), 'ZX_OK', 'DONT_NEED on an anonymous VMO, out of range');
-    pager.sys.handleClose(anonymous);
-  } finally {
-    await pager.close();
-  }
+  // The quirk: a 20-byte anonymous VMO (one page) takes both hints over [0, 20P).
+  const anonymous = pager.sys.vmoCreate(20, 0);
+  t.equal(await opStatus(pager, anonymous, ZX_VMO_OP_ALWAYS_NEED, 0, 20 * P), 'ZX_OK', 'ALWAYS_NEED on an anonymous VMO, out of range');
+  t.equal(statusNameOf(() => pager.sys.vmoOpRange(anonymous, ZX_VMO_OP_DONT_NEED, 0, 20 * P)), 'ZX_OK', 'DONT_NEED on an anonymous VMO, out of range');
+  pager.sys.handleClose(anonymous);
 });
 
 // Tests that shrinking the VMO under a blocked ALWAYS_NEED trims its range, so it returns ZX_OK.
-t.test('EvictionHintsWithResize', async (t) => {
-  const pager = await UserPager.create();
-  try {
-    const vmo = pager.createVmo(20, ZX_VMO_RESIZABLE);
-    const hinter = startOp(pager, vmo.handle, ZX_VMO_OP_ALWAYS_NEED, 10 * P, 10 * P);
-    ensure(t, await pager.waitForPageRead(vmo, 10, 10), 'R(10,10)');
-    pager.supplyPages(vmo, 10, 2);
-    pager.sys.vmoSetSize(vmo.handle, 12 * P);
-    await hinter.wait();
-    t.pass('ALWAYS_NEED returned ZX_OK after the resize cut its range short');
-    expectNoRequest(t, pager, vmo, 'no further READ');
-  } finally {
-    await pager.close();
-  }
+pagerTest(t, 'EvictionHintsWithResize', async (t, pager) => {
+  const vmo = pager.createVmo(20, ZX_VMO_RESIZABLE);
+  const hinter = startOp(pager, vmo.handle, ZX_VMO_OP_ALWAYS_NEED, 10 * P, 10 * P);
+  await expectPageRead(t, pager, vmo, 10, 10, 'R(10,10)');
+  pager.supplyPages(vmo, 10, 2);
+  pager.sys.vmoSetSize(vmo.handle, 12 * P);
+  await expectDone(t, pager, vmo, hinter, 'ALWAYS_NEED returned ZX_OK after the resize cut its range short');
 });
 
 // Tests that ALWAYS_NEED on a detached VMO returns ZX_OK instead of hanging or failing.
-t.test('DetachAndAlwaysNeed', async (t) => {
-  const pager = await UserPager.create();
-  try {
-    const vmo = pager.sys.pagerCreateVmo(pager.pager, 0, pager.port, 1n, 2 * P);
-    pager.sys.pagerDetachVmo(pager.pager, vmo);
-    t.equal(await opStatus(pager, vmo, ZX_VMO_OP_ALWAYS_NEED, 0, 2 * P), 'ZX_OK', 'ALWAYS_NEED after detach');
-    pager.sys.handleClose(vmo);
-  } finally {
-    await pager.close();
-  }
+pagerTest(t, 'DetachAndAlwaysNeed', async (t, pager) => {
+  const vmo = pager.sys.pagerCreateVmo(pager.pager, 0, pager.port, 1n, 2 * P);
+  pager.sys.pagerDetachVmo(pager.pager, vmo);
+  t.equal(await opStatus(pager, vmo, ZX_VMO_OP_ALWAYS_NEED, 0, 2 * P), 'ZX_OK', 'ALWAYS_NEED after detach');
+  pager.sys.handleClose(vmo);
 });
 
 // Tests that DECOMMIT is not supported on a pager VMO (the pager half; the clone half needs clones).
-t.test('DecommitTest', async (t) => {
-  const pager = await UserPager.create();
-  try {
-    const vmo = pager.createVmo(1);
-    t.equal(statusNameOf(() => pager.sys.vmoOpRange(vmo.handle, ZX_VMO_OP_DECOMMIT, 0, P)), 'ZX_ERR_NOT_SUPPORTED', 'DECOMMIT');
-    expectNoRequest(t, pager, vmo, 'no READ');
-  } finally {
-    await pager.close();
-  }
+pagerTest(t, 'DecommitTest', async (t, pager) => {
+  const vmo = pager.createVmo(1);
+  t.equal(statusNameOf(() => pager.sys.vmoOpRange(vmo.handle, ZX_VMO_OP_DECOMMIT, 0, P)), 'ZX_ERR_NOT_SUPPORTED', 'DECOMMIT');
+  expectNoRequest(t, pager, vmo, 'no READ');
 });
 
 // Tests that PREFETCH of an absent page requests it, R(0,1), and returns once it is supplied (sub-case 1).
-t.test('Prefetch', async (t) => {
-  const pager = await UserPager.create();
-  try {
-    const vmo = pager.createVmo(1);
-    const prefetcher = startOp(pager, vmo.handle, ZX_VMO_OP_PREFETCH, 0, P);
-    ensure(t, await pager.waitForPageRead(vmo, 0, 1), 'R(0,1)');
-    pager.supplyPages(vmo, 0, 1);
-    await prefetcher.wait();
-    t.pass('PREFETCH returned ZX_OK');
-    expectNoRequest(t, pager, vmo, 'no further READ');
-    pager.releaseVmo(vmo);
-  } finally {
-    await pager.close();
-  }
+pagerTest(t, 'Prefetch', async (t, pager) => {
+  const vmo = pager.createVmo(1);
+  const prefetcher = startOp(pager, vmo.handle, ZX_VMO_OP_PREFETCH, 0, P);
+  await expectPageRead(t, pager, vmo, 0, 1, 'R(0,1)');
+  pager.supplyPages(vmo, 0, 1);
+  await expectDone(t, pager, vmo, prefetcher, 'PREFETCH returned ZX_OK');
+  pager.releaseVmo(vmo);
 });

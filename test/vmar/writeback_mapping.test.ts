@@ -19,7 +19,7 @@ import {
 } from '../../core/index.js';
 import { ensure } from '../helpers/check.js';
 import { bytesEqual } from '../helpers/user_pager.js';
-import type { UserPager } from '../helpers/user_pager.js';
+import type { UserPager, Vmo } from '../helpers/user_pager.js';
 import { RW, mapVmo, startMemReadPages, startStoreByte, startStores, vmarFixture } from '../helpers/vmar.js';
 import {
   checkContent,
@@ -60,6 +60,18 @@ async function checkVmar(t: Test, pager: UserPager, base: number, pageOffset: nu
 /** A store of one byte at the first byte of page `pageOffset` of `base`, as an address/data pair. */
 function storeAt(base: number, pageOffset: number, byte: number): { address: number; data: Uint8Array } {
   return { address: base + pageOffset * P, data: Uint8Array.of(byte) };
+}
+
+/**
+ * A 1-page VMO with page 0 supplied, grown to `pageCount` pages (a dirty zero tail [1, pageCount)),
+ * and mapped whole R/W with ZX_VM_ALLOW_FAULTS: the setup of the ResizeWriteback mapping tests.
+ */
+function mapGrownVmo(t: Test, pager: UserPager, options: number, pageCount: number): { vmo: Vmo; base: number } {
+  const vmo = pager.createVmo(1, options);
+  ensureOk(t, supplyPages(pager, vmo, 0, 1), 'supply(0,1)');
+  ensureOk(t, resizeVmo(pager, vmo, pageCount), `resize to ${pageCount}`);
+  verifyDirtyRanges(t, pager, vmo, [[1, pageCount - 1, true]]);
+  return { vmo, base: mapVmo(pager, vmo, RW | ZX_VM_ALLOW_FAULTS, 0, pageCount) };
 }
 
 // Tests that BEGIN revokes write access: the next store traps, failing it crashes with ZX_ERR_IO and loses nothing.
@@ -107,11 +119,7 @@ pagerTest(t, 'WritebackWithMapping', async (t, pager) => {
 // Tests that mapped stores during a zero writeback survive its END, and a store to a cleaned gap needs READ (and DIRTY).
 trapDirtyTest(t, 'ResizeWritebackInterleavedWriteWithMapping', ZX_VMO_RESIZABLE, async (t, pager, options) => {
   const trap = isTrap(options);
-  const vmo = pager.createVmo(1, options);
-  ensureOk(t, supplyPages(pager, vmo, 0, 1), 'supply(0,1)');
-  ensureOk(t, resizeVmo(pager, vmo, 6), 'resize to 6');
-  verifyDirtyRanges(t, pager, vmo, [[1, 5, true]]);
-  const base = mapVmo(pager, vmo, RW | ZX_VM_ALLOW_FAULTS, 0, 6);
+  const { vmo, base } = mapGrownVmo(t, pager, options, 6);
   ensureOk(t, writebackBeginZeroPages(pager, vmo, 1, 5), 'BEGIN-Z(1,5)');
 
   await writeWithTrap(t, pager, vmo, trap, startStores(pager, [storeAt(base, 2, 0xaa), storeAt(base, 4, 0xaa)]), [[2, 1], [4, 1]]);
@@ -141,11 +149,7 @@ trapDirtyTest(t, 'ResizeWritebackInterleavedWriteWithMapping', ZX_VMO_RESIZABLE,
 // Tests that a writeback revokes the write access a store into the zero tail got, so the next store traps again.
 trapDirtyTest(t, 'ResizeWritebackWithMapping', ZX_VMO_RESIZABLE, async (t, pager, options) => {
   const trap = isTrap(options);
-  const vmo = pager.createVmo(1, options);
-  ensureOk(t, supplyPages(pager, vmo, 0, 1), 'supply(0,1)');
-  ensureOk(t, resizeVmo(pager, vmo, 2), 'resize to 2');
-  verifyDirtyRanges(t, pager, vmo, [[1, 1, true]]);
-  const base = mapVmo(pager, vmo, RW | ZX_VM_ALLOW_FAULTS, 0, 2);
+  const { vmo, base } = mapGrownVmo(t, pager, options, 2);
 
   await writeWithTrap(t, pager, vmo, trap, startStoreByte(pager, base, 1, 0xaa), [[1, 1]]);
   verifyDirtyRanges(t, pager, vmo, [[1, 1, false]], 'a real dirty page now');
