@@ -253,6 +253,8 @@ export const ProcessRecord = extendRecord(ObjectRecord, 'process', [
   { name: 'threads', guard: 'H_HANDLE_LOCK: live kernel threads of the process' },
   { name: 'state', guard: 'atomic: ProcessState', atomic: true },
 ]);
+/** vmos.pagerNext / pagerPrev of a VMO that is in no pager's list (-1 ends a list). */
+export const NOT_IN_PAGER_LIST = -2;
 /** pxActive of a proxy with no packet in flight. */
 export const PX_NONE = -1;
 /** pxActive while the in-flight packet is ZX_PAGER_VMO_COMPLETE. */

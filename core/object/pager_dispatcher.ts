@@ -4,12 +4,11 @@
 // ZX_ERR_BAD_STATE) and takes back COMPLETE packets nobody read; pages already present stay readable.
 
 import { ZX_ERR_BAD_STATE, ZX_OK } from '../../shared/status.js';
+import { NOT_IN_PAGER_LIST } from '../../shared/layout.js';
 import type { KernelState } from '../kernel_state.js';
 import { closeSourceLocked } from '../vm/page_source.js';
 import { proxyOnDispatcherCloseLocked } from './pager_proxy.js';
 
-/** vmos.pagerPrev/pagerNext of a VMO in no pager's list (core/vm/vm_object.ts sets it at creation). */
-const NOT_LISTED = -2;
 
 export function initPager(k: KernelState, pager: number): void {
   k.pagers.setVmoHead(pager, -1);
@@ -26,10 +25,10 @@ export function pagerLinkVmo(k: KernelState, pager: number, vmo: number): number
 
 function unlinkLocked(k: KernelState, pager: number, vmo: number): void {
   k.assertHeld(pager);
-  if (k.vmos.pagerPrev(vmo) === NOT_LISTED) return;
+  if (k.vmos.pagerPrev(vmo) === NOT_IN_PAGER_LIST) return;
   k.lists.pagerVmos.remove(k.pagers.vmoHeadWord(pager), -1, vmo);
-  k.vmos.setPagerPrev(vmo, NOT_LISTED);
-  k.vmos.setPagerNext(vmo, NOT_LISTED);
+  k.vmos.setPagerPrev(vmo, NOT_IN_PAGER_LIST);
+  k.vmos.setPagerNext(vmo, NOT_IN_PAGER_LIST);
 }
 
 export function pagerUnlinkVmo(k: KernelState, pager: number, vmo: number): void {

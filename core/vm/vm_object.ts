@@ -14,7 +14,7 @@
 
 import { assert } from '../../shared/assert.js';
 import { MAX_WRITE_WAIT_PAGES, PAGE_SIZE, ZX_VMO_DISCARDABLE, ZX_VMO_RESIZABLE, ZX_VMO_TRAP_DIRTY } from '../../shared/constants.js';
-import { PacketKind, PageRequestType, PX_NONE, VmoFlag } from '../../shared/layout.js';
+import { NOT_IN_PAGER_LIST, PacketKind, PageRequestType, PX_NONE, VmoFlag } from '../../shared/layout.js';
 import {
   ACCESSED_BIT,
   ALWAYS_NEED_BIT,
@@ -77,8 +77,6 @@ import {
 } from './page_source.js';
 import { allocFrame, freeFrame, isMemoryWait, setFrameOwner, SHOULD_WAIT_FOR_FRAMES, SHOULD_WAIT_FOR_NODES, waitForMemory, zeroFrame } from './pmm.js';
 
-/** vmos.pagerNext / pagerPrev of a VMO that is in no pager's list (-1 ends a list). */
-export const NOT_IN_PAGER_LIST = -2;
 
 /** Records an access for reclaim's clock: sets ACCESSED and drops a DONT_NEED hint, in place. */
 export function markAccessedLocked(k: KernelState, at: number, slot: number): void {
