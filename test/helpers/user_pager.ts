@@ -8,7 +8,7 @@
 // (§1.5) is workers/pager_loop.ts's loop, run on this thread.
 
 import { Kernel, PAGE_SIZE, ThreadPool, ZxError, ZX_ERR_IO, ZX_OK, ZX_PAGER_OP_FAIL, ZX_PAGER_VMO_COMPLETE, ZX_PAGER_VMO_READ, ZX_VMO_OP_COMMIT } from '../../core/index.js';
-import type { Sys } from '../../core/index.js';
+import type { PortPacket, Sys } from '../../core/index.js';
 import { statusName } from '../../shared/status.js';
 import { runPagerLoopAsync } from '../../workers/pager_loop.js';
 import { bytesEqual, fillExpected } from './content.js';
@@ -106,17 +106,88 @@ export async function closePoolAndKernel(pool: ThreadPool, kernel: Kernel): Prom
   }
 }
 
-export class UserPager {
+/**
+ * What UserPager and RawPager (test/helpers/vmar.ts) share: one kernel, thread pool, pager, port and
+ * PortStash; pager VMOs keyed from 2 as in Zircon; supplies of the standard content; READ waits.
+ */
+export class PagerHarness {
   readonly kernel: Kernel;
   readonly sys: Sys;
   readonly pool: ThreadPool;
   readonly pager: number;
   readonly port: number;
-
-  #nextKey = 2n;
-  readonly #vmos = new Map<bigint, Vmo>();
   /** The port's reader: every packet wait of the harness (and of the writeback helpers) goes through it. */
   readonly stash: PortStash;
+  #nextKey = 2n;
+
+  protected constructor(kernel: Kernel, pool: ThreadPool) {
+    this.kernel = kernel;
+    this.sys = kernel.sys;
+    this.pool = pool;
+    this.pager = this.sys.pagerCreate(0);
+    this.port = this.sys.portCreate(0);
+    this.stash = new PortStash(this.sys, this.port);
+  }
+
+  /** zx_pager_create_vmo with the next key; keys advance by size/8 + 1 as in Zircon, from 2. */
+  createVmo(pageCount: number, options = 0): Vmo {
+    const size = pageCount * PAGE_SIZE;
+    const key = this.#nextKey;
+    const handle = this.sys.pagerCreateVmo(this.pager, options, this.port, key, size);
+    this.#nextKey += BigInt(size / 8) + 1n;
+    return { handle, key, size, pageCount };
+  }
+
+  /**
+   * Supplies [pageOffset, pageOffset + pageCount) with the standard content, from a fresh anonymous
+   * aux VMO holding that content at aux page srcPageOffset (§1.1 SupplyPages).
+   */
+  supplyPages(vmo: Vmo, pageOffset: number, pageCount: number, srcPageOffset = 0): void {
+    supplyStandardPages(this.sys, this.pager, vmo, pageOffset, pageCount, srcPageOffset);
+  }
+
+  startThread(op: ThreadOp, args: object): TestThread {
+    return new TestThread(this.pool).start(op, args);
+  }
+
+  // ---- Waiting for packets (§1.2) ----
+
+  /**
+   * Waits for READ exactly [pageOffset, pageOffset + pageCount) on `vmo`'s key. With timeoutMs 0 it
+   * polls once: false means no such packet is queued right now.
+   */
+  async waitForPageRead(vmo: Vmo, pageOffset: number, pageCount: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<boolean> {
+    const match: PacketMatch = (p) => isExactRequest(p, vmo.key, ZX_PAGER_VMO_READ, pageOffset * PAGE_SIZE, pageCount * PAGE_SIZE);
+    return (await this.waitForPacket(match, timeoutMs)) !== null;
+  }
+
+  /** The first READ request for `vmo`, whatever its range, in pages; null at the deadline. */
+  async getPageReadRequest(vmo: Vmo, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<PageRange | null> {
+    const request = (await this.waitForPacket((p) => isPageRequest(p, vmo.key, ZX_PAGER_VMO_READ), timeoutMs))?.pageRequest;
+    if (request === undefined) return null;
+    return { offset: request.offset / PAGE_SIZE, length: request.length / PAGE_SIZE };
+  }
+
+  /**
+   * Deadline-0 check: true if no READ packet for `vmo` is stashed or queued right now. Unlike
+   * getPageReadRequest it leaves a packet it finds in the stash, for the failure message.
+   */
+  noRequest(vmo: Vmo): boolean {
+    return !this.stash.peek((p) => isPageRequest(p, vmo.key, ZX_PAGER_VMO_READ));
+  }
+
+  /** The stashed packets, for failure messages. */
+  describeStash(): string {
+    return this.stash.describe();
+  }
+
+  protected async waitForPacket(match: PacketMatch, timeoutMs: number): Promise<PortPacket | null> {
+    return this.stash.wait(match, timeoutMs);
+  }
+}
+
+export class UserPager extends PagerHarness {
+  readonly #vmos = new Map<bigint, Vmo>();
   #closed = false;
 
   // The tagged page-fault handler (§1.5): an async loop on this thread.
@@ -127,14 +198,6 @@ export class UserPager {
   /** Errors the handler hit while supplying; tests that use the handler expect none. */
   readonly handlerErrors: unknown[] = [];
 
-  private constructor(kernel: Kernel, pool: ThreadPool) {
-    this.kernel = kernel;
-    this.sys = kernel.sys;
-    this.pool = pool;
-    this.pager = this.sys.pagerCreate(0);
-    this.port = this.sys.portCreate(0);
-    this.stash = new PortStash(this.sys, this.port);
-  }
 
   static async create(options: UserPagerOptions = {}): Promise<UserPager> {
     const kernel = Kernel.create({ physicalMemory: options.physicalMemory ?? PHYSICAL_MEMORY_BYTES });
@@ -145,13 +208,9 @@ export class UserPager {
   // ---- VMOs ----
 
   /** zx_pager_create_vmo with the next key; keys advance by size/8 + 1 as in Zircon, from 2. */
-  createVmo(pageCount: number, options = 0): Vmo {
-    const size = pageCount * PAGE_SIZE;
-    const key = this.#nextKey;
-    const handle = this.sys.pagerCreateVmo(this.pager, options, this.port, key, size);
-    this.#nextKey += BigInt(size / 8) + 1n;
-    const vmo: Vmo = { handle, key, size, pageCount };
-    this.#vmos.set(key, vmo);
+  override createVmo(pageCount: number, options = 0): Vmo {
+    const vmo = super.createVmo(pageCount, options);
+    this.#vmos.set(vmo.key, vmo);
     return vmo;
   }
 
@@ -163,14 +222,6 @@ export class UserPager {
 
   detachVmo(vmo: Vmo): void {
     this.sys.pagerDetachVmo(this.pager, vmo.handle);
-  }
-
-  /**
-   * Supplies [pageOffset, pageOffset + pageCount) with the standard content, from a fresh anonymous
-   * aux VMO holding that content at aux page srcPageOffset (§1.1 SupplyPages).
-   */
-  supplyPages(vmo: Vmo, pageOffset: number, pageCount: number, srcPageOffset = 0): void {
-    supplyStandardPages(this.sys, this.pager, vmo, pageOffset, pageCount, srcPageOffset);
   }
 
   /** Supplies [pageOffset, pageOffset + pageCount) from a caller-provided aux VMO. */
@@ -195,38 +246,9 @@ export class UserPager {
 
   // ---- Waiting for packets (§1.2) ----
 
-  /**
-   * Waits for READ exactly [pageOffset, pageOffset + pageCount) on `vmo`'s key. With timeoutMs 0 it
-   * polls once: false means no such packet is queued right now.
-   */
-  async waitForPageRead(vmo: Vmo, pageOffset: number, pageCount: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<boolean> {
-    const match: PacketMatch = (p) => isExactRequest(p, vmo.key, ZX_PAGER_VMO_READ, pageOffset * PAGE_SIZE, pageCount * PAGE_SIZE);
-    return (await this.#waitForPacket(match, timeoutMs)) !== null;
-  }
-
   /** Waits for the COMPLETE packet (offset 0, length 0, flags 0) of the VMO with `key`. */
   async waitForPageComplete(key: bigint, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<boolean> {
-    return (await this.#waitForPacket((p) => isExactRequest(p, key, ZX_PAGER_VMO_COMPLETE, 0, 0), timeoutMs)) !== null;
-  }
-
-  /** The first READ request for `vmo`, whatever its range, in pages; null at the deadline. */
-  async getPageReadRequest(vmo: Vmo, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<PageRange | null> {
-    const request = (await this.#waitForPacket((p) => isPageRequest(p, vmo.key, ZX_PAGER_VMO_READ), timeoutMs))?.pageRequest;
-    if (request === undefined) return null;
-    return { offset: request.offset / PAGE_SIZE, length: request.length / PAGE_SIZE };
-  }
-
-  /**
-   * Deadline-0 check: true if no READ packet for `vmo` is stashed or queued right now. Unlike
-   * getPageReadRequest it leaves a packet it finds in the stash, for the failure message.
-   */
-  noRequest(vmo: Vmo): boolean {
-    return !this.stash.peek((p) => isPageRequest(p, vmo.key, ZX_PAGER_VMO_READ));
-  }
-
-  /** The stashed packets, for failure messages. */
-  describeStash(): string {
-    return this.stash.describe();
+    return (await this.waitForPacket((p) => isExactRequest(p, key, ZX_PAGER_VMO_COMPLETE, 0, 0), timeoutMs)) !== null;
   }
 
   // ---- Tagged page-fault handler (§1.5) ----
@@ -260,10 +282,6 @@ export class UserPager {
   }
 
   // ---- Threads ----
-
-  startThread(op: ThreadOp, args: object): TestThread {
-    return new TestThread(this.pool).start(op, args);
-  }
 
   /** A thread doing one zx_vmo_read of the pages; its result is the bytes read. */
   startRead(vmo: Vmo, pageOffset: number, pageCount: number): TestThread {
@@ -300,9 +318,9 @@ export class UserPager {
 
   // ---- Private helpers ----
 
-  async #waitForPacket(match: PacketMatch, timeoutMs: number) {
+  protected override async waitForPacket(match: PacketMatch, timeoutMs: number): Promise<PortPacket | null> {
     if (this.#handlerRunning) throw new Error('waiting for packets while the page-fault handler drains the port');
-    return this.stash.wait(match, timeoutMs);
+    return super.waitForPacket(match, timeoutMs);
   }
 
   async #runHandler(): Promise<void> {

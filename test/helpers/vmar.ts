@@ -8,14 +8,12 @@
 // Main thread only, like UserPager. Every wait polls the port in short slices and yields to the
 // event loop between them, so spawned threads keep running, and every wait has a deadline.
 
-import { Kernel, PAGE_SIZE, ThreadPool, ZX_PAGER_VMO_READ, ZX_VM_PERM_READ, ZX_VM_PERM_WRITE } from '../../core/index.js';
+import { Kernel, PAGE_SIZE, ThreadPool, ZX_VM_PERM_READ, ZX_VM_PERM_WRITE } from '../../core/index.js';
 import type { KernelOptions, Sys } from '../../core/index.js';
-import { PortStash, isPageRequest } from './port_stash.js';
-import type { PacketMatch } from './port_stash.js';
 import { TestThread } from './test_thread.js';
 import type { ModuleOp, ThreadOp } from './test_thread.js';
-import { closePoolAndKernel, supplyStandardPages } from './user_pager.js';
-import type { PageRange, Vmo } from './user_pager.js';
+import { PagerHarness, closePoolAndKernel } from './user_pager.js';
+import type { Vmo } from './user_pager.js';
 
 /** ZX_VM_PERM_READ | ZX_VM_PERM_WRITE: how Zircon's harness maps every test VMO. */
 export const RW = ZX_VM_PERM_READ | ZX_VM_PERM_WRITE;
@@ -65,75 +63,17 @@ export function startStores(host: ThreadHost, stores: { address: number; data: U
 
 // ---- RawPager: a UserPager over a Kernel with any options ----
 
-function isRead(packet: Parameters<PacketMatch>[0], key: bigint): boolean {
-  return isPageRequest(packet, key, ZX_PAGER_VMO_READ);
-}
-
 /**
  * The subset of UserPager the overtime and op-range tests need, over a kernel built with
  * `Kernel.create(options)`: one pager, one port, keys from 2, the standard content, READ waits with
  * a stash, and a thread pool. Compatible with check.ts's expectNoRequest.
  */
-export class RawPager implements ThreadHost {
-  readonly kernel: Kernel;
-  readonly sys: Sys;
-  readonly pool: ThreadPool;
-  readonly pager: number;
-  readonly port: number;
-  #nextKey = 2n;
-  readonly stash: PortStash;
+export class RawPager extends PagerHarness implements ThreadHost {
   #closed = false;
 
-  private constructor(kernel: Kernel, maxThreads: number) {
-    this.kernel = kernel;
-    this.sys = kernel.sys;
-    this.pool = new ThreadPool(kernel, { maxThreads });
-    this.pager = this.sys.pagerCreate(0);
-    this.port = this.sys.portCreate(0);
-    this.stash = new PortStash(this.sys, this.port);
-  }
-
   static create(options: KernelOptions, maxThreads = 16): RawPager {
-    return new RawPager(Kernel.create(options), maxThreads);
-  }
-
-  createVmo(pageCount: number, options = 0): Vmo {
-    const size = pageCount * PAGE_SIZE;
-    const key = this.#nextKey;
-    const handle = this.sys.pagerCreateVmo(this.pager, options, this.port, key, size);
-    this.#nextKey += BigInt(size / 8) + 1n;
-    return { handle, key, size, pageCount };
-  }
-
-  /** SupplyPages with the standard content, from a fresh anonymous aux VMO. */
-  supplyPages(vmo: Vmo, pageOffset: number, pageCount: number): void {
-    supplyStandardPages(this.sys, this.pager, vmo, pageOffset, pageCount);
-  }
-
-  startThread(op: ThreadOp, args: object): TestThread {
-    return new TestThread(this.pool).start(op, args);
-  }
-
-  /** A READ for exactly [pageOffset, pageOffset + pageCount) of `vmo`; timeout 0 polls once. */
-  async waitForPageRead(vmo: Vmo, pageOffset: number, pageCount: number, timeoutMs = 10_000): Promise<boolean> {
-    const match: PacketMatch = (p) => isRead(p, vmo.key) && p.pageRequest?.offset === pageOffset * PAGE_SIZE && p.pageRequest.length === pageCount * PAGE_SIZE;
-    return (await this.stash.wait(match, timeoutMs)) !== null;
-  }
-
-  /** The first READ for `vmo`, whatever its range (pages), or null at the deadline. */
-  async getPageReadRequest(vmo: Vmo, timeoutMs = 10_000): Promise<PageRange | null> {
-    const request = (await this.stash.wait((p) => isRead(p, vmo.key), timeoutMs))?.pageRequest;
-    if (request === undefined) return null;
-    return { offset: request.offset / PAGE_SIZE, length: request.length / PAGE_SIZE };
-  }
-
-  /** Deadline 0: true if no READ for `vmo` is stashed or queued now (the packet stays stashed). */
-  noRequest(vmo: Vmo): boolean {
-    return !this.stash.peek((p) => isRead(p, vmo.key));
-  }
-
-  describeStash(): string {
-    return this.stash.describe();
+    const kernel = Kernel.create(options);
+    return new RawPager(kernel, new ThreadPool(kernel, { maxThreads }));
   }
 
   async close(): Promise<void> {
