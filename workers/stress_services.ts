@@ -1,5 +1,5 @@
 // The two service workers of `pagersim stress`, each in its own Worker (never in the ThreadPool):
-//   pager     - reads packets from the port: READ requests are supplied from the backing store in
+//   pager     - reads packets from the port (workers/pager_loop.ts): READ requests are supplied from the backing store in
 //               whole aligned clusters (read-ahead), DIRTY requests are acknowledged, and a chosen
 //               share of both is failed with chosen codes instead;
 //   writeback - loops query_dirty_ranges -> WRITEBACK_BEGIN -> copy to the backing store ->
@@ -16,15 +16,13 @@ import {
   ZX_PAGER_OP_FAIL,
   ZX_PAGER_OP_WRITEBACK_BEGIN,
   ZX_PAGER_OP_WRITEBACK_END,
-  ZX_PAGER_VMO_COMPLETE,
-  ZX_PAGER_VMO_DIRTY,
-  ZX_PAGER_VMO_READ,
-  ZX_PKT_TYPE_USER,
   ZX_VMO_DIRTY_RANGE_IS_ZERO,
   ZX_VMO_OP_DECOMMIT,
 } from '../shared/constants.js';
-import { deadlineAfter, mutexLock, mutexUnlock } from '../shared/futex.js';
-import { ZX_ERR_NO_MEMORY, ZX_ERR_OUT_OF_RANGE, ZX_ERR_TIMED_OUT } from '../shared/status.js';
+import { deadlineAfter, futexWait, mutexLock, mutexUnlock } from '../shared/futex.js';
+import { runPagerLoop } from './pager_loop.js';
+import { seededRandom } from './random.js';
+import { ZX_ERR_NO_MEMORY, ZX_ERR_OUT_OF_RANGE } from '../shared/status.js';
 import { openBacking } from './stress_backing.js';
 import {
   C_BACKING_LOCK,
@@ -97,13 +95,7 @@ function runPager(c: ServiceConfig): void {
   const aux = sys.vmoCreate(clusterBytes, 0);
   const scratch = new Uint8Array(clusterBytes);
   let nspans = 0;
-  let x = c.seed >>> 0 || 1;
-  const rand = (): number => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
+  const rand = seededRandom(c.seed);
   const span = (kind: number, t0: number, pages: number): void => {
     if ((nspans + 1) * SPAN_F64 > spans.length) return;
     spans.set([kind, t0, Number(process.hrtime.bigint()), pages], nspans++ * SPAN_F64);
@@ -176,63 +168,91 @@ function runPager(c: ServiceConfig): void {
     }
     return false;
   };
+  /** With --fail-rate: fails the request with a chosen code instead of serving it; true if it did. */
+  const maybeFail = (v: number, off: number, len: number, t0: number): boolean => {
+    if (c.failRate <= 0 || rand() >= c.failRate) return false;
+    const code = c.failCodes[Math.floor(rand() * c.failCodes.length)]!;
+    if (failRange(v, off, len, code)) {
+      Atomics.add(control, C_FAILED, 1);
+      Atomics.add(control, C_FAILED_BY_CODE + FAIL_CODES.indexOf(code), 1);
+    }
+    span(SpanKind.Fail, t0, len / PAGE_SIZE);
+    return true;
+  };
   /** Requests that met ZX_ERR_NO_MEMORY, retried in order until memory comes back. */
   const retry: Array<{ dirty: boolean; v: number; off: number; len: number }> = [];
-  Atomics.store(control, C_PAGER_IDLE_SINCE_MS, monotonicMs());
-  while (Atomics.load(control, C_STOP_SERVICES) === 0) {
-    if (retry.length > 0) {
-      // Busy while a backlog waits, the clock reset only by a success: a retry that never succeeds
-      // (memory that never comes back) shows as a pager stuck on one packet: the watchdog's hang.
-      Atomics.store(control, C_PAGER_BUSY, 1);
-      const r = retry[0]!;
-      if (r.dirty ? dirtyRange(r.v, r.off, r.len) : supplyCluster(r.v, r.off, r.len)) {
-        retry.shift();
-        Atomics.store(control, C_PAGER_IDLE_SINCE_MS, monotonicMs());
-      } else Atomics.add(control, C_NO_MEMORY_RETRIES, 1);
-      Atomics.store(control, C_PAGER_BUSY, retry.length > 0 ? 1 : 0);
-    }
-    let packet;
-    try {
-      packet = sys.portWait(c.port, deadlineAfter(retry.length > 0 ? 1_000_000 : 20_000_000));
-    } catch (e) {
-      const status = expected(e);
-      if (status === ZX_ERR_TIMED_OUT) continue;
-      Atomics.store(control, C_SERVICE_LAST_ERROR, status);
-      Atomics.add(control, C_SERVICE_ERRORS, 1);
-      break; // the port or pager handle is gone
-    }
-    if (packet.type === ZX_PKT_TYPE_USER) continue;
+  /** Marks the pager busy with a packet; returns the span's start. */
+  const begin = (): number => {
     Atomics.store(control, C_PAGER_BUSY, 1);
-    const t0 = Number(process.hrtime.bigint());
-    const req = packet.pageRequest!;
-    const v = byKey.get(packet.key);
-    if (req.command === ZX_PAGER_VMO_COMPLETE) Atomics.add(control, C_COMPLETE, 1);
-    else if (v !== undefined && c.failRate > 0 && rand() < c.failRate) {
-      const which = Math.floor(rand() * c.failCodes.length);
-      const code = c.failCodes[which]!;
-      if (failRange(v, req.offset, req.length, code)) {
-        Atomics.add(control, C_FAILED, 1);
-        Atomics.add(control, C_FAILED_BY_CODE + FAIL_CODES.indexOf(code), 1);
-      }
-      span(SpanKind.Fail, t0, req.length / PAGE_SIZE);
-    } else if (v !== undefined && req.command === ZX_PAGER_VMO_READ) {
-      // Supply whole aligned clusters covering the request (read-ahead, as real pagers do).
-      const first = Math.floor(req.offset / clusterBytes) * clusterBytes;
-      const end = Math.min(Math.ceil((req.offset + req.length) / clusterBytes) * clusterBytes, c.vmoPages * PAGE_SIZE);
-      for (let off = first; off < end; off += clusterBytes) {
-        const len = Math.min(clusterBytes, end - off);
-        if (!supplyCluster(v, off, len)) retry.push({ dirty: false, v, off, len });
-      }
-      Atomics.add(control, C_READS_SERVED, 1);
-      span(SpanKind.Read, t0, req.length / PAGE_SIZE);
-    } else if (v !== undefined && req.command === ZX_PAGER_VMO_DIRTY) {
-      if (!dirtyRange(v, req.offset, req.length)) retry.push({ dirty: true, v, off: req.offset, len: req.length });
-      Atomics.add(control, C_DIRTY_ACKED, 1);
-      span(SpanKind.Dirty, t0, req.length / PAGE_SIZE);
-    }
+    return Number(process.hrtime.bigint());
+  };
+  /** The packet is handled: idle since now, busy while a backlog waits. */
+  const end = (): void => {
     Atomics.store(control, C_PAGER_IDLE_SINCE_MS, monotonicMs());
     Atomics.store(control, C_PAGER_BUSY, retry.length > 0 ? 1 : 0);
-  }
+  };
+  Atomics.store(control, C_PAGER_IDLE_SINCE_MS, monotonicMs());
+  runPagerLoop(
+    {
+      sys,
+      port: c.port,
+      shouldStop: () => Atomics.load(control, C_STOP_SERVICES) !== 0,
+      nextDeadline: () => deadlineAfter(retry.length > 0 ? 1_000_000 : 20_000_000),
+      beforeWait: () => {
+        if (retry.length === 0) return;
+        // Busy while a backlog waits, the clock reset only by a success: a retry that never succeeds
+        // (memory that never comes back) shows as a pager stuck on one packet: the watchdog's hang.
+        Atomics.store(control, C_PAGER_BUSY, 1);
+        const r = retry[0]!;
+        if (r.dirty ? dirtyRange(r.v, r.off, r.len) : supplyCluster(r.v, r.off, r.len)) {
+          retry.shift();
+          Atomics.store(control, C_PAGER_IDLE_SINCE_MS, monotonicMs());
+        } else Atomics.add(control, C_NO_MEMORY_RETRIES, 1);
+        Atomics.store(control, C_PAGER_BUSY, retry.length > 0 ? 1 : 0);
+      },
+      onWaitError: (e) => {
+        Atomics.store(control, C_SERVICE_LAST_ERROR, expected(e));
+        Atomics.add(control, C_SERVICE_ERRORS, 1);
+        return false; // the port or pager handle is gone
+      },
+    },
+    {
+      onUser: () => false,
+      onRead(key, off, len) {
+        const t0 = begin();
+        const v = byKey.get(key);
+        if (v !== undefined && !maybeFail(v, off, len, t0)) {
+          // Supply whole aligned clusters covering the request (read-ahead, as real pagers do).
+          const first = Math.floor(off / clusterBytes) * clusterBytes;
+          const last = Math.min(Math.ceil((off + len) / clusterBytes) * clusterBytes, c.vmoPages * PAGE_SIZE);
+          for (let at = first; at < last; at += clusterBytes) {
+            const clusterLen = Math.min(clusterBytes, last - at);
+            if (!supplyCluster(v, at, clusterLen)) retry.push({ dirty: false, v, off: at, len: clusterLen });
+          }
+          Atomics.add(control, C_READS_SERVED, 1);
+          span(SpanKind.Read, t0, len / PAGE_SIZE);
+        }
+        end();
+        return false; // counted in the control block above
+      },
+      onDirty(key, off, len) {
+        const t0 = begin();
+        const v = byKey.get(key);
+        if (v !== undefined && !maybeFail(v, off, len, t0)) {
+          if (!dirtyRange(v, off, len)) retry.push({ dirty: true, v, off, len });
+          Atomics.add(control, C_DIRTY_ACKED, 1);
+          span(SpanKind.Dirty, t0, len / PAGE_SIZE);
+        }
+        end();
+        return false;
+      },
+      onComplete() {
+        begin();
+        Atomics.add(control, C_COMPLETE, 1);
+        end();
+      },
+    },
+  );
   backing.close();
 }
 
@@ -272,7 +292,7 @@ function runWriteback(c: ServiceConfig): void {
               continue; // shrunk since the query: what is left is still dirty for the next pass
             }
             // The write to storage takes time; writes to the range meanwhile must survive END.
-            if (c.writebackLatencyUs > 0) Atomics.wait(control, C_STOP_SERVICES, 0, (c.writebackLatencyUs * pages) / 1000);
+            if (c.writebackLatencyUs > 0) futexWait(control, C_STOP_SERVICES, 0, (c.writebackLatencyUs * pages) / 1000);
             mutexLock(control, C_BACKING_LOCK);
             try {
               for (let p = 0; p < pages; p++) backing.write(v, r.offset / PAGE_SIZE + p, copy.subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE));
@@ -301,7 +321,7 @@ function runWriteback(c: ServiceConfig): void {
     } else {
       Atomics.store(control, C_WB_FLUSH_ACK, flushTicket); // a pass found nothing dirty
     }
-    Atomics.wait(control, C_STOP_SERVICES, 0, dirtyPages > 0 ? 0 : c.writebackIntervalMs);
+    futexWait(control, C_STOP_SERVICES, 0, dirtyPages > 0 ? 0 : c.writebackIntervalMs);
   }
   backing.close();
 }

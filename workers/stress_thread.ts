@@ -19,6 +19,7 @@ import {
   ZX_VMO_OP_ZERO,
 } from '../shared/constants.js';
 import { fillPage, makeStamp, pageTag, readStamp } from '../cli/stress/content.js';
+import { seededRandom } from './random.js';
 import {
   C_HISTORY_FULL,
   C_OPS,
@@ -71,13 +72,7 @@ export function stressThread(sys: Sys, a: StressThreadArgs): { ops: number } {
   const history = { i32: a.historyI32, f64: a.historyF64 };
   const bytes = new Uint8Array(PAGE_SIZE);
   const words = new Uint32Array(bytes.buffer);
-  let x = a.seed >>> 0 || 0x9e3779b9;
-  const rand = (): number => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
+  const rand = seededRandom(a.seed);
   const mapped = a.extraOps.includes(OpKind.MapRead) || a.extraOps.includes(OpKind.MapWrite);
   const rangeOps = a.extraOps.filter((k) => k !== OpKind.MapRead && k !== OpKind.MapWrite);
   // Resizable VMOs may be shorter than vmoPages: the mapping still covers it all (faults past the end

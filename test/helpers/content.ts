@@ -1,24 +1,14 @@
-// The standard page content of the pager tests (zircon-pager-tests.md §1.1): in a pager VMO with key
-// K, the 8-byte little-endian word at byte offset o holds K + o/8. A clone's key is its parent's key
-// plus offset/8, so an unmodified clone shows its parent's words. Pure functions with no kernel
+// The standard page content of the pager tests (zircon-pager-tests.md §1.1), in pages: in a pager VMO
+// with key K, the 8-byte little-endian word at byte offset o holds K + o/8 (defined once, in bytes, in
+// workers/standard_content.ts, which the CLI's pager service shares). Pure functions with no kernel
 // imports, so the worker fixtures in test/fixtures/ can check data themselves.
 
 import { PAGE_SIZE } from '../../shared/constants.js';
-
-const WORD_BYTES = 8;
-const WORDS_PER_PAGE = PAGE_SIZE / WORD_BYTES;
-
-function wordAt(key: bigint, wordIndex: number): bigint {
-  return BigInt.asUintN(64, key + BigInt(wordIndex));
-}
+import { fillStandardContent, firstStandardMismatch } from '../../workers/standard_content.js';
 
 /** Writes the standard content of pages [pageOffset, …) of the VMO with `key` into `target`. */
 export function fillExpected(target: Uint8Array, key: bigint, pageOffset: number): void {
-  const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
-  const firstWord = pageOffset * WORDS_PER_PAGE;
-  for (let i = 0; i * WORD_BYTES + WORD_BYTES <= target.byteLength; i++) {
-    view.setBigUint64(i * WORD_BYTES, wordAt(key, firstWord + i), true);
-  }
+  fillStandardContent(target, key, pageOffset * PAGE_SIZE);
 }
 
 /** The standard content of pages [pageOffset, pageOffset + pageCount) of the VMO with `key`. */
@@ -33,12 +23,7 @@ export function expectedContent(key: bigint, pageOffset: number, pageCount: numb
  * `key` starting at page `pageOffset`, or -1 if every whole word matches.
  */
 export function firstMismatch(buffer: Uint8Array, key: bigint, pageOffset: number): number {
-  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-  const firstWord = pageOffset * WORDS_PER_PAGE;
-  for (let i = 0; i * WORD_BYTES + WORD_BYTES <= buffer.byteLength; i++) {
-    if (view.getBigUint64(i * WORD_BYTES, true) !== wordAt(key, firstWord + i)) return i * WORD_BYTES;
-  }
-  return -1;
+  return firstStandardMismatch(buffer, key, pageOffset * PAGE_SIZE);
 }
 
 /** True if `buffer` holds the standard content of the VMO with `key` starting at page `pageOffset`. */

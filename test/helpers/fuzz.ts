@@ -53,6 +53,7 @@ import {
 import type { FuzzHandles, FuzzOp, FuzzThreadArgs, FuzzThreadResult, HandleToken } from '../fixtures/fuzz_protocol.js';
 import type { FuzzPagerConfig } from '../fixtures/fuzz_pager.js';
 import { seededRandom } from './random.js';
+import { futexWait, futexWake } from '../../shared/futex.js';
 
 export const FUZZ_THREADS = 3;
 const INITIAL_PAGES = 16;
@@ -469,14 +470,14 @@ class FuzzRun {
     const deadline = Date.now() + PAUSE_DEADLINE_MS;
     while (Atomics.load(this.world, C_PAUSED) !== 1) {
       if (Date.now() > deadline || this.pagerExited) return false;
-      Atomics.wait(this.world, C_PAUSED, 0, 50);
+      futexWait(this.world, C_PAUSED, 0, 50);
     }
     return true;
   }
 
   resumePager(): void {
     Atomics.store(this.world, C_PAUSE, 0);
-    Atomics.notify(this.world, C_PAUSE);
+    futexWake(this.world, C_PAUSE);
   }
 
   async checkQuiescent(where: string): Promise<void> {

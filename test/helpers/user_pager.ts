@@ -2,40 +2,27 @@
 // port, one kernel and one thread pool per test. Helper APIs take pages; syscalls get bytes.
 //
 // Runs on the main thread only and is not thread-safe (it needs no lock: JS runs one callback at a
-// time). Port waits are async: a long zx_port_wait would block the event loop that piscina needs to
-// dispatch spawned threads and deliver their results, so waits poll the port in 2 ms slices and
-// yield between slices until their own timeout. A deadline of 0 polls once and never yields.
-//
-// Packets that a wait reads but does not want are stashed; every later wait searches the stash
-// first (§1.2), so tests never depend on the order of packets for different ranges.
+// time). Port waits go through the pager's PortStash (test/helpers/port_stash.ts, §1.2): async, in
+// 2 ms slices with the event loop running between them; a deadline of 0 polls once and never yields.
+// The writeback helpers wait through the same stash (`pager.stash`). The tagged page-fault handler
+// (§1.5) is workers/pager_loop.ts's loop, run on this thread.
 
-import {
-  Kernel,
-  PAGE_SIZE,
-  ThreadPool,
-  ZxError,
-  ZX_ERR_IO,
-  ZX_ERR_TIMED_OUT,
-  ZX_OK,
-  ZX_PAGER_OP_FAIL,
-  ZX_PAGER_VMO_COMPLETE,
-  ZX_PAGER_VMO_READ,
-  ZX_PKT_TYPE_PAGE_REQUEST,
-  ZX_VMO_OP_COMMIT,
-  deadlineAfter,
-} from '../../core/index.js';
+import { Kernel, PAGE_SIZE, ThreadPool, ZxError, ZX_ERR_IO, ZX_OK, ZX_PAGER_OP_FAIL, ZX_PAGER_VMO_COMPLETE, ZX_PAGER_VMO_READ, ZX_VMO_OP_COMMIT } from '../../core/index.js';
 import type { PortPacket, Sys } from '../../core/index.js';
 import { statusName } from '../../shared/status.js';
+import { runPagerLoopAsync } from '../../workers/pager_loop.js';
 import { bytesEqual, fillExpected } from './content.js';
+import { PortStash, isExactRequest, isPageRequest } from './port_stash.js';
+import type { PacketMatch } from './port_stash.js';
 import { DEFAULT_TIMEOUT_MS, TestThread, fixture, withTimeout } from './test_thread.js';
 import type { ThreadOp } from './test_thread.js';
 
 export { checkContent, expectedContent, firstMismatch, isZero, bytesEqual } from './content.js';
+export { describePacket } from './port_stash.js';
+export { yieldToEventLoop } from '../../workers/pager_loop.js';
 
 const PHYSICAL_MEMORY_BYTES = 64 * 2 ** 20;
 const DEFAULT_MAX_THREADS = 64;
-/** One blocking slice of a port wait; the event loop runs between slices. */
-const PORT_SLICE_NS = 2_000_000;
 const POOL_CLOSE_TIMEOUT_MS = 15_000;
 const DATA_POLL_MS = 10;
 
@@ -57,11 +44,6 @@ export interface UserPagerOptions {
   /** Upper bound on simultaneously live simulated threads (ThreadPool maxThreads). */
   maxThreads?: number;
   physicalMemory?: number;
-}
-
-/** Lets queued callbacks, I/O and worker messages run before the next port slice. */
-export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** A Uint8Array over a fresh SharedArrayBuffer: a reader fixture fills it in place. */
@@ -98,27 +80,114 @@ export function statusNameOf(fn: () => unknown): string {
   return statusName(statusOf(fn));
 }
 
-export function describePacket(packet: PortPacket): string {
-  const request = packet.pageRequest;
-  if (packet.type !== ZX_PKT_TYPE_PAGE_REQUEST || request === undefined) return `packet{key=${packet.key}, type=${packet.type}}`;
-  const command = request.command === ZX_PAGER_VMO_READ ? 'READ' : request.command === ZX_PAGER_VMO_COMPLETE ? 'COMPLETE' : `command ${request.command}`;
-  return `${command}{key=${packet.key}, offset=${request.offset / PAGE_SIZE}p, length=${request.length / PAGE_SIZE}p, flags=${request.flags}}`;
+/**
+ * Supplies pages [pageOffset, pageOffset + pageCount) of `vmo` with the standard content, from a fresh
+ * anonymous aux VMO holding that content at aux page auxPageOffset (§1.1 SupplyPages).
+ */
+export function supplyStandardPages(sys: Sys, pager: number, vmo: Vmo, pageOffset: number, pageCount: number, auxPageOffset = 0): void {
+  const aux = sys.vmoCreate((pageCount + auxPageOffset) * PAGE_SIZE, 0);
+  try {
+    const data = new Uint8Array(pageCount * PAGE_SIZE);
+    fillExpected(data, vmo.key, pageOffset);
+    sys.vmoWrite(aux, data, auxPageOffset * PAGE_SIZE);
+    sys.pagerSupplyPages(pager, vmo.handle, pageOffset * PAGE_SIZE, pageCount * PAGE_SIZE, aux, auxPageOffset * PAGE_SIZE);
+  } finally {
+    sys.handleClose(aux);
+  }
 }
 
-function isPageRequest(packet: PortPacket, key: bigint, command: number): boolean {
-  return packet.key === key && packet.type === ZX_PKT_TYPE_PAGE_REQUEST && packet.pageRequest?.command === command;
+/** Joins or terminates the pool's threads (with a deadline), then releases the kernel. */
+export async function closePoolAndKernel(pool: ThreadPool, kernel: Kernel): Promise<void> {
+  try {
+    const closed = await withTimeout(pool.close().then(() => true), POOL_CLOSE_TIMEOUT_MS, false);
+    if (!closed) throw new Error(`ThreadPool.close did not finish within ${POOL_CLOSE_TIMEOUT_MS} ms`);
+  } finally {
+    kernel.close();
+  }
 }
 
-export class UserPager {
+/**
+ * What UserPager and RawPager (test/helpers/vmar.ts) share: one kernel, thread pool, pager, port and
+ * PortStash; pager VMOs keyed from 2 as in Zircon; supplies of the standard content; READ waits.
+ */
+export class PagerHarness {
   readonly kernel: Kernel;
   readonly sys: Sys;
   readonly pool: ThreadPool;
   readonly pager: number;
   readonly port: number;
-
+  /** The port's reader: every packet wait of the harness (and of the writeback helpers) goes through it. */
+  readonly stash: PortStash;
   #nextKey = 2n;
+
+  protected constructor(kernel: Kernel, pool: ThreadPool) {
+    this.kernel = kernel;
+    this.sys = kernel.sys;
+    this.pool = pool;
+    this.pager = this.sys.pagerCreate(0);
+    this.port = this.sys.portCreate(0);
+    this.stash = new PortStash(this.sys, this.port);
+  }
+
+  /** zx_pager_create_vmo with the next key; keys advance by size/8 + 1 as in Zircon, from 2. */
+  createVmo(pageCount: number, options = 0): Vmo {
+    const size = pageCount * PAGE_SIZE;
+    const key = this.#nextKey;
+    const handle = this.sys.pagerCreateVmo(this.pager, options, this.port, key, size);
+    this.#nextKey += BigInt(size / 8) + 1n;
+    return { handle, key, size, pageCount };
+  }
+
+  /**
+   * Supplies [pageOffset, pageOffset + pageCount) with the standard content, from a fresh anonymous
+   * aux VMO holding that content at aux page srcPageOffset (§1.1 SupplyPages).
+   */
+  supplyPages(vmo: Vmo, pageOffset: number, pageCount: number, srcPageOffset = 0): void {
+    supplyStandardPages(this.sys, this.pager, vmo, pageOffset, pageCount, srcPageOffset);
+  }
+
+  startThread(op: ThreadOp, args: object): TestThread {
+    return new TestThread(this.pool).start(op, args);
+  }
+
+  // ---- Waiting for packets (§1.2) ----
+
+  /**
+   * Waits for READ exactly [pageOffset, pageOffset + pageCount) on `vmo`'s key. With timeoutMs 0 it
+   * polls once: false means no such packet is queued right now.
+   */
+  async waitForPageRead(vmo: Vmo, pageOffset: number, pageCount: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<boolean> {
+    const match: PacketMatch = (p) => isExactRequest(p, vmo.key, ZX_PAGER_VMO_READ, pageOffset * PAGE_SIZE, pageCount * PAGE_SIZE);
+    return (await this.waitForPacket(match, timeoutMs)) !== null;
+  }
+
+  /** The first READ request for `vmo`, whatever its range, in pages; null at the deadline. */
+  async getPageReadRequest(vmo: Vmo, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<PageRange | null> {
+    const request = (await this.waitForPacket((p) => isPageRequest(p, vmo.key, ZX_PAGER_VMO_READ), timeoutMs))?.pageRequest;
+    if (request === undefined) return null;
+    return { offset: request.offset / PAGE_SIZE, length: request.length / PAGE_SIZE };
+  }
+
+  /**
+   * Deadline-0 check: true if no READ packet for `vmo` is stashed or queued right now. Unlike
+   * getPageReadRequest it leaves a packet it finds in the stash, for the failure message.
+   */
+  noRequest(vmo: Vmo): boolean {
+    return !this.stash.peek((p) => isPageRequest(p, vmo.key, ZX_PAGER_VMO_READ));
+  }
+
+  /** The stashed packets, for failure messages. */
+  describeStash(): string {
+    return this.stash.describe();
+  }
+
+  protected async waitForPacket(match: PacketMatch, timeoutMs: number): Promise<PortPacket | null> {
+    return this.stash.wait(match, timeoutMs);
+  }
+}
+
+export class UserPager extends PagerHarness {
   readonly #vmos = new Map<bigint, Vmo>();
-  readonly #stash: PortPacket[] = [];
   #closed = false;
 
   // The tagged page-fault handler (§1.5): an async loop on this thread.
@@ -129,13 +198,6 @@ export class UserPager {
   /** Errors the handler hit while supplying; tests that use the handler expect none. */
   readonly handlerErrors: unknown[] = [];
 
-  private constructor(kernel: Kernel, pool: ThreadPool) {
-    this.kernel = kernel;
-    this.sys = kernel.sys;
-    this.pool = pool;
-    this.pager = this.sys.pagerCreate(0);
-    this.port = this.sys.portCreate(0);
-  }
 
   static async create(options: UserPagerOptions = {}): Promise<UserPager> {
     const kernel = Kernel.create({ physicalMemory: options.physicalMemory ?? PHYSICAL_MEMORY_BYTES });
@@ -146,13 +208,9 @@ export class UserPager {
   // ---- VMOs ----
 
   /** zx_pager_create_vmo with the next key; keys advance by size/8 + 1 as in Zircon, from 2. */
-  createVmo(pageCount: number, options = 0): Vmo {
-    const size = pageCount * PAGE_SIZE;
-    const key = this.#nextKey;
-    const handle = this.sys.pagerCreateVmo(this.pager, options, this.port, key, size);
-    this.#nextKey += BigInt(size / 8) + 1n;
-    const vmo: Vmo = { handle, key, size, pageCount };
-    this.#vmos.set(key, vmo);
+  override createVmo(pageCount: number, options = 0): Vmo {
+    const vmo = super.createVmo(pageCount, options);
+    this.#vmos.set(vmo.key, vmo);
     return vmo;
   }
 
@@ -164,22 +222,6 @@ export class UserPager {
 
   detachVmo(vmo: Vmo): void {
     this.sys.pagerDetachVmo(this.pager, vmo.handle);
-  }
-
-  /**
-   * Supplies [pageOffset, pageOffset + pageCount) with the standard content, from a fresh anonymous
-   * aux VMO holding that content at aux page srcPageOffset (§1.1 SupplyPages).
-   */
-  supplyPages(vmo: Vmo, pageOffset: number, pageCount: number, srcPageOffset = 0): void {
-    const aux = this.sys.vmoCreate((pageCount + srcPageOffset) * PAGE_SIZE, 0);
-    try {
-      const data = new Uint8Array(pageCount * PAGE_SIZE);
-      fillExpected(data, vmo.key, pageOffset);
-      this.sys.vmoWrite(aux, data, srcPageOffset * PAGE_SIZE);
-      this.supplyPagesFrom(vmo, pageOffset, pageCount, aux, srcPageOffset);
-    } finally {
-      this.sys.handleClose(aux);
-    }
   }
 
   /** Supplies [pageOffset, pageOffset + pageCount) from a caller-provided aux VMO. */
@@ -204,43 +246,9 @@ export class UserPager {
 
   // ---- Waiting for packets (§1.2) ----
 
-  /**
-   * Waits for READ exactly [pageOffset, pageOffset + pageCount) on `vmo`'s key. With timeoutMs 0 it
-   * polls once: false means no such packet is queued right now.
-   */
-  async waitForPageRead(vmo: Vmo, pageOffset: number, pageCount: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<boolean> {
-    const offset = pageOffset * PAGE_SIZE;
-    const length = pageCount * PAGE_SIZE;
-    const match = (p: PortPacket): boolean =>
-      isPageRequest(p, vmo.key, ZX_PAGER_VMO_READ) && p.pageRequest!.offset === offset && p.pageRequest!.length === length && p.pageRequest!.flags === 0;
-    return (await this.#waitForPacket(match, timeoutMs)) !== null;
-  }
-
   /** Waits for the COMPLETE packet (offset 0, length 0, flags 0) of the VMO with `key`. */
   async waitForPageComplete(key: bigint, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<boolean> {
-    const match = (p: PortPacket): boolean =>
-      isPageRequest(p, key, ZX_PAGER_VMO_COMPLETE) && p.pageRequest!.offset === 0 && p.pageRequest!.length === 0 && p.pageRequest!.flags === 0;
-    return (await this.#waitForPacket(match, timeoutMs)) !== null;
-  }
-
-  /** The first READ request for `vmo`, whatever its range, in pages; null at the deadline. */
-  async getPageReadRequest(vmo: Vmo, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<PageRange | null> {
-    const packet = await this.#waitForPacket((p) => isPageRequest(p, vmo.key, ZX_PAGER_VMO_READ), timeoutMs);
-    if (packet === null) return null;
-    return { offset: packet.pageRequest!.offset / PAGE_SIZE, length: packet.pageRequest!.length / PAGE_SIZE };
-  }
-
-  /**
-   * Deadline-0 check: true if no READ packet for `vmo` is stashed or queued right now. Unlike
-   * getPageReadRequest it leaves a packet it finds in the stash, for the failure message.
-   */
-  noRequest(vmo: Vmo): boolean {
-    return !this.#peekForPacket((p) => isPageRequest(p, vmo.key, ZX_PAGER_VMO_READ));
-  }
-
-  /** The stashed packets, for failure messages. */
-  describeStash(): string {
-    return this.#stash.length === 0 ? '(no stashed packets)' : this.#stash.map(describePacket).join(', ');
+    return (await this.waitForPacket((p) => isExactRequest(p, key, ZX_PAGER_VMO_COMPLETE, 0, 0), timeoutMs)) !== null;
   }
 
   // ---- Tagged page-fault handler (§1.5) ----
@@ -275,10 +283,6 @@ export class UserPager {
 
   // ---- Threads ----
 
-  startThread(op: ThreadOp, args: object): TestThread {
-    return new TestThread(this.pool).start(op, args);
-  }
-
   /** A thread doing one zx_vmo_read of the pages; its result is the bytes read. */
   startRead(vmo: Vmo, pageOffset: number, pageCount: number): TestThread {
     return this.startThread('vmoRead', { vmo: vmo.handle, offset: pageOffset * PAGE_SIZE, length: pageCount * PAGE_SIZE });
@@ -307,92 +311,40 @@ export class UserPager {
     this.#closed = true;
     try {
       await this.stopPageFaultHandler();
-      const closed = await withTimeout(this.pool.close().then(() => true), POOL_CLOSE_TIMEOUT_MS, false);
-      if (!closed) throw new Error(`ThreadPool.close did not finish within ${POOL_CLOSE_TIMEOUT_MS} ms`);
     } finally {
-      this.kernel.close();
+      await closePoolAndKernel(this.pool, this.kernel);
     }
   }
 
   // ---- Private helpers ----
 
-  /** One zx_port_wait with `deadline`; null when it times out. */
-  #portWait(deadline: bigint): PortPacket | null {
-    try {
-      return this.sys.portWait(this.port, deadline);
-    } catch (error) {
-      if (error instanceof ZxError && error.status === ZX_ERR_TIMED_OUT) return null;
-      throw error;
-    }
-  }
-
-  #takeFromStash(match: (p: PortPacket) => boolean): PortPacket | null {
-    const index = this.#stash.findIndex(match);
-    if (index < 0) return null;
-    return this.#stash.splice(index, 1)[0]!;
-  }
-
-  /** Deadline 0: the stash, then everything queued on the port right now, stashing non-matches. */
-  #pollForPacket(match: (p: PortPacket) => boolean): PortPacket | null {
-    const stashed = this.#takeFromStash(match);
-    if (stashed !== null) return stashed;
-    for (;;) {
-      const packet = this.#portWait(0n);
-      if (packet === null) return null;
-      if (match(packet)) return packet;
-      this.#stash.push(packet);
-    }
-  }
-
-  /** #pollForPacket that puts a packet it finds back at the front of the stash. */
-  #peekForPacket(match: (p: PortPacket) => boolean): boolean {
-    const packet = this.#pollForPacket(match);
-    if (packet === null) return false;
-    this.#stash.unshift(packet);
-    return true;
-  }
-
-  async #waitForPacket(match: (p: PortPacket) => boolean, timeoutMs: number): Promise<PortPacket | null> {
+  protected override async waitForPacket(match: PacketMatch, timeoutMs: number): Promise<PortPacket | null> {
     if (this.#handlerRunning) throw new Error('waiting for packets while the page-fault handler drains the port');
-    const polled = this.#pollForPacket(match);
-    if (polled !== null || timeoutMs <= 0) return polled;
-    const end = performance.now() + timeoutMs;
-    for (;;) {
-      const packet = this.#portWait(deadlineAfter(PORT_SLICE_NS));
-      if (packet !== null) {
-        if (match(packet)) return packet;
-        this.#stash.push(packet);
-        continue;
-      }
-      if (performance.now() >= end) return null;
-      await yieldToEventLoop();
-    }
+    return super.waitForPacket(match, timeoutMs);
   }
 
   async #runHandler(): Promise<void> {
-    while (this.#handlerRunning) {
-      const packet = this.#portWait(deadlineAfter(PORT_SLICE_NS));
-      if (packet !== null) this.#handlePacket(packet);
-      await yieldToEventLoop();
-    }
+    await runPagerLoopAsync(
+      { sys: this.sys, port: this.port, shouldStop: () => !this.#handlerRunning },
+      { onRead: (key, offsetBytes, lengthBytes) => this.#handleRead(key, offsetBytes, lengthBytes) },
+    );
   }
 
-  #handlePacket(packet: PortPacket): void {
-    const request = packet.pageRequest;
-    if (packet.type !== ZX_PKT_TYPE_PAGE_REQUEST || request === undefined || request.command !== ZX_PAGER_VMO_READ) return;
-    const vmo = this.#vmos.get(packet.key);
-    if (vmo === undefined) return;
-    const first = request.offset / PAGE_SIZE;
-    const end = first + request.length / PAGE_SIZE;
+  #handleRead(key: bigint, offsetBytes: number, lengthBytes: number): boolean {
+    const vmo = this.#vmos.get(key);
+    if (vmo === undefined) return false;
+    const first = offsetBytes / PAGE_SIZE;
+    const end = first + lengthBytes / PAGE_SIZE;
     const handled = this.#handledRequests.get(vmo.key) ?? [];
     handled.push({ offset: first, length: end - first });
     this.#handledRequests.set(vmo.key, handled);
     const limit = Math.min(end, this.#supplyLimits.get(vmo.key) ?? end);
-    if (limit <= first) return;
+    if (limit <= first) return true;
     try {
       this.supplyPages(vmo, first, limit - first);
     } catch (error) {
       this.handlerErrors.push(error);
     }
+    return true;
   }
 }

@@ -8,31 +8,17 @@
 // Main thread only, like UserPager. Every wait polls the port in short slices and yields to the
 // event loop between them, so spawned threads keep running, and every wait has a deadline.
 
-import {
-  Kernel,
-  PAGE_SIZE,
-  ThreadPool,
-  ZX_ERR_TIMED_OUT,
-  ZX_PAGER_VMO_READ,
-  ZX_PKT_TYPE_PAGE_REQUEST,
-  ZX_VM_PERM_READ,
-  ZX_VM_PERM_WRITE,
-  ZxError,
-  deadlineAfter,
-} from '../../core/index.js';
-import type { KernelOptions, PortPacket, Sys } from '../../core/index.js';
-import { fillExpected } from './content.js';
-import { TestThread, withTimeout } from './test_thread.js';
+import { Kernel, PAGE_SIZE, ThreadPool, ZX_VM_PERM_READ, ZX_VM_PERM_WRITE } from '../../core/index.js';
+import type { KernelOptions, Sys } from '../../core/index.js';
+import { TestThread } from './test_thread.js';
 import type { ModuleOp, ThreadOp } from './test_thread.js';
-import { describePacket, yieldToEventLoop } from './user_pager.js';
-import type { PageRange, Vmo } from './user_pager.js';
+import { PagerHarness, closePoolAndKernel } from './user_pager.js';
+import type { Vmo } from './user_pager.js';
 
 /** ZX_VM_PERM_READ | ZX_VM_PERM_WRITE: how Zircon's harness maps every test VMO. */
 export const RW = ZX_VM_PERM_READ | ZX_VM_PERM_WRITE;
 
 const VMAR_FIXTURES_URL = new URL('../fixtures/vmar_threads.js', import.meta.url).href;
-const PORT_SLICE_NS = 2_000_000;
-const POOL_CLOSE_TIMEOUT_MS = 15_000;
 
 /** The spec of an export of test/fixtures/vmar_threads.ts, for TestThread.start. */
 export function vmarFixture(name: string): ModuleOp {
@@ -77,132 +63,22 @@ export function startStores(host: ThreadHost, stores: { address: number; data: U
 
 // ---- RawPager: a UserPager over a Kernel with any options ----
 
-function isRead(packet: PortPacket, key: bigint): boolean {
-  return packet.key === key && packet.type === ZX_PKT_TYPE_PAGE_REQUEST && packet.pageRequest?.command === ZX_PAGER_VMO_READ;
-}
-
 /**
  * The subset of UserPager the overtime and op-range tests need, over a kernel built with
  * `Kernel.create(options)`: one pager, one port, keys from 2, the standard content, READ waits with
  * a stash, and a thread pool. Compatible with check.ts's expectNoRequest.
  */
-export class RawPager implements ThreadHost {
-  readonly kernel: Kernel;
-  readonly sys: Sys;
-  readonly pool: ThreadPool;
-  readonly pager: number;
-  readonly port: number;
-  #nextKey = 2n;
-  readonly #stash: PortPacket[] = [];
+export class RawPager extends PagerHarness implements ThreadHost {
   #closed = false;
 
-  private constructor(kernel: Kernel, maxThreads: number) {
-    this.kernel = kernel;
-    this.sys = kernel.sys;
-    this.pool = new ThreadPool(kernel, { maxThreads });
-    this.pager = this.sys.pagerCreate(0);
-    this.port = this.sys.portCreate(0);
-  }
-
   static create(options: KernelOptions, maxThreads = 16): RawPager {
-    return new RawPager(Kernel.create(options), maxThreads);
-  }
-
-  createVmo(pageCount: number, options = 0): Vmo {
-    const size = pageCount * PAGE_SIZE;
-    const key = this.#nextKey;
-    const handle = this.sys.pagerCreateVmo(this.pager, options, this.port, key, size);
-    this.#nextKey += BigInt(size / 8) + 1n;
-    return { handle, key, size, pageCount };
-  }
-
-  /** SupplyPages with the standard content, from a fresh anonymous aux VMO. */
-  supplyPages(vmo: Vmo, pageOffset: number, pageCount: number): void {
-    const aux = this.sys.vmoCreate(pageCount * PAGE_SIZE, 0);
-    try {
-      const data = new Uint8Array(pageCount * PAGE_SIZE);
-      fillExpected(data, vmo.key, pageOffset);
-      this.sys.vmoWrite(aux, data, 0);
-      this.sys.pagerSupplyPages(this.pager, vmo.handle, pageOffset * PAGE_SIZE, pageCount * PAGE_SIZE, aux, 0);
-    } finally {
-      this.sys.handleClose(aux);
-    }
-  }
-
-  startThread(op: ThreadOp, args: object): TestThread {
-    return new TestThread(this.pool).start(op, args);
-  }
-
-  /** A READ for exactly [pageOffset, pageOffset + pageCount) of `vmo`; timeout 0 polls once. */
-  async waitForPageRead(vmo: Vmo, pageOffset: number, pageCount: number, timeoutMs = 10_000): Promise<boolean> {
-    const match = (p: PortPacket): boolean =>
-      isRead(p, vmo.key) && p.pageRequest!.offset === pageOffset * PAGE_SIZE && p.pageRequest!.length === pageCount * PAGE_SIZE;
-    return (await this.#waitFor(match, timeoutMs)) !== null;
-  }
-
-  /** The first READ for `vmo`, whatever its range (pages), or null at the deadline. */
-  async getPageReadRequest(vmo: Vmo, timeoutMs = 10_000): Promise<PageRange | null> {
-    const packet = await this.#waitFor((p) => isRead(p, vmo.key), timeoutMs);
-    if (packet === null) return null;
-    return { offset: packet.pageRequest!.offset / PAGE_SIZE, length: packet.pageRequest!.length / PAGE_SIZE };
-  }
-
-  /** Deadline 0: true if no READ for `vmo` is stashed or queued now (the packet stays stashed). */
-  noRequest(vmo: Vmo): boolean {
-    const packet = this.#poll((p) => isRead(p, vmo.key));
-    if (packet === null) return true;
-    this.#stash.unshift(packet);
-    return false;
-  }
-
-  describeStash(): string {
-    return this.#stash.length === 0 ? '(no stashed packets)' : this.#stash.map(describePacket).join(', ');
+    const kernel = Kernel.create(options);
+    return new RawPager(kernel, new ThreadPool(kernel, { maxThreads }));
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    try {
-      const closed = await withTimeout(this.pool.close().then(() => true), POOL_CLOSE_TIMEOUT_MS, false);
-      if (!closed) throw new Error(`ThreadPool.close did not finish within ${POOL_CLOSE_TIMEOUT_MS} ms`);
-    } finally {
-      this.kernel.close();
-    }
-  }
-
-  #portWait(deadline: bigint): PortPacket | null {
-    try {
-      return this.sys.portWait(this.port, deadline);
-    } catch (error) {
-      if (error instanceof ZxError && error.status === ZX_ERR_TIMED_OUT) return null;
-      throw error;
-    }
-  }
-
-  #poll(match: (p: PortPacket) => boolean): PortPacket | null {
-    const index = this.#stash.findIndex(match);
-    if (index >= 0) return this.#stash.splice(index, 1)[0]!;
-    for (;;) {
-      const packet = this.#portWait(0n);
-      if (packet === null) return null;
-      if (match(packet)) return packet;
-      this.#stash.push(packet);
-    }
-  }
-
-  async #waitFor(match: (p: PortPacket) => boolean, timeoutMs: number): Promise<PortPacket | null> {
-    const polled = this.#poll(match);
-    if (polled !== null || timeoutMs <= 0) return polled;
-    const end = performance.now() + timeoutMs;
-    for (;;) {
-      const packet = this.#portWait(deadlineAfter(PORT_SLICE_NS));
-      if (packet !== null) {
-        if (match(packet)) return packet;
-        this.#stash.push(packet);
-        continue;
-      }
-      if (performance.now() >= end) return null;
-      await yieldToEventLoop();
-    }
+    await closePoolAndKernel(this.pool, this.kernel);
   }
 }

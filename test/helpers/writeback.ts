@@ -1,12 +1,10 @@
 // Writeback-side helpers for the dirty-tracking conformance tests (zircon-writeback-tests.md §0), all
 // functions of a UserPager (test/helpers/user_pager.ts). Helper APIs take pages; syscalls get bytes.
 //
-// Packets: the UserPager keeps the packets its READ waits do not want in a private stash that this
-// module cannot see, so a DIRTY packet read by pager.waitForPageRead would be lost to
-// waitForPageDirty. This module therefore keeps its own stash per UserPager and does all the port
-// reading of the writeback tests itself: use waitForPageRead / waitForPageDirty / noLeftovers from
-// here, never the UserPager's methods, in one test. Waits poll the port in 2 ms slices and yield to
-// the event loop between slices (the loop dispatches the pool's threads), as the UserPager does.
+// Packets: every wait here goes through the UserPager's own PortStash (pager.stash,
+// test/helpers/port_stash.ts), so a DIRTY packet read by pager.waitForPageRead stays there for
+// waitForPageDirty, and the two kinds of wait may be mixed in one test. Waits poll the port in 2 ms
+// slices and yield to the event loop between slices (the loop dispatches the pool's threads).
 //
 // Main thread only. Anything that may block on the pager (writes, partial zeroing, commits, reads
 // of pages that might be absent) runs in a pool thread with a deadline, so a kernel that hangs fails
@@ -16,7 +14,6 @@ import type { Test } from 'tap';
 import {
   PAGE_SIZE,
   ZX_ERR_IO,
-  ZX_ERR_TIMED_OUT,
   ZX_PAGER_OP_DIRTY,
   ZX_PAGER_OP_FAIL,
   ZX_PAGER_OP_WRITEBACK_BEGIN,
@@ -32,7 +29,6 @@ import {
   ZX_VMO_OP_ZERO,
   ZX_VMO_TRAP_DIRTY,
   ZxError,
-  deadlineAfter,
 } from '../../core/index.js';
 import type { PortPacket } from '../../core/index.js';
 import { statusName } from '../../shared/status.js';
@@ -40,13 +36,13 @@ export { seededRandom } from './random.js';
 import { StepFailed, ensure } from './check.js';
 import { DEFAULT_TIMEOUT_MS } from './test_thread.js';
 import type { ModuleOp, TestThread } from './test_thread.js';
-import { UserPager, bytesEqual, expectedContent, yieldToEventLoop } from './user_pager.js';
+import { UserPager, bytesEqual, expectedContent } from './user_pager.js';
+import { commandName, isExactRequest, isPageRequest } from './port_stash.js';
+import type { PacketMatch } from './port_stash.js';
 import type { PageRange, Vmo } from './user_pager.js';
 
 export { DEFAULT_TIMEOUT_MS };
 
-/** One blocking slice of a port wait; the event loop runs between slices. */
-const PORT_SLICE_NS = 2_000_000;
 const WRITEBACK_FIXTURES_URL = new URL('../fixtures/writeback_threads.js', import.meta.url).href;
 
 /** The spec of an export of test/fixtures/writeback_threads.ts, for UserPager.startThread. */
@@ -56,116 +52,48 @@ export function writebackFixture(name: string): ModuleOp {
 
 // ---- Packets ----
 
-const stashes = new WeakMap<UserPager, PortPacket[]>();
-
-function stashOf(pager: UserPager): PortPacket[] {
-  let stash = stashes.get(pager);
-  if (stash === undefined) {
-    stash = [];
-    stashes.set(pager, stash);
-  }
-  return stash;
-}
-
-function commandName(command: number): string {
-  if (command === ZX_PAGER_VMO_READ) return 'READ';
-  if (command === ZX_PAGER_VMO_DIRTY) return 'DIRTY';
-  if (command === ZX_PAGER_VMO_COMPLETE) return 'COMPLETE';
-  return `command ${command}`;
-}
-
+/** `READ(0,1){key=2}`: the short form of a packet in this module's messages. */
 function describe(packet: PortPacket): string {
   const r = packet.pageRequest;
   if (packet.type !== ZX_PKT_TYPE_PAGE_REQUEST || r === undefined) return `packet{key=${packet.key}, type=${packet.type}}`;
   return `${commandName(r.command)}(${r.offset / PAGE_SIZE},${r.length / PAGE_SIZE}){key=${packet.key}}`;
 }
 
-/** The packets this module has stashed for `pager`, for failure messages. */
+/** The packets stashed in `pager`'s PortStash, for failure messages. */
 export function describeStash(pager: UserPager): string {
-  const stash = stashOf(pager);
-  return stash.length === 0 ? '(none)' : stash.map(describe).join(', ');
+  return pager.stash.describe(describe, '(none)');
 }
 
-function isRequest(packet: PortPacket, key: bigint, command: number): boolean {
-  return packet.key === key && packet.type === ZX_PKT_TYPE_PAGE_REQUEST && packet.pageRequest?.command === command;
-}
-
-function portWait(pager: UserPager, deadline: bigint): PortPacket | null {
-  try {
-    return pager.sys.portWait(pager.port, deadline);
-  } catch (error) {
-    if (error instanceof ZxError && error.status === ZX_ERR_TIMED_OUT) return null;
-    throw error;
-  }
-}
-
-/** Deadline 0: the stash, then everything queued right now, stashing what does not match. */
-function pollFor(pager: UserPager, match: (p: PortPacket) => boolean): PortPacket | null {
-  const stash = stashOf(pager);
-  const index = stash.findIndex(match);
-  if (index >= 0) return stash.splice(index, 1)[0]!;
-  for (;;) {
-    const packet = portWait(pager, 0n);
-    if (packet === null) return null;
-    if (match(packet)) return packet;
-    stash.push(packet);
-  }
-}
-
-async function waitFor(pager: UserPager, match: (p: PortPacket) => boolean, timeoutMs: number): Promise<PortPacket | null> {
-  const polled = pollFor(pager, match);
-  if (polled !== null || timeoutMs <= 0) return polled;
-  const stash = stashOf(pager);
-  const end = performance.now() + timeoutMs;
-  for (;;) {
-    const packet = portWait(pager, deadlineAfter(PORT_SLICE_NS));
-    if (packet !== null) {
-      if (match(packet)) return packet;
-      stash.push(packet);
-      continue;
-    }
-    if (performance.now() >= end) return null;
-    await yieldToEventLoop();
-  }
-}
-
-function exactRequest(vmo: Vmo, command: number, pageOffset: number, pageCount: number): (p: PortPacket) => boolean {
-  return (p) =>
-    isRequest(p, vmo.key, command) && p.pageRequest!.offset === pageOffset * PAGE_SIZE && p.pageRequest!.length === pageCount * PAGE_SIZE && p.pageRequest!.flags === 0;
+function exactRequest(vmo: Vmo, command: number, pageOffset: number, pageCount: number): PacketMatch {
+  return (p) => isExactRequest(p, vmo.key, command, pageOffset * PAGE_SIZE, pageCount * PAGE_SIZE);
 }
 
 /** WaitForPageRead: a READ for exactly [pageOffset, pageOffset + pageCount); timeout 0 polls once. */
 export async function waitForPageRead(pager: UserPager, vmo: Vmo, pageOffset: number, pageCount: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<boolean> {
-  return (await waitFor(pager, exactRequest(vmo, ZX_PAGER_VMO_READ, pageOffset, pageCount), timeoutMs)) !== null;
+  return (await pager.stash.wait(exactRequest(vmo, ZX_PAGER_VMO_READ, pageOffset, pageCount), timeoutMs)) !== null;
 }
 
 /** WaitForPageDirty: a DIRTY for exactly [pageOffset, pageOffset + pageCount); timeout 0 polls once. */
 export async function waitForPageDirty(pager: UserPager, vmo: Vmo, pageOffset: number, pageCount: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<boolean> {
-  return (await waitFor(pager, exactRequest(vmo, ZX_PAGER_VMO_DIRTY, pageOffset, pageCount), timeoutMs)) !== null;
+  return (await pager.stash.wait(exactRequest(vmo, ZX_PAGER_VMO_DIRTY, pageOffset, pageCount), timeoutMs)) !== null;
 }
 
 /** WaitForPageComplete: the COMPLETE packet (offset 0, length 0) of `vmo`. */
 export async function waitForPageComplete(pager: UserPager, vmo: Vmo, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<boolean> {
-  const match = (p: PortPacket): boolean => isRequest(p, vmo.key, ZX_PAGER_VMO_COMPLETE) && p.pageRequest!.offset === 0 && p.pageRequest!.length === 0;
-  return (await waitFor(pager, match, timeoutMs)) !== null;
+  const match: PacketMatch = (p) => isPageRequest(p, vmo.key, ZX_PAGER_VMO_COMPLETE) && p.pageRequest?.offset === 0 && p.pageRequest.length === 0;
+  return (await pager.stash.wait(match, timeoutMs)) !== null;
 }
 
 /** GetPageReadRequest / GetPageDirtyRequest: the first such request for `vmo` in pages, or null. */
 export async function getPageRequest(pager: UserPager, vmo: Vmo, command: number, timeoutMs = 0): Promise<PageRange | null> {
-  const packet = await waitFor(pager, (p) => isRequest(p, vmo.key, command), timeoutMs);
-  if (packet === null) return null;
-  return { offset: packet.pageRequest!.offset / PAGE_SIZE, length: packet.pageRequest!.length / PAGE_SIZE };
+  const request = (await pager.stash.wait((p) => isPageRequest(p, vmo.key, command), timeoutMs))?.pageRequest;
+  if (request === undefined) return null;
+  return { offset: request.offset / PAGE_SIZE, length: request.length / PAGE_SIZE };
 }
 
 /** Deadline 0, without consuming anything: the READ/DIRTY packets for `vmo` held or queued now. */
 export function pendingRequests(pager: UserPager, vmo: Vmo): string[] {
-  pollFor(pager, () => false); // drains the port into the stash
-  const found = stashOf(pager).filter((p) => isRequest(p, vmo.key, ZX_PAGER_VMO_READ) || isRequest(p, vmo.key, ZX_PAGER_VMO_DIRTY)).map(describe);
-  // Packets read by the UserPager's own waits sit in its private stash; they count too.
-  for (const m of pager.describeStash().matchAll(/(READ|command 2)\{key=(\d+),/g)) {
-    if (BigInt(m[2]!) === vmo.key) found.push(`${m[1]} in the UserPager's own stash`);
-  }
-  return found;
+  return pager.stash.pending((p) => isPageRequest(p, vmo.key, ZX_PAGER_VMO_READ) || isPageRequest(p, vmo.key, ZX_PAGER_VMO_DIRTY)).map(describe);
 }
 
 /** "No leftovers": no READ or DIRTY packet for `vmo` is stashed or queued (deadline 0). */

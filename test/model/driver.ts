@@ -19,7 +19,6 @@ import {
   ThreadPool,
   TraceEvent,
   ZxError,
-  ZX_ERR_TIMED_OUT,
   ZX_INFO_VMO,
   ZX_OK,
   ZX_PAGER_OP_DIRTY,
@@ -44,6 +43,7 @@ import {
 import type { SimThread, Sys } from '../../core/index.js';
 import { PAGE, PagerModel, supplyPageData, writeByte } from './model.js';
 import type { Exclusion, Op, PacketView, PagerSel, StepExpect, ThreadResult, VmoSel, VmoView } from './model.js';
+import { waitPacket } from '../../workers/pager_loop.js';
 
 /** Simulated memory: far more than a sequence can touch, so nothing is ever evicted. */
 const PHYSICAL_MEMORY = 8 * 2 ** 20; // no eviction: the model has none
@@ -419,13 +419,8 @@ class Lockstep {
   drain(count: number): PacketView[] {
     const out: PacketView[] = [];
     while (out.length < count) {
-      let p;
-      try {
-        p = this.sys.portWait(this.port, 0n);
-      } catch (e) {
-        if (e instanceof ZxError && e.status === ZX_ERR_TIMED_OUT) break;
-        throw e;
-      }
+      const p = waitPacket(this.sys, this.port, 0n);
+      if (p === null) break;
       if (p.type !== ZX_PKT_TYPE_PAGE_REQUEST || !p.pageRequest) throw new Divergence(`unexpected packet type ${p.type} on the port`);
       out.push({ key: Number(p.key), command: p.pageRequest.command, offset: p.pageRequest.offset, length: p.pageRequest.length });
     }

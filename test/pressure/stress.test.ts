@@ -14,7 +14,6 @@ import type { Test } from 'tap';
 import {
   PAGE_SIZE,
   ZX_ERR_NO_MEMORY,
-  ZX_ERR_TIMED_OUT,
   ZX_INFO_VMO,
   ZX_PAGER_OP_WRITEBACK_BEGIN,
   ZX_PAGER_OP_WRITEBACK_END,
@@ -23,6 +22,7 @@ import {
   ZxError,
   deadlineAfter,
 } from '../../core/index.js';
+import { waitPacket } from '../../workers/pager_loop.js';
 import { INITIAL_WRITER, expectedPage, stampPage } from '../fixtures/vmar_threads.js';
 import type { PressureWorkerArgs, PressureWorkerResult } from '../fixtures/vmar_threads.js';
 import type { TestThread } from '../helpers/test_thread.js';
@@ -111,13 +111,8 @@ class BackingStorePager {
   #drainPort(): void {
     const { sys, port } = this.#raw;
     for (let i = 0; i < PACKETS_PER_STEP; i++) {
-      let packet;
-      try {
-        packet = sys.portWait(port, i === 0 ? deadlineAfter(1_000_000) : 0n);
-      } catch (error) {
-        if (error instanceof ZxError && error.status === ZX_ERR_TIMED_OUT) return;
-        throw error;
-      }
+      const packet = waitPacket(sys, port, i === 0 ? deadlineAfter(1_000_000) : 0n);
+      if (packet === null) return;
       const request = packet.pageRequest;
       if (packet.type !== ZX_PKT_TYPE_PAGE_REQUEST || request === undefined || packet.key !== this.#vmo.key) continue;
       if (request.command !== ZX_PAGER_VMO_READ) {

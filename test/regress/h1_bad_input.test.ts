@@ -27,7 +27,7 @@ import {
 } from '../../core/index.js';
 import type { Sys } from '../../core/index.js';
 import { statusName } from '../../shared/status.js';
-import { kernelCounts } from './h1_counts.js';
+import { kernelCounts } from '../helpers/object_counts.js';
 
 const P = PAGE_SIZE;
 const RW = ZX_VM_PERM_READ | ZX_VM_PERM_WRITE;

@@ -10,7 +10,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { ZX_PAGER_OP_WRITEBACK_BEGIN, ZX_PAGER_OP_WRITEBACK_END, ZX_VMO_OP_ZERO, ZX_VMO_RESIZABLE, ZX_VMO_TRAP_DIRTY } from '../../core/index.js';
-import { KernelEnv, P, statusNameOf } from './h2_kernel_env.js';
+import { KernelEnv, P, statusNameOf } from '../helpers/kernel_env.js';
 
 const FRAMES = 5;
 const MAX_PAGES = 8;

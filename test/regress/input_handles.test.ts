@@ -27,7 +27,7 @@ import { ensure } from '../helpers/check.js';
 import { UserPager, checkContent, statusOf } from '../helpers/user_pager.js';
 import { fillExpected } from '../helpers/content.js';
 import { mapVmo, startMemReadPages } from '../helpers/vmar.js';
-import { kernelCounts } from './h1_counts.js';
+import { kernelCounts } from '../helpers/object_counts.js';
 
 const RW = ZX_VM_PERM_READ | ZX_VM_PERM_WRITE;
 const GiB = 2 ** 30;

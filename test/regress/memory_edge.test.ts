@@ -8,7 +8,7 @@
 import t from 'tap';
 import { ThreadPool, ZX_VMO_OP_ZERO, ZX_VMO_RESIZABLE, ZX_VMO_TRAP_DIRTY } from '../../core/index.js';
 import { lookupHandle } from '../../core/object/handle_table.js';
-import { KernelEnv, P, bytesEqual, isZero, pageContent, statusNameOf } from './h2_kernel_env.js';
+import { KernelEnv, P, bytesEqual, isZero, pageContent, statusNameOf } from '../helpers/kernel_env.js';
 
 // Defect 3: memory is all Clean pages of the VMO being dirtied; nothing else is reclaimable.
 t.test('OP_DIRTY with the pool empty and only its own Clean pages reclaimable: NO_MEMORY, nothing changed', async (t) => {

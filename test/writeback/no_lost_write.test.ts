@@ -11,24 +11,15 @@
 // cadence (thread interleavings still vary). The seed is printed and is in every failure message.
 
 import t from 'tap';
-import {
-  PAGE_SIZE,
-  ZX_ERR_TIMED_OUT,
-  ZX_PAGER_VMO_DIRTY,
-  ZX_PAGER_VMO_READ,
-  ZX_PKT_TYPE_PAGE_REQUEST,
-  ZX_VMO_DIRTY_RANGE_IS_ZERO,
-  ZX_VMO_TRAP_DIRTY,
-  ZxError,
-  deadlineAfter,
-} from '../../core/index.js';
-import type { DirtyRange, PortPacket } from '../../core/index.js';
+import { PAGE_SIZE, ZX_VMO_DIRTY_RANGE_IS_ZERO, ZX_VMO_TRAP_DIRTY, deadlineAfter } from '../../core/index.js';
+import type { DirtyRange } from '../../core/index.js';
 import { futexWake } from '../../shared/futex.js';
+import { runPagerLoopAsync } from '../../workers/pager_loop.js';
 import { stampPage } from '../fixtures/writeback_threads.js';
 import type { StampedWriterArgs } from '../fixtures/writeback_threads.js';
 import type { TestThread } from '../helpers/test_thread.js';
 import { withTimeout } from '../helpers/test_thread.js';
-import { UserPager, bytesEqual, expectedContent, yieldToEventLoop } from '../helpers/user_pager.js';
+import { UserPager, bytesEqual, describePacket, expectedContent } from '../helpers/user_pager.js';
 import type { Vmo } from '../helpers/user_pager.js';
 import {
   dirtyPages,
@@ -90,53 +81,50 @@ class PagerLoop {
   }
 
   async #run(): Promise<void> {
-    while (this.#running) {
-      const packet = this.#wait(deadlineAfter(PORT_SLICE_NS));
-      if (packet !== null) this.#handle(packet);
-      await yieldToEventLoop();
-    }
+    const { sys, port } = this.#pager;
+    await runPagerLoopAsync(
+      { sys, port, shouldStop: () => !this.#running, nextDeadline: () => deadlineAfter(PORT_SLICE_NS) },
+      {
+        onRead: (key, offsetBytes, lengthBytes) => this.#supply(key, offsetBytes / P, lengthBytes / P),
+        onDirty: (key, offsetBytes, lengthBytes) => this.#acknowledge(key, offsetBytes / P, lengthBytes / P),
+        onComplete: (key) => void this.errors.push(`unexpected COMPLETE key=${key}`),
+        onUser: (key) => (this.errors.push(`unexpected user packet key=${key}`), false),
+      },
+    );
   }
 
-  #wait(deadline: bigint): PortPacket | null {
+  #expectKey(key: bigint, what: string, first: number, count: number): boolean {
+    if (key === this.#vmo.key) return true;
+    this.errors.push(`unexpected ${what} key=${key} (${first},${count})`);
+    return false;
+  }
+
+  #supply(key: bigint, first: number, count: number): boolean {
+    if (!this.#expectKey(key, 'READ', first, count)) return false;
+    // Absent pages are never mid-writeback, so the backing store holds their content.
+    const sys = this.#pager.sys;
+    const aux = sys.vmoCreate(count * P, 0);
     try {
-      return this.#pager.sys.portWait(this.#pager.port, deadline);
+      sys.vmoWrite(aux, this.#backing.subarray(first * P, (first + count) * P), 0);
+      this.#pager.supplyPagesFrom(this.#vmo, first, count, aux, 0);
+      this.stats.readsSupplied++;
+      this.stats.pagesSupplied += count;
     } catch (error) {
-      if (error instanceof ZxError && error.status === ZX_ERR_TIMED_OUT) return null;
-      throw error;
+      this.errors.push(`supply(${first},${count}) failed: ${String(error)}`);
+    } finally {
+      sys.handleClose(aux);
     }
+    return true;
   }
 
-  #handle(packet: PortPacket): void {
-    const request = packet.pageRequest;
-    if (packet.type !== ZX_PKT_TYPE_PAGE_REQUEST || request === undefined || packet.key !== this.#vmo.key) {
-      this.errors.push(`unexpected packet key=${packet.key} type=${packet.type} command=${request?.command}`);
-      return;
-    }
-    const first = request.offset / P;
-    const count = request.length / P;
-    if (request.command === ZX_PAGER_VMO_READ) {
-      // Absent pages are never mid-writeback, so the backing store holds their content.
-      const sys = this.#pager.sys;
-      const aux = sys.vmoCreate(count * P, 0);
-      try {
-        sys.vmoWrite(aux, this.#backing.subarray(first * P, (first + count) * P), 0);
-        this.#pager.supplyPagesFrom(this.#vmo, first, count, aux, 0);
-        this.stats.readsSupplied++;
-        this.stats.pagesSupplied += count;
-      } catch (error) {
-        this.errors.push(`supply(${first},${count}) failed: ${String(error)}`);
-      } finally {
-        sys.handleClose(aux);
-      }
-    } else if (request.command === ZX_PAGER_VMO_DIRTY) {
-      const status = dirtyPages(this.#pager, this.#vmo, first, count);
-      if (status === 'ZX_OK') this.stats.dirtyAcked++;
-      // NOT_FOUND: a zero range under the request was written back; the writer retries with READ.
-      else if (status === 'ZX_ERR_NOT_FOUND') this.stats.dirtyNotFound++;
-      else this.errors.push(`OP_DIRTY(${first},${count}) failed with ${status}`);
-    } else {
-      this.errors.push(`unexpected command ${request.command} (${first},${count})`);
-    }
+  #acknowledge(key: bigint, first: number, count: number): boolean {
+    if (!this.#expectKey(key, 'DIRTY', first, count)) return false;
+    const status = dirtyPages(this.#pager, this.#vmo, first, count);
+    if (status === 'ZX_OK') this.stats.dirtyAcked++;
+    // NOT_FOUND: a zero range under the request was written back; the writer retries with READ.
+    else if (status === 'ZX_ERR_NOT_FOUND') this.stats.dirtyNotFound++;
+    else this.errors.push(`OP_DIRTY(${first},${count}) failed with ${status}`);
+    return true;
   }
 }
 
@@ -284,16 +272,7 @@ t.test('NoLostWrite', async (t) => {
     const stopped = loop;
     loop = null;
     await stopped.stop();
-    const leftovers: string[] = [];
-    for (;;) {
-      let packet: PortPacket;
-      try {
-        packet = pager.sys.portWait(pager.port, 0n);
-      } catch {
-        break;
-      }
-      leftovers.push(`command ${packet.pageRequest?.command} (${(packet.pageRequest?.offset ?? 0) / P},${(packet.pageRequest?.length ?? 0) / P})`);
-    }
+    const leftovers = pager.stash.pending(() => true).map(describePacket);
     t.same(leftovers, [], `SEED=${seed}: no leftover requests`);
     t.same(stopped.errors, [], `SEED=${seed}: no pager loop errors`);
     t.comment(

@@ -5,12 +5,12 @@
 // absent page would, so the kernel is created with a request timeout as a safety net).
 
 import { Kernel, PAGE_SIZE, ZX_INFO_VMO, ZX_PAGER_OP_DIRTY } from '../../core/index.js';
-import { statusNameOf } from '../helpers/user_pager.js';
+import { statusNameOf } from './user_pager.js';
 import type { KernelOptions, Sys } from '../../core/index.js';
-import { H_FREE_FRAMES, H_FREE_INTERVAL, H_FREE_NODE, N_NEXT_FREE, Z_NEXT_FREE } from '../../shared/layout.js';
 
 export const P = PAGE_SIZE;
 export { statusNameOf };
+export { bytesEqual, isZero } from './content.js';
 
 /** Byte `i` of page `page` of the content a test supplies for a VMO keyed `key`: never all zero. */
 export function pageByte(key: number, page: number, i: number): number {
@@ -82,26 +82,15 @@ export class KernelEnv {
   /** Free frames, radix nodes and interval records right now (nothing may be in flight). */
   pools(): { frames: number; nodes: number; intervals: number } {
     const k = this.kernel.state;
-    const count = (head: number, recordOf: (n: number) => number): number => {
+    const count = (head: number, next: (x: number) => number): number => {
       let n = 0;
-      for (let x = k.w[head]!; x >= 0; x = k.w[recordOf(x)]!) n++;
+      for (let x = head; x >= 0; x = next(x)) n++;
       return n;
     };
     return {
-      frames: Atomics.load(k.w, H_FREE_FRAMES),
-      nodes: count(H_FREE_NODE, (x) => k.node(x) + N_NEXT_FREE),
-      intervals: count(H_FREE_INTERVAL, (x) => k.zint(x) + Z_NEXT_FREE),
+      frames: k.header.freeFrames(),
+      nodes: count(k.header.freeNode(), (x) => k.nodes.nextFree(x)),
+      intervals: count(k.header.freeInterval(), (x) => k.intervals.nextFree(x)),
     };
   }
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-export function isZero(a: Uint8Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== 0) return false;
-  return true;
 }

@@ -2,7 +2,7 @@
 // can check that a failed syscall left handles, object references, free lists and mappings unchanged.
 
 import type { Kernel } from '../../core/index.js';
-import { H_FREE_HANDLE, M_IN_USE, O_REFS, O_TYPE, ObjType } from '../../shared/layout.js';
+import { ObjType } from '../../shared/layout.js';
 
 export interface KernelCounts {
   /** Live handles. */
@@ -11,7 +11,7 @@ export interface KernelCounts {
   freeHandles: number;
   /** Object records in use. */
   objects: number;
-  /** Sum of O_REFS over live objects. */
+  /** Sum of the reference counts of live objects. */
   refs: number;
   /** Mapping records in use. */
   mappings: number;
@@ -20,16 +20,15 @@ export interface KernelCounts {
 /** Counts the tables of an idle kernel (no other thread may be making syscalls). */
 export function kernelCounts(kernel: Kernel): KernelCounts {
   const k = kernel.state;
-  const w = k.w;
   const L = k.layout;
   const counts: KernelCounts = { handles: 0, freeHandles: 0, objects: 0, refs: 0, mappings: 0 };
-  for (let s = 0; s < L.maxHandles; s++) if (w[L.handleObject + s]! >= 0) counts.handles++;
-  for (let s = w[H_FREE_HANDLE]!; s >= 0 && counts.freeHandles <= L.maxHandles; s = w[L.handleNextFree + s]!) counts.freeHandles++;
+  for (let s = 0; s < L.maxHandles; s++) if (k.handles.object(s) >= 0) counts.handles++;
+  for (let s = k.header.freeHandle(); s >= 0 && counts.freeHandles <= L.maxHandles; s = k.handles.nextFree(s)) counts.freeHandles++;
   for (let o = 0; o < L.maxObjects; o++) {
-    if (w[k.obj(o) + O_TYPE] === ObjType.Free) continue;
+    if (k.objects.type(o) === ObjType.Free) continue;
     counts.objects++;
-    counts.refs += Atomics.load(w, k.obj(o) + O_REFS);
+    counts.refs += k.objects.refs(o);
   }
-  for (let m = 0; m < L.maxMappings; m++) if (w[k.map(m) + M_IN_USE] === 1) counts.mappings++;
+  for (let m = 0; m < L.maxMappings; m++) if (k.mappings.inUse(m) === 1) counts.mappings++;
   return counts;
 }
