@@ -68,7 +68,7 @@ export function nowMs(): number {
 
 /**
  * A tinybench task that runs `fn` `n` times per sample and reports the mean per call: for work
- * shorter than the timer's own cost (NODE-NOTES §1c). Medians and p99 are then over batch means.
+ * shorter than the timer's own cost (docs/node-notes.md §1c). Medians and p99 are then over batch means.
  */
 export function batched(fn: () => unknown, n: number): () => Overridden {
   return () => {

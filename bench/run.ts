@@ -377,7 +377,7 @@ async function throughputSuite(plan: Plan, log: (s: string) => void): Promise<{ 
       }
       if (!noCollapseAt8) {
         notes.push(
-          `Diagnosis: 8 faulting threads and the pager are 9 runnable threads on ${os.cpus().length} vCPUs.${spin > 0 ? ' With waitSpin > 0 a thread spins through its budget while the thread it waits for (often the pager) is descheduled, so the spinning takes CPU from the very thread that would end the wait (NODE-NOTES §2f).' : ' Every hand-off that finds its peer descheduled waits for a time slice.'}`,
+          `Diagnosis: 8 faulting threads and the pager are 9 runnable threads on ${os.cpus().length} vCPUs.${spin > 0 ? ' With waitSpin > 0 a thread spins through its budget while the thread it waits for (often the pager) is descheduled, so the spinning takes CPU from the very thread that would end the wait (docs/node-notes.md §2f).' : ' Every hand-off that finds its peer descheduled waits for a time slice.'}`,
         );
       }
     }

@@ -1,4 +1,4 @@
-// pagersim's public entry: everything API.md names, and nothing else.
+// pagersim's public entry: everything docs/api.md names, and nothing else.
 
 export { Kernel, KernelOptionsSchema } from './kernel.js';
 export type { AttachOptions, KernelOptions, KernelShare, KernelStats, DebugRequest, DebugWait } from './kernel.js';

@@ -1,4 +1,4 @@
-// The syscall surface's types (../shared/spec/API.md): what `kernel.sys` offers every thread.
+// The syscall surface's types (docs/api.md): what `kernel.sys` offers every thread.
 
 export interface PageRequestFields {
   command: number;

@@ -1,8 +1,8 @@
-// ThreadPool: simulated threads over a piscina pool (API.md "Simulated threads"). Each spawn allocates
+// ThreadPool: simulated threads over a piscina pool (docs/api.md "Simulated threads"). Each spawn allocates
 // a kernel thread (its tid and PageRequest) on the calling thread, then runs the op in a worker that
 // makes its syscalls itself against shared memory. The pool never queues a thread behind blocked
 // ones: it grows to maxThreads workers and past that spawn throws ZX_ERR_NO_RESOURCES (a full pool of
-// blocked faulting threads could never run a queued pager task - NODE-NOTES §1b pitfall 1). Pager
+// blocked faulting threads could never run a queued pager task - docs/node-notes.md §1b pitfall 1). Pager
 // services therefore run in their own Worker, never in this pool.
 //
 // Death. SimThread.kill() is zx_task_kill: the thread stops at a syscall boundary (core/object/

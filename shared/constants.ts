@@ -1,4 +1,4 @@
-// Zircon ABI constants with their exact values (zircon-semantics.md §1, from Fuchsia's public
+// Zircon ABI constants with their exact values (docs/semantics.md §1, from Fuchsia's public
 // headers), plus the simulator's own limits. Imported by every thread; no state.
 
 export const PAGE_SHIFT = 12;

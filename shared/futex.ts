@@ -3,7 +3,7 @@
 //
 // The mutex is Drepper's three-state futex lock (0 free, 1 locked, 2 locked with waiters): it costs
 // one compareExchange to take and one exchange to release when uncontended, and it degrades best
-// when threads outnumber the two cores (NODE-NOTES §2c). Kernel critical sections are short and
+// when threads outnumber the two cores (docs/node-notes.md §2c). Kernel critical sections are short and
 // never block, so no lock is held across a wait. A fourth state, PANICKED, fail-stops a lock whose
 // owner died inside its critical section.
 

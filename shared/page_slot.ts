@@ -8,7 +8,7 @@
 //   bit  6      DONT_NEED     hinted by ZX_VMO_OP_DONT_NEED: reclaimed before normal aging
 //   bits 8..30  frame index   (Page only)
 //
-// DirtyState transitions (VmCowPages::DirtyState, zircon-semantics §3.10), checked by assertDirtyTransition:
+// DirtyState transitions (VmCowPages::DirtyState, docs/semantics.md §3.10), checked by assertDirtyTransition:
 //   1. supply:                          (none) -> Clean
 //   2. write / OP_DIRTY:                Clean -> Dirty, AwaitingClean -> Dirty, (none) -> Dirty
 //   3. WRITEBACK_BEGIN:                 Dirty -> AwaitingClean

@@ -156,7 +156,7 @@ function dirtyPagesLocked(k: KernelState, vmo: number, start: number, len: numbe
   const size = k.vmos.sizePages(vmo);
   const end = start + len;
   if (start > size) return ZX_ERR_OUT_OF_RANGE;
-  // Range before detach (§2.5): a detached VMO has no requests left to resolve.
+  // Range before detach (docs/semantics.md §2.5): a detached VMO has no requests left to resolve.
   const inEnd = Math.min(end, size);
   if (end > size) {
     if (inEnd > start) invalidateDirtyRequestsLocked(k, vmo, start, inEnd);
@@ -425,7 +425,7 @@ function zeroPagesLocked(k: KernelState, vmo: number, start: number, end: number
     p = m + 1;
   }
   releaseReservedIntervals(k);
-  // Any whole page processed counts, even one that already read as zero (§2.7; Zircon marks the
+  // Any whole page processed counts, even one that already read as zero (docs/semantics.md §2.7; Zircon marks the
   // VMO modified whenever ZeroRangeInternal zeroed a non-empty length).
   setModifiedLocked(k, vmo);
   return ZX_OK;

@@ -4,7 +4,7 @@
 // fills the calling thread's PageRequest, drops the lock, waits, retakes it and re-validates from
 // scratch (size, presence): the Zircon loop. Called from core/sys.ts by any thread.
 //
-// Request shapes (zircon-semantics §3.3): vmo_read asks for the rest of the read (early wake);
+// Request shapes (docs/semantics.md §3.3): vmo_read asks for the rest of the read (early wake);
 // vmo_write for at most MAX_WRITE_WAIT_PAGES; commit for the rest of its range; every READ request
 // covers only a run of absent pages (it stops at the first present slot).
 //

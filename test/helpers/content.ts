@@ -1,4 +1,4 @@
-// The standard page content of the pager tests (zircon-pager-tests.md §1.1), in pages: in a pager VMO
+// The standard page content of the pager tests (docs/conformance/pager-tests.md §1.1), in pages: in a pager VMO
 // with key K, the 8-byte little-endian word at byte offset o holds K + o/8 (defined once, in bytes, in
 // workers/standard_content.ts, which the CLI's pager service shares). Pure functions with no kernel
 // imports, so the worker fixtures in test/fixtures/ can check data themselves.

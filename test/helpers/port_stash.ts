@@ -1,4 +1,4 @@
-// PortStash: the test harness's one reader of a pager port (zircon-pager-tests.md §1.2). Packets that
+// PortStash: the test harness's one reader of a pager port (docs/conformance/pager-tests.md §1.2). Packets that
 // a wait reads but does not want are stashed; every later wait searches the stash first, so tests
 // never depend on the order of packets for different ranges. UserPager and RawPager each own one, and
 // the writeback helpers wait through the UserPager's (pager.stash), so no packet is lost between them.

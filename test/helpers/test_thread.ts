@@ -1,4 +1,4 @@
-// TestThread: Zircon's test_thread.h over pagersim's ThreadPool (zircon-pager-tests.md §1.3). A test
+// TestThread: Zircon's test_thread.h over pagersim's ThreadPool (docs/conformance/pager-tests.md §1.3). A test
 // starts one simulated thread running a built-in op or a fixture export, then observes it: blocked on
 // the pager, finished, failed with a status, or crashed with a fatal page fault. Main thread only.
 // Every wait has a deadline, so a kernel that hangs fails the test instead of stalling it.

@@ -1,11 +1,11 @@
-// UserPager: Zircon's userpager.h/.cc for pagersim (zircon-pager-tests.md §1.1–1.5). One pager, one
+// UserPager: Zircon's userpager.h/.cc for pagersim (docs/conformance/pager-tests.md §1.1–1.5). One pager, one
 // port, one kernel and one thread pool per test. Helper APIs take pages; syscalls get bytes.
 //
 // Runs on the main thread only and is not thread-safe (it needs no lock: JS runs one callback at a
-// time). Port waits go through the pager's PortStash (test/helpers/port_stash.ts, §1.2): async, in
+// time). Port waits go through the pager's PortStash (test/helpers/port_stash.ts, docs/conformance/pager-tests.md §1.2): async, in
 // 2 ms slices with the event loop running between them; a deadline of 0 polls once and never yields.
 // The writeback helpers wait through the same stash (`pager.stash`). The tagged page-fault handler
-// (§1.5) is workers/pager_loop.ts's loop, run on this thread.
+// (docs/conformance/pager-tests.md §1.5) is workers/pager_loop.ts's loop, run on this thread.
 
 import { Kernel, PAGE_SIZE, ThreadPool, ZxError, ZX_ERR_IO, ZX_OK, ZX_PAGER_OP_FAIL, ZX_PAGER_VMO_COMPLETE, ZX_PAGER_VMO_READ, ZX_VMO_OP_COMMIT } from '../../core/index.js';
 import type { PortPacket, Sys } from '../../core/index.js';
@@ -82,7 +82,7 @@ export function statusNameOf(fn: () => unknown): string {
 
 /**
  * Supplies pages [pageOffset, pageOffset + pageCount) of `vmo` with the standard content, from a fresh
- * anonymous aux VMO holding that content at aux page auxPageOffset (§1.1 SupplyPages).
+ * anonymous aux VMO holding that content at aux page auxPageOffset (docs/conformance/pager-tests.md §1.1 SupplyPages).
  */
 export function supplyStandardPages(sys: Sys, pager: number, vmo: Vmo, pageOffset: number, pageCount: number, auxPageOffset = 0): void {
   const aux = sys.vmoCreate((pageCount + auxPageOffset) * PAGE_SIZE, 0);
@@ -140,7 +140,7 @@ export class PagerHarness {
 
   /**
    * Supplies [pageOffset, pageOffset + pageCount) with the standard content, from a fresh anonymous
-   * aux VMO holding that content at aux page srcPageOffset (§1.1 SupplyPages).
+   * aux VMO holding that content at aux page srcPageOffset (docs/conformance/pager-tests.md §1.1 SupplyPages).
    */
   supplyPages(vmo: Vmo, pageOffset: number, pageCount: number, srcPageOffset = 0): void {
     supplyStandardPages(this.sys, this.pager, vmo, pageOffset, pageCount, srcPageOffset);
@@ -150,7 +150,7 @@ export class PagerHarness {
     return new TestThread(this.pool).start(op, args);
   }
 
-  // ---- Waiting for packets (§1.2) ----
+  // ---- Waiting for packets (docs/conformance/pager-tests.md §1.2) ----
 
   /**
    * Waits for READ exactly [pageOffset, pageOffset + pageCount) on `vmo`'s key. With timeoutMs 0 it
@@ -190,7 +190,7 @@ export class UserPager extends PagerHarness {
   readonly #vmos = new Map<bigint, Vmo>();
   #closed = false;
 
-  // The tagged page-fault handler (§1.5): an async loop on this thread.
+  // The tagged page-fault handler (docs/conformance/pager-tests.md §1.5): an async loop on this thread.
   #handlerLoop: Promise<void> | null = null;
   #handlerRunning = false;
   readonly #supplyLimits = new Map<bigint, number>();
@@ -244,14 +244,14 @@ export class UserPager extends PagerHarness {
     this.sys.handleClose(this.port);
   }
 
-  // ---- Waiting for packets (§1.2) ----
+  // ---- Waiting for packets (docs/conformance/pager-tests.md §1.2) ----
 
   /** Waits for the COMPLETE packet (offset 0, length 0, flags 0) of the VMO with `key`. */
   async waitForPageComplete(key: bigint, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<boolean> {
     return (await this.waitForPacket((p) => isExactRequest(p, key, ZX_PAGER_VMO_COMPLETE, 0, 0), timeoutMs)) !== null;
   }
 
-  // ---- Tagged page-fault handler (§1.5) ----
+  // ---- Tagged page-fault handler (docs/conformance/pager-tests.md §1.5) ----
 
   /**
    * Starts draining the port: every READ for a known VMO is supplied with the standard content,

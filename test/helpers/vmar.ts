@@ -1,5 +1,5 @@
 // Mapping-side helpers for the Vmar variants of the pager and writeback catalogs
-// (zircon-pager-tests.md §1.1, §1.4; zircon-writeback-tests.md §0): map a harness VMO into the one
+// (docs/conformance/pager-tests.md §1.1, §1.4; docs/conformance/writeback-tests.md §0): map a harness VMO into the one
 // flat address space, and start threads that touch it with user-mode accesses (memRead/memWrite),
 // which fault one page at a time and die with ZX_EXCP_FATAL_PAGE_FAULT when a fault cannot be
 // resolved. Also RawPager, a UserPager-shaped harness over a Kernel built with any options

@@ -1,4 +1,4 @@
-// Writeback-side helpers for the dirty-tracking conformance tests (zircon-writeback-tests.md §0), all
+// Writeback-side helpers for the dirty-tracking conformance tests (docs/conformance/writeback-tests.md §0), all
 // functions of a UserPager (test/helpers/user_pager.ts). Helper APIs take pages; syscalls get bytes.
 //
 // Packets: every wait here goes through the UserPager's own PortStash (pager.stash,

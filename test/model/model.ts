@@ -5,12 +5,12 @@
 // them: supply (pages and zero markers), FAIL, OP_DIRTY, WRITEBACK_BEGIN (plain and IS_ZERO) / END,
 // ZX_VMO_OP_ZERO (whole and partial pages), COMMIT, DECOMMIT, page-aligned resize, detach,
 // query_dirty_ranges, query_vmo_stats, and the argument, handle and rights errors of each, in the
-// check order of zircon-semantics.md §2. It is single-threaded plain data (Maps, arrays,
+// check order of docs/semantics.md §2. It is single-threaded plain data (Maps, arrays,
 // Uint8Arrays): a slot per page offset (page with its dirty state, or zero marker), a list of zero
 // intervals, one PageRequest per thread (leader with followers, pending count, wake point, status),
 // a per-VMO packet slot with its FIFO, and the port queue.
 //
-// Sources: zircon-semantics.md §2–§3 and zircon-writeback-tests.md §1. Where the spec summarises a
+// Sources: docs/semantics.md §2–§3 and docs/conformance/writeback-tests.md §1. Where the spec summarises a
 // rule too loosely to predict a packet or a status, the Zircon sources it cites were read and the
 // rule is marked "(Zircon: ...)": the FAIL status rule and early wake (page_source.cc), awaiting-clean
 // lengths of split and merged zero intervals (vm_page_list.cc), the order of ZERO's parts
@@ -492,7 +492,7 @@ function skip(reason: string): StepExpect {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Handles (zircon-semantics.md §2 general rules: BAD_HANDLE, WRONG_TYPE, ACCESS_DENIED, in order)
+// Handles (docs/semantics.md §2 general rules: BAD_HANDLE, WRONG_TYPE, ACCESS_DENIED, in order)
 
 const R_READ = 1;
 const R_WRITE = 2;
@@ -604,14 +604,14 @@ function create(s: State, op: Extract<Op, { kind: 'create' }>): number {
   return ZX_OK;
 }
 
-/** zx_pager_supply_pages (§2.4): checks in pager.cc order, then fill only absent offsets. */
+/** zx_pager_supply_pages (docs/semantics.md §2.4): checks in pager.cc order, then fill only absent offsets. */
 function supply(s: State, op: Extract<Op, { kind: 'supply' }>): number {
   if (op.misalign !== 0) return ZX_ERR_INVALID_ARGS;
   const h = pagerVmoHandles(op.pager, op.handle, R_WRITE);
   if (h !== ZX_OK) return h;
   if (op.aux === 'port') return ZX_ERR_WRONG_TYPE;
   if (op.aux === 'ro') return ZX_ERR_ACCESS_DENIED; // aux needs READ and WRITE
-  // "length 0 is a no-op success" (§2.4): nothing is taken from aux (VmObjectPaged::TakePages
+  // "length 0 is a no-op success" (docs/semantics.md §2.4): nothing is taken from aux (VmObjectPaged::TakePages
   // loops over an empty range) and nothing is supplied.
   if (op.pages === 0) return ZX_OK;
   if (op.aux === 'small') return ZX_ERR_OUT_OF_RANGE; // TakePages outside the aux VMO
@@ -640,7 +640,7 @@ function supply(s: State, op: Extract<Op, { kind: 'supply' }>): number {
   return ZX_OK;
 }
 
-/** Common checks of zx_pager_op_range (§2.5): alignment, handles, then the op's own checks. */
+/** Common checks of zx_pager_op_range (docs/semantics.md §2.5): alignment, handles, then the op's own checks. */
 function opRangeChecks(op: PagerSide): number {
   if (op.misalign !== 0) return ZX_ERR_INVALID_ARGS;
   return pagerVmoHandles(op.pager, op.handle, R_WRITE);
@@ -648,7 +648,7 @@ function opRangeChecks(op: PagerSide): number {
 
 const EXTERNAL_FAIL_CODES = new Set([ZX_ERR_IO, ZX_ERR_IO_DATA_INTEGRITY, ZX_ERR_BAD_STATE, ZX_ERR_NO_SPACE, ZX_ERR_BUFFER_TOO_SMALL]);
 
-/** ZX_PAGER_OP_FAIL (§2.5, §3.7). */
+/** ZX_PAGER_OP_FAIL (docs/semantics.md §2.5, §3.7). */
 function failOp(s: State, op: Extract<Op, { kind: 'fail' }>): number {
   const c = opRangeChecks(op);
   if (c !== ZX_OK) return c;
@@ -662,7 +662,7 @@ function failOp(s: State, op: Extract<Op, { kind: 'fail' }>): number {
   return ZX_OK;
 }
 
-/** ZX_PAGER_OP_DIRTY (§2.5): all or nothing; failures still resolve DIRTY requests in range. */
+/** ZX_PAGER_OP_DIRTY (docs/semantics.md §2.5): all or nothing; failures still resolve DIRTY requests in range. */
 function dirtyOp(s: State, op: Extract<Op, { kind: 'dirty' }>): number {
   const c = opRangeChecks(op);
   if (c !== ZX_OK) return c;
@@ -705,7 +705,7 @@ function dirtyOp(s: State, op: Extract<Op, { kind: 'dirty' }>): number {
   return ZX_OK;
 }
 
-/** ZX_PAGER_OP_WRITEBACK_BEGIN / _END (§3.10–§3.12; interval bookkeeping as vm_cow_pages.cc does it). */
+/** ZX_PAGER_OP_WRITEBACK_BEGIN / _END (docs/semantics.md §3.10–§3.12; interval bookkeeping as vm_cow_pages.cc does it). */
 function writebackOp(s: State, op: Extract<Op, { kind: 'wbBegin' | 'wbEnd' }>): number {
   const c = opRangeChecks(op);
   if (c !== ZX_OK) return c;
@@ -731,7 +731,7 @@ function writebackOp(s: State, op: Extract<Op, { kind: 'wbBegin' | 'wbEnd' }>): 
   }
   // Intervals whose start lies in the range, in order, with a running awaiting-clean end: a wholly
   // covered interval is deleted (its offsets become absent), a partly covered one loses its head
-  // (§3.11). (Zircon: WritebackEndLocked carries the awaiting-clean end from one interval to the next.)
+  // (docs/semantics.md §3.11). (Zircon: WritebackEndLocked carries the awaiting-clean end from one interval to the next.)
   let awaitEnd = start;
   for (const iv of [...v.intervals]) {
     if (iv.start < start || iv.start >= end) continue;
@@ -753,7 +753,7 @@ function clipIntervalStart(iv: Interval, n: number): void {
   iv.awaitLen = Math.max(0, iv.awaitLen - n);
 }
 
-/** zx_pager_detach_vmo (§2.3, §3.9). */
+/** zx_pager_detach_vmo (docs/semantics.md §2.3, §3.9). */
 function detach(s: State, op: Extract<Op, { kind: 'detach' }>): number {
   const h = pagerVmoHandles(op.pager, op.handle, R_WRITE);
   if (h !== ZX_OK) return h;
@@ -773,7 +773,7 @@ function detach(s: State, op: Extract<Op, { kind: 'detach' }>): number {
   return ZX_OK;
 }
 
-/** zx_vmo_set_size with a page-aligned size (§2.11). */
+/** zx_vmo_set_size with a page-aligned size (docs/semantics.md §2.11). */
 function resize(s: State, op: Extract<Op, { kind: 'resize' }>): number {
   const h = vmoHandle(op.handle, R_WRITE);
   if (h !== ZX_OK) return h;
@@ -892,7 +892,7 @@ function addZeroInterval(v: VmoState, a: number, b: number): void {
 }
 
 /**
- * Takes offset p out of its zero interval so a page can go there (§3.11: writes split intervals).
+ * Takes offset p out of its zero interval so a page can go there (docs/semantics.md §3.11: writes split intervals).
  * Splitting at the start carries the awaiting-clean length over to the new start, one page
  * shorter; splitting inside leaves the left part's length alone (it may now reach past its end) and
  * gives the right part none. (Zircon: VmPageList::LookupOrAllocateCheckForInterval.)
@@ -959,7 +959,7 @@ function zeroPages(s: State, vi: number, a: number, b: number, log: PageLog): vo
 }
 
 // ---------------------------------------------------------------------------------------------
-// Page requests (page_source.cc; §3.4–§3.7)
+// Page requests (page_source.cc; docs/semantics.md §3.4–§3.7)
 
 function newReq(): Req {
   return { init: false, type: 'READ', offset: 0, len: 0, earlyWake: false, wake: NO_WAKE, status: ZX_OK, pending: 0, followers: [], role: 'none', leader: -1 };
@@ -1084,10 +1084,10 @@ function overlaps(r: Req, a: number, b: number): boolean {
 }
 
 /**
- * [off, off + len) was supplied (err = OK) or failed (§3.6, §3.7). Pending counts drop by the
+ * [off, off + len) was supplied (err = OK) or failed (docs/semantics.md §3.6, §3.7). Pending counts drop by the
  * overlap; a request whose count reaches zero completes and wakes everyone with their own status.
  * (Zircon: PageSource::ResolveRequestsLocked.) A failure records its status on the leader if its
- * overlap starts at the request's first page or exactly at its wake point - §3.7 says "covers",
+ * overlap starts at the request's first page or exactly at its wake point - docs/semantics.md §3.7 says "covers",
  * the code compares the start - and likewise per follower. A run that starts exactly at the
  * leader's wake point wakes it early without completing the request.
  */
@@ -1120,7 +1120,7 @@ function resolveRequests(s: State, vi: number, type: ReqType, off: number, len: 
 }
 
 /**
- * Wakes the leader and the early-wake followers the run reaches (§3.6). (Zircon:
+ * Wakes the leader and the early-wake followers the run reaches (docs/semantics.md §3.6). (Zircon:
  * EarlyWakeRequestLocked: followers are only looked at when their leader wakes early, and one whose
  * wake point the run has already passed is woken once anyway.)
  */
@@ -1165,7 +1165,7 @@ function invalidateDirtyRequests(s: State, vi: number, a: number, b: number): vo
 }
 
 // ---------------------------------------------------------------------------------------------
-// PagerProxy and the port (§3.5)
+// PagerProxy and the port (docs/semantics.md §3.5)
 
 function packetFor(s: State, vi: number, ref: ProxyRef): PacketView {
   const key = s.vmos[vi]!.key;
@@ -1420,7 +1420,7 @@ function zeroPartial(s: State, t: ThreadState, base: number, a: number, b: numbe
 
 /**
  * Runs (or, after a wait, continues) a ZERO; returns WAIT or its status. Partial pages take the
- * write path and whole pages become dirty zero intervals (§2.10). (Zircon: ZeroRangeInternal does
+ * write path and whole pages become dirty zero intervals (docs/semantics.md §2.10). (Zircon: ZeroRangeInternal does
  * the head page, then the tail page, then the whole pages; the spec does not order them.)
  */
 function zeroRange(s: State, t: ThreadState, log: PageLog): number {

@@ -1,4 +1,4 @@
-// Read faults and supply (zircon-pager-tests.md §2.1, §2.15, §2.17): the fault → READ → supply
+// Read faults and supply (docs/conformance/pager-tests.md §2.1, §2.15, §2.17): the fault → READ → supply
 // → wake cycle, presupply and retraction, concurrent and overlapping faults, bulk supplies, packet
 // routing by key, and what supply does with the aux VMO. The VMO_VMAR_TESTs run twice (vmoVmarTest):
 // through zx_vmo_read, and through a R/W mapping, where every access faults one page at a time and

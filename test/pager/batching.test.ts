@@ -1,4 +1,4 @@
-// Request batching, splitting and coalescing (zircon-pager-tests.md §2.2): zx_vmo_read and
+// Request batching, splitting and coalescing (docs/conformance/pager-tests.md §2.2): zx_vmo_read and
 // ZX_VMO_OP_COMMIT request the maximal run of missing pages, present pages split runs, overlapping
 // requests coalesce, and supplies may cover requests piecewise or across request boundaries.
 

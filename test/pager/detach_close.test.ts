@@ -1,4 +1,4 @@
-// Detach, ZX_PAGER_VMO_COMPLETE, and closing the pager or the port (zircon-pager-tests.md §2.5, §2.6):
+// Detach, ZX_PAGER_VMO_COMPLETE, and closing the pager or the port (docs/conformance/pager-tests.md §2.5, §2.6):
 // detach and pager destruction wake waiters into ZX_ERR_BAD_STATE, detach and VMO destruction queue one
 // COMPLETE, supplied pages outlive the pager, and losing the port loses requests but fails no one.
 // The VMO_VMAR_TESTs run twice (vmoVmarTest): through zx_vmo_read, where the interrupted read fails,

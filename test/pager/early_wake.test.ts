@@ -1,4 +1,4 @@
-// Early wake (zircon-pager-tests.md §2.3): a zx_vmo_read blocked on a request makes progress as soon as
+// Early wake (docs/conformance/pager-tests.md §2.3): a zx_vmo_read blocked on a request makes progress as soon as
 // the page it waits on is supplied, copying the contiguous present prefix before blocking again. The
 // readers here read into buffers over SharedArrayBuffers, so the test watches the data land while
 // the syscall is still blocked (Zircon's WaitForData).

@@ -1,4 +1,4 @@
-// ZX_PAGER_OP_FAIL wakeups (zircon-pager-tests.md §2.4): a failed head page fails its waiters with
+// ZX_PAGER_OP_FAIL wakeups (docs/conformance/pager-tests.md §2.4): a failed head page fails its waiters with
 // exactly the pager's status, failing pages with nothing outstanding is a no-op, failure is not sticky,
 // and a failure of a page that is not a waiter's head makes that waiter re-request instead of failing.
 // FailSinglePage, a VMO_VMAR_TEST, runs twice (vmoVmarTest); through a mapping the failure is a crash.

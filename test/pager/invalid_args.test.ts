@@ -1,5 +1,5 @@
-// Argument, rights and handle validation of the pager syscalls (zircon-pager-tests.md §2.14 and
-// Appendix A's InvalidPagerOpRange, with the DIRTY/WRITEBACK rows of zircon-writeback-tests.md §2.14).
+// Argument, rights and handle validation of the pager syscalls (docs/conformance/pager-tests.md §2.14 and
+// Appendix A's InvalidPagerOpRange, with the DIRTY/WRITEBACK rows of docs/conformance/writeback-tests.md §2.14).
 // Each row names its call; the expected statuses and their order come from the catalog tables.
 // The rows that need the system resource (physical VMOs, BTI pinning) are not ported.
 

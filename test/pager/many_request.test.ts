@@ -1,4 +1,4 @@
-// ManyRequestTest (zircon-pager-tests.md §2.1) on its own: 257 simulated threads, each blocked on
+// ManyRequestTest (docs/conformance/pager-tests.md §2.1) on its own: 257 simulated threads, each blocked on
 // its own page, are the heaviest setup of the suite, so this file gets its own process and time budget.
 // A VMO_VMAR_TEST: it runs through zx_vmo_read and through one mapping of the VMO (vmoVmarTest).
 

@@ -1,4 +1,4 @@
-// Handle-lifecycle races (zircon-pager-tests.md §2.6): stress loops where another thread uses the port
+// Handle-lifecycle races (docs/conformance/pager-tests.md §2.6): stress loops where another thread uses the port
 // or the pager handle while the main thread destroys the pager. The only requirement is that nothing
 // corrupts or panics; both loops are bounded (iterations here, plus the fixtures' own time limits).
 

@@ -1,5 +1,5 @@
-// Resize of pager VMOs while threads wait (zircon-pager-tests.md §2.10, §2.3) and the pager-identity
-// check of the stats query (§2.6 ProxyUseAfterFree). Shrinking wakes waiters beyond the new size: a
+// Resize of pager VMOs while threads wait (docs/conformance/pager-tests.md §2.10, §2.3) and the pager-identity
+// check of the stats query (docs/conformance/pager-tests.md §2.6 ProxyUseAfterFree). Shrinking wakes waiters beyond the new size: a
 // read fails with ZX_ERR_OUT_OF_RANGE, a commit just finishes over the shorter range, and a page that
 // was supplied and then cut off is not progress. ReadResizeTest also runs through a mapping (vmoVmarTest),
 // where the cut-off fault is a fatal page fault.

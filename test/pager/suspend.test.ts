@@ -1,4 +1,4 @@
-// Suspending a thread blocked on a page request (zircon-pager-tests.md §2.13, zircon-writeback-tests.md
+// Suspending a thread blocked on a page request (docs/conformance/pager-tests.md §2.13, docs/conformance/writeback-tests.md
 // SuspendDirtyTest): suspension pulls the syscall or user-mode fault out of its wait, and on resume it
 // retries and sends the same request again. (A fault taken inside kernel usercopy is not interrupted in
 // Zircon; the simulator has no usercopy faults, so SuspendInKernel* are not ported.)

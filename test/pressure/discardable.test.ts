@@ -1,4 +1,4 @@
-// Discardable VMOs under real memory pressure (API.md physicalMemory, zircon-semantics.md §3.13,
+// Discardable VMOs under real memory pressure (docs/api.md physicalMemory, docs/semantics.md §3.13,
 // shared/seeds/003 LOCK/TRY_LOCK/UNLOCK): a kernel with a 64-page frame pool is filled by pager
 // supplies and anonymous writes. When the pool is full the allocating thread reclaims: an unlocked
 // discardable VMO is discarded whole (before any clean pager page is evicted), after which TRY_LOCK

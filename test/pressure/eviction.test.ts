@@ -1,4 +1,4 @@
-// Eviction under a small frame pool (API.md physicalMemory, zircon-semantics.md §3.13): when the pool
+// Eviction under a small frame pool (docs/api.md physicalMemory, docs/semantics.md §3.13): when the pool
 // is full the allocating thread reclaims clean pager pages, DONT_NEED-hinted ones first and
 // ALWAYS_NEED ones last; an evicted page is absent again, so its next access raises a READ request;
 // Dirty and AwaitingClean pages are never evicted, so with only those left an allocation fails with

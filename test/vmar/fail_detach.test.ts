@@ -1,4 +1,4 @@
-// The mapping-only ClosePagerTest and ClosePortTest (zircon-pager-tests.md §1.4, §2.6): closing the pager
+// The mapping-only ClosePagerTest and ClosePortTest (docs/conformance/pager-tests.md §1.4, §2.6): closing the pager
 // or the port under a fault blocked in a mapping. A fault that hits a closed source is not a status but
 // a fatal page fault (WaitForCrash) at the first byte the thread accessed, with that status. The
 // VMO_VMAR_TESTs of failure, resize, detach and close run both ways in test/pager/ (vmoVmarTest).

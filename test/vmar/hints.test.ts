@@ -1,5 +1,5 @@
-// Eviction hints and the other zx_vmo_op_range ops on pager VMOs (zircon-pager-tests.md §2.5, §2.11,
-// §2.12), the cases that need no clones and no zx_vmar_op_range: ALWAYS_NEED commits (one batched
+// Eviction hints and the other zx_vmo_op_range ops on pager VMOs (docs/conformance/pager-tests.md §2.5, §2.11,
+// docs/conformance/pager-tests.md §2.12), the cases that need no clones and no zx_vmar_op_range: ALWAYS_NEED commits (one batched
 // request, widened to whole pages, errors ignored), DONT_NEED never commits, both range-check pager
 // VMOs but succeed on anything else, DECOMMIT is not supported, and PREFETCH requests what is absent.
 // Operations that may block on the pager run in threads with deadlines.

@@ -1,4 +1,4 @@
-// VMAR-specific fault behaviour (zircon-pager-tests.md §2.8): a fault retried after its wait looks the
+// VMAR-specific fault behaviour (docs/conformance/pager-tests.md §2.8): a fault retried after its wait looks the
 // mapping up again (so an unmapped address crashes with ZX_ERR_NOT_FOUND), and ZX_VM_MAP_RANGE maps
 // only what is present without requesting anything.
 

@@ -1,4 +1,4 @@
-// Page-request overtime (zircon-semantics.md §4, API.md option pageRequestTimeoutMs, Zircon's
+// Page-request overtime (docs/semantics.md §4, docs/api.md option pageRequestTimeoutMs, Zircon's
 // kernel.userpager.overtime_timeout_seconds): a fault that waited that long fails with
 // ZX_ERR_TIMED_OUT (a failed zx_vmo_read, or a fatal page fault for a mapped access), while its
 // request stays with the pager: the packet is still delivered and other waiters keep waiting on it.

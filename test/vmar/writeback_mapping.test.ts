@@ -1,5 +1,5 @@
-// The writeback catalog's mapping tests (zircon-writeback-tests.md §2.9 and the tests it lists, plus
-// the Vmar halves of §2.10's VMO_VMAR tests): a store through a mapping faults one page at a time and
+// The writeback catalog's mapping tests (docs/conformance/writeback-tests.md §2.9 and the tests it lists, plus
+// the Vmar halves of docs/conformance/writeback-tests.md §2.10's VMO_VMAR tests): a store through a mapping faults one page at a time and
 // takes the dirty path for any page that is not Dirty (a one-page DIRTY request on a TRAP_DIRTY VMO),
 // a store to a Dirty page needs nothing, WRITEBACK_BEGIN revokes write access so the next store traps
 // again, MAP_RANGE and read faults never dirty, a failed dirty transition kills the storing thread

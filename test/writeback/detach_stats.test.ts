@@ -1,4 +1,4 @@
-// Detach and the modified flag (zircon-writeback-tests.md §2.10-§2.11): after
+// Detach and the modified flag (docs/conformance/writeback-tests.md §2.10-§2.11): after
 // zx_pager_detach_vmo, clean pages are dropped while dirty pages and dirty zero ranges stay
 // readable and can still be written back; writes that need a new dirty transition and pending DIRTY
 // requests fail with ZX_ERR_BAD_STATE, and OP_DIRTY/OP_FAIL fail. zx_pager_query_vmo_stats reports

@@ -1,5 +1,5 @@
-// The lost-write invariant under real concurrency (zircon-writeback-tests.md §1.2 "Lost-write
-// prevention", zircon-semantics.md §3.12): writer threads keep writing stamped pages (and now and
+// The lost-write invariant under real concurrency (docs/conformance/writeback-tests.md §1.2 "Lost-write
+// prevention", docs/semantics.md §3.12): writer threads keep writing stamped pages (and now and
 // then zeroing whole pages with ZX_VMO_OP_ZERO) into a TRAP_DIRTY VMO while the main thread is the
 // pager: it supplies READ requests from a backing store, acknowledges DIRTY requests, and runs the
 // writeback protocol (query -> WRITEBACK_BEGIN, IS_ZERO for zero runs -> copy into the backing

@@ -1,5 +1,5 @@
 // Argument validation of zx_pager_op_range and the two queries, and query pagination
-// (zircon-writeback-tests.md §2.14). The JS API has no user buffers: maxRanges stands for the buffer
+// (docs/conformance/writeback-tests.md §2.14). The JS API has no user buffers: maxRanges stands for the buffer
 // size, so the rows about NULL or kernel-pointer buffers and the stats buffer size do not apply
 // (InvalidQuery's "buffer too small" and "invalid buffer" rows, QueryDirtyRangesInvalidBuffer). An
 // 8-byte buffer, too small for one entry, is maxRanges 0.

@@ -1,4 +1,4 @@
-// Resize and dirty zero tails (zircon-writeback-tests.md §2.4, §2.6): growing a VMO adds a dirty zero
+// Resize and dirty zero tails (docs/conformance/writeback-tests.md §2.4, §2.6): growing a VMO adds a dirty zero
 // range that reads as zeros with no READ request and ignores supplies; writes into it trap per page;
 // BEGIN/END bookkeeping on zero intervals (IS_ZERO, partial, repeated and stale writebacks);
 // shrinking wakes blocked readers and writers with ZX_ERR_OUT_OF_RANGE and trims awaiting-clean

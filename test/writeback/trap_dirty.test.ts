@@ -1,4 +1,4 @@
-// Dirty trapping and DIRTY-request generation (zircon-writeback-tests.md §2.1-§2.3): TRAP_DIRTY
+// Dirty trapping and DIRTY-request generation (docs/conformance/writeback-tests.md §2.1-§2.3): TRAP_DIRTY
 // writes raise DIRTY requests shaped as runs of not-yet-dirty pages, OP_DIRTY resolves them,
 // OP_FAIL fails the writer and leaves the page as it was, zero-page markers trap like clean pages,
 // and VMOs without TRAP_DIRTY are dirtied silently. VMO_VMAR tests are ported as their Vmo halves;

@@ -1,4 +1,4 @@
-// WRITEBACK_BEGIN/END and writes racing with writeback (zircon-writeback-tests.md §2.4-§2.5): BEGIN
+// WRITEBACK_BEGIN/END and writes racing with writeback (docs/conformance/writeback-tests.md §2.4-§2.5): BEGIN
 // leaves pages reported dirty until END; END cleans only what was begun and not re-dirtied since; a
 // write during writeback needs a new dirty transition (a DIRTY request under TRAP_DIRTY), so it can
 // never be lost behind a completed writeback; zero ranges split by writes clean around the written

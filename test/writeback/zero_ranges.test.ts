@@ -1,5 +1,5 @@
 // ZX_VMO_OP_ZERO on pager VMOs and the races of zero ranges with outstanding requests
-// (zircon-writeback-tests.md §2.7, §2.13): whole pages become dirty zero ranges with no READ or
+// (docs/conformance/writeback-tests.md §2.7, §2.13): whole pages become dirty zero ranges with no READ or
 // DIRTY request (committed pages are decommitted), partial pages are writes, zeroing clean markers
 // or an existing zero tail is a no-op, zeroing resolves pending READs; a DIRTY request whose zero
 // range was written back makes OP_DIRTY fail with ZX_ERR_NOT_FOUND and the writer retry with READ.
