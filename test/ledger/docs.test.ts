@@ -127,3 +127,19 @@ t.test('docs/: every "docs/<file>.md §<n>" reference resolves', async (t) => {
   t.ok(checked > 0, `${checked} section references checked`);
   t.same(broken, [], 'every referenced section exists');
 });
+
+// Tests that the repository stands alone: no file points at documents outside it (the reference
+// material a clone does not have: a sibling shared/ folder's spec/ and seeds/, or its documents by name).
+t.test('no file points outside the repository', async (t) => {
+  const outside = /\bshared\/(?:spec|seeds)\b|\b(?:zircon-semantics|zircon-pager-tests|zircon-writeback-tests|NODE-NOTES|STYLE)\.md\b/;
+  const found: string[] = [];
+  for (const file of repositoryFiles(ROOT)) {
+    if (relative(ROOT, file) === 'test/ledger/docs.test.ts') continue; // this test names them in its pattern
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        if (outside.test(line)) found.push(`${relative(ROOT, file)}:${i + 1}: ${line.trim()}`);
+      });
+  }
+  t.same(found, [], 'no reference to documents outside the repository');
+});

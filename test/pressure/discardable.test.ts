@@ -1,5 +1,5 @@
 // Discardable VMOs under real memory pressure (docs/api.md physicalMemory, docs/semantics.md §3.13,
-// shared/seeds/003 LOCK/TRY_LOCK/UNLOCK): a kernel with a 64-page frame pool is filled by pager
+// zx_vmo_op_range LOCK/TRY_LOCK/UNLOCK in docs/api.md): a kernel with a 64-page frame pool is filled by pager
 // supplies and anonymous writes. When the pool is full the allocating thread reclaims: an unlocked
 // discardable VMO is discarded whole (before any clean pager page is evicted), after which TRY_LOCK
 // fails with ZX_ERR_UNAVAILABLE, LOCK reports the whole VMO discarded and it reads zeros; a locked

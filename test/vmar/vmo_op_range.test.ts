@@ -1,5 +1,5 @@
 // zx_vmo_op_range's argument, rights and state checks for every op, as its reference page lists them
-// (shared/seeds/003, docs/semantics.md §2.10): the right each op needs (ACCESS_DENIED with a reduced
+// (docs/api.md, docs/semantics.md §2.10): the right each op needs (ACCESS_DENIED with a reduced
 // handle), OUT_OF_RANGE ranges, INVALID_ARGS for unknown ops, zero-sized cache ops and unaligned
 // DECOMMIT, NOT_SUPPORTED for lock ops on non-discardable VMOs, DECOMMIT on pager VMOs and
 // CACHE_INVALIDATE without kernel.enable-debugging-syscalls, UNAVAILABLE for TRY_LOCK after a
