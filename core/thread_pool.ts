@@ -16,7 +16,7 @@
 import { Piscina } from 'piscina';
 import { ZX_THREAD_STATE_DEAD } from '../shared/constants.js';
 import { ZX_ERR_NO_RESOURCES } from '../shared/status.js';
-import type { BuiltinOp, ThreadOutcome, ThreadTask } from '../workers/thread_protocol.js';
+import type { BuiltinOp, ThreadOutcome, ThreadTask } from './thread_protocol.js';
 import { KernelPanic, ThreadKilled, ZxError, ZxException } from './errors.js';
 import type { Kernel } from './kernel.js';
 import { allocThread } from './object/handle_table.js';

@@ -18,7 +18,7 @@ import {
   ZX_VMO_OP_PREFETCH,
   ZX_VMO_OP_ZERO,
 } from '../shared/constants.js';
-import { fillPage, makeStamp, pageTag, readStamp } from '../cli/stress/content.js';
+import { fillPage, makeStamp, pageTag, readStamp } from './stress_content.js';
 import { seededRandom } from './random.js';
 import {
   C_HISTORY_FULL,

@@ -8,7 +8,7 @@ import { KernelPanic, ThreadKilled, ZxError, ZxException } from '../core/errors.
 import type { Sys } from '../core/sys_types.js';
 import { H_INSTANCE, T_KILLED, T_STATE } from '../shared/layout.js';
 import { ZX_THREAD_STATE_DEAD, ZX_THREAD_STATE_RUNNING } from '../shared/constants.js';
-import type { ThreadOutcome, ThreadTask } from './thread_protocol.js';
+import type { ThreadOutcome, ThreadTask } from '../core/thread_protocol.js';
 
 let attached: { instance: number; kernel: Kernel } | null = null;
 

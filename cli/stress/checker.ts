@@ -17,7 +17,7 @@
 import { TraceEvent, type TraceRecord } from '../../core/trace.js';
 import { ZX_ERR_NOT_SUPPORTED, ZX_ERR_OUT_OF_RANGE } from '../../core/index.js';
 import { OpKind } from '../../workers/stress_protocol.js';
-import { MISPLACED, TORN, ZEROED } from './content.js';
+import { MISPLACED, TORN, ZEROED } from '../../workers/stress_content.js';
 
 export interface Op {
   thread: number;

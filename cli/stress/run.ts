@@ -68,7 +68,7 @@ import {
   monotonicMs,
 } from '../../workers/stress_protocol.js';
 import { checkFailWakeups, checkHistory, isRead, type Op, type Violation, type ViolationKind } from './checker.js';
-import { fillPage, initiallyZero, pageTag, readStamp, WORDS, ZEROED } from './content.js';
+import { fillPage, initiallyZero, pageTag, readStamp, WORDS, ZEROED } from '../../workers/stress_content.js';
 import { HangWatch } from './watchdog.js';
 import { enabledOps, midRunEvents, type MidRunEvent, type Scenario, type SwarmOp } from './scenario.js';
 

@@ -8,7 +8,7 @@
 import t from 'tap';
 import { parseStressArgs } from '../../cli/stress/command.js';
 import { checkHistory, type Op } from '../../cli/stress/checker.js';
-import { ZEROED } from '../../cli/stress/content.js';
+import { ZEROED } from '../../workers/stress_content.js';
 import { runStress } from '../../cli/stress/run.js';
 import { SWARM_OPS, enabledOps } from '../../cli/stress/scenario.js';
 import { OpKind } from '../../workers/stress_protocol.js';

@@ -17,29 +17,6 @@ const SCANNED = ['core', 'shared', 'workers', 'cli'];
 const FUTEX_MODULE = 'shared/futex.ts';
 
 /**
- * Files still calling Atomics.wait/notify themselves while their calls move to shared/futex.ts (issue
- * 11, other slices): reported as todo, not failure. An entry that no longer calls them fails the test,
- * so the list only shrinks; it must be empty once the issue is done.
- */
-const FUTEX_CALLS_BEING_MOVED: readonly string[] = ['core/kernel_state.ts', 'core/object/process.ts', 'core/panic.ts', 'workers/stress_services.ts', 'cli/stress/run.ts'];
-
-/**
- * Import arrows that close a cycle at the base of issue 11, in files other slices own: each is taken
- * out of the graph before the cycle check and reported as todo. An entry whose arrow is gone, or no
- * longer closes a cycle, fails the test, so the list only shrinks; it must be empty once the issue is
- * done. core/panic.ts imports KernelState's type only, while kernel_state.ts calls into panic.ts.
- */
-const CYCLE_ARROWS_BEING_REMOVED: readonly (readonly [string, string])[] = [['core/panic.ts', 'core/kernel_state.ts']];
-
-/**
- * Forbidden arrows at the base of issue 11 whose fix needs files of other slices, reported as todo
- * (an entry that is gone fails, as above): core's ThreadPool takes its message types from
- * workers/thread_protocol.ts (the protocol belongs in core/, which workers/ may import), and a stress
- * worker takes the page-content stamps from cli/stress/content.ts (they belong in shared/ or workers/).
- */
-const ARROWS_BEING_REMOVED: readonly string[] = ['core/thread_pool.ts -> workers/thread_protocol.ts', 'workers/stress_thread.ts -> cli/stress/content.ts'];
-
-/**
  * `source` with comments removed. keepStrings: leave string literals as they are (to read import
  * specifiers); otherwise blank their text (to look for calls), keeping template ${ } expressions.
  */
@@ -91,8 +68,11 @@ export function stripComments(source: string, keepStrings: boolean): string {
 }
 
 /** The relative specifiers `source` imports or re-exports (static and dynamic). */
-export function importSpecifiers(source: string): string[] {
-  const code = stripComments(source, true);
+export function importSpecifiers(source: string, runtimeOnly = false): string[] {
+  let code = stripComments(source, true);
+  // A type-only import is erased by the compiler: it orders no module evaluation, so it cannot close
+  // a cycle (every core module names KernelState's type, which imports a few of them at run time).
+  if (runtimeOnly) code = code.replace(/(?:^|[;\n}])\s*(?:import|export)\s+type\s[^;'"]*?\sfrom\s*(['"])[^'"]+\1/g, '');
   const specs: string[] = [];
   const patterns = [
     /(?:^|[;\n}])\s*(?:import|export)\s[^;'"]*?\sfrom\s*(['"])([^'"]+)\1/g,
@@ -183,6 +163,7 @@ function readTree(): Map<string, string> {
 
 t.test('the checkers', async (t) => {
   t.same(importSpecifiers("import { a } from './a.js';\nimport type { B } from '../b.js';\nexport { c } from './c.js';\nimport './d.js';\nconst e = await import('./e.js');"), ['./a.js', '../b.js', './c.js', './d.js', './e.js']);
+  t.same(importSpecifiers("import { a } from './a.js';\nimport type { B } from '../b.js';\nexport type { C } from './c.js';", true), ['./a.js'], 'runtime only: type-only imports left out');
   t.same(importSpecifiers("import {\n  a,\n  b,\n} from './multi.js';"), ['./multi.js']);
   t.same(importSpecifiers("// import { a } from './commented.js';\n/* import './block.js'; */\nconst s = \"import x from './in_string.js'\";"), []);
   t.same(importSpecifiers("import { z } from 'zod';"), ['zod'], 'bare specifiers are read (and skipped later as not relative)');
@@ -210,6 +191,8 @@ t.test('the checkers', async (t) => {
 
 const tree = readTree();
 const graph = new Map<string, string[]>();
+/** The arrows that order module evaluation (type-only imports left out): the cycle check's graph. */
+const runtimeGraph = new Map<string, string[]>();
 const badArrows: string[] = [];
 const missing: string[] = [];
 for (const [file, source] of tree) {
@@ -223,6 +206,12 @@ for (const [file, source] of tree) {
     if (SCANNED.includes(topOf(target)) && !tree.has(target)) missing.push(`${file} -> ${target}`);
   }
   graph.set(file, deps);
+  runtimeGraph.set(
+    file,
+    importSpecifiers(source, true)
+      .filter((spec) => spec.startsWith('.'))
+      .map((spec) => resolveSpecifier(file, spec)),
+  );
 }
 
 t.test('the tree was read', async (t) => {
@@ -233,36 +222,16 @@ t.test('the tree was read', async (t) => {
 });
 
 t.test('no import cycle', async (t) => {
-  const pruned = new Map([...graph].map(([file, deps]) => [file, deps.filter((to) => !CYCLE_ARROWS_BEING_REMOVED.some(([a, b]) => a === file && b === to))]));
-  const cycle = findCycle(pruned);
+  const cycle = findCycle(runtimeGraph);
   t.equal(cycle, null, cycle ? `import cycle: ${cycle.join(' -> ')}` : 'acyclic');
-  for (const [from, to] of CYCLE_ARROWS_BEING_REMOVED) {
-    const back = new Map(pruned);
-    back.set(from, [...(pruned.get(from) ?? []), to]);
-    const closes = (graph.get(from) ?? []).includes(to) && findCycle(back) !== null;
-    t.ok(closes, `${from} -> ${to} still closes a cycle: drop it from CYCLE_ARROWS_BEING_REMOVED once it does not`);
-    if (closes) t.fail(`import cycle through ${from} -> ${to}`, { todo: 'issue 11: being removed by another slice' });
-  }
 });
 
 t.test('only allowed arrows', async (t) => {
-  const arrowOf = (bad: string): string => bad.slice(0, bad.indexOf(':'));
-  t.same(badArrows.filter((bad) => !ARROWS_BEING_REMOVED.includes(arrowOf(bad))), [], 'no forbidden arrow');
-  for (const arrow of ARROWS_BEING_REMOVED) {
-    const bad = badArrows.find((b) => arrowOf(b) === arrow);
-    t.ok(bad, `${arrow} is still there: drop it from ARROWS_BEING_REMOVED once it is not`);
-    if (bad) t.fail(bad, { todo: 'issue 11: being removed by another slice' });
-  }
+  t.same(badArrows, [], 'no forbidden arrow (type-only imports included)');
 });
 
 t.test(`only ${FUTEX_MODULE} calls Atomics.wait / notify / waitAsync`, async (t) => {
   t.equal(callsFutexPrimitives(tree.get(FUTEX_MODULE) ?? ''), true, `${FUTEX_MODULE} is where they are`);
   const callers = [...tree].filter(([file, source]) => file !== FUTEX_MODULE && callsFutexPrimitives(source)).map(([file]) => file);
-  for (const file of callers) {
-    if (FUTEX_CALLS_BEING_MOVED.includes(file)) t.fail(`${file} calls a futex primitive (its calls are being moved)`, { todo: 'issue 11: moving to shared/futex.ts' });
-    else t.fail(`${file} calls Atomics.wait/notify/waitAsync: use shared/futex.ts`);
-  }
-  for (const file of FUTEX_CALLS_BEING_MOVED) {
-    t.ok(callers.includes(file), `${file} still on the being-moved list: drop it from FUTEX_CALLS_BEING_MOVED once it no longer calls them`);
-  }
+  t.same(callers, [], 'no other module calls them');
 });

@@ -4,7 +4,7 @@
 // Stamp 0 is the backing store's initial content. An all-zero page (OP_ZERO, a truncation, a zero
 // marker, a sparse backing page) reads as ZEROED: a value many operations may have written.
 
-import { PAGE_SIZE } from '../../core/index.js';
+import { PAGE_SIZE } from '../shared/constants.js';
 
 export const WORDS = PAGE_SIZE / 4;
 

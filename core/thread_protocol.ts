@@ -1,7 +1,7 @@
 // The messages between a ThreadPool (main side) and its workers: one task = one simulated thread.
 // Both sides compile against these types; only SharedArrayBuffers, numbers and plain data cross.
 
-import type { KernelShare } from '../core/kernel.js';
+import type { KernelShare } from './kernel.js';
 
 export type BuiltinOp = 'vmoRead' | 'vmoWrite' | 'vmoOpRange' | 'memRead' | 'memWrite';
 
