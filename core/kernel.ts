@@ -80,7 +80,7 @@ export const KernelOptionsSchema = KernelOptionsObject.superRefine((o, ctx) => {
     const total = metaWordsOf(config);
     if (total <= MAX_META_WORDS) return;
     const by = metaWordsByCapacity(config);
-    const [worst] = Object.entries(by).sort((a, b) => b[1] - a[1])[0]!;
+    const [worst] = Object.entries(by).sort((a, b) => b[1] - a[1])[0];
     const option = OPTION_OF_CAPACITY[worst as keyof LayoutConfig] ?? worst;
     const named = worst === 'maxNodes' && o.maxPageListNodes === undefined ? 'physicalMemory' : option;
     ctx.addIssue({
@@ -183,7 +183,7 @@ export class Kernel {
   static create(options: KernelOptions = {}): Kernel {
     const parsed = KernelOptionsSchema.safeParse(options);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
+      const issue = parsed.error.issues[0];
       throw new RangeError(`Kernel.create: options.${issue.path.join('.') || '(root)'} ${issue.message}`);
     }
     const o = parsed.data;

@@ -684,15 +684,15 @@ export function attachShared(meta: SharedArrayBuffer, frameBuffer: SharedArrayBu
   assert(w[H_MAGIC] === LAYOUT_MAGIC, 'attach: not a pagersim kernel (bad magic)');
   assert(w[H_VERSION] === LAYOUT_VERSION, `attach: layout version ${w[H_VERSION]} != ${LAYOUT_VERSION}`);
   const layout = planLayout({
-    frameCount: w[H_FRAME_COUNT]!,
-    maxHandles: w[H_MAX_HANDLES]!,
-    maxObjects: w[H_MAX_OBJECTS]!,
-    maxThreads: w[H_MAX_THREADS]!,
-    maxNodes: w[H_MAX_NODES]!,
-    maxPortPackets: w[H_MAX_PORT_PACKETS]!,
-    maxIntervals: w[H_MAX_INTERVALS]!,
-    maxMappings: w[H_MAX_MAPPINGS]!,
-    traceCapacity: w[H_TRACE_CAPACITY]!,
+    frameCount: w[H_FRAME_COUNT],
+    maxHandles: w[H_MAX_HANDLES],
+    maxObjects: w[H_MAX_OBJECTS],
+    maxThreads: w[H_MAX_THREADS],
+    maxNodes: w[H_MAX_NODES],
+    maxPortPackets: w[H_MAX_PORT_PACKETS],
+    maxIntervals: w[H_MAX_INTERVALS],
+    maxMappings: w[H_MAX_MAPPINGS],
+    traceCapacity: w[H_TRACE_CAPACITY],
   });
   assert(layout.handleGenBits === w[H_HANDLE_GEN_BITS], 'attach: handle generation bits do not match the plan');
   assert(layout.metaWords * 4 === meta.byteLength, 'attach: metadata buffer size does not match its plan');

@@ -101,7 +101,7 @@ function runPager(c: ServiceConfig): void {
     spans.set([kind, t0, Number(process.hrtime.bigint()), pages], nspans++ * SPAN_F64);
   };
   /** Pager VMO v's size in bytes now (resizable VMOs change under the pager's feet). */
-  const sizeOf = (v: number): number => sys.vmoGetSize(c.vmos[v]!);
+  const sizeOf = (v: number): number => sys.vmoGetSize(c.vmos[v]);
   /**
    * Supplies [off, off + len) of VMO v from the backing store, clipped to the VMO's current size: false
    * when memory ran out (the caller retries later; only dirty pages may be left). With zero-supply, a
@@ -128,7 +128,7 @@ function runPager(c: ServiceConfig): void {
           return false;
         }
         try {
-          sys.pagerSupplyPages(c.pager, c.vmos[v]!, off, end - off, aux, 0);
+          sys.pagerSupplyPages(c.pager, c.vmos[v], off, end - off, aux, 0);
           Atomics.add(control, C_PAGES_SUPPLIED, pages);
           Atomics.add(control, C_ZERO_MARKERS, markers);
           return true;
@@ -147,7 +147,7 @@ function runPager(c: ServiceConfig): void {
   /** OP_DIRTY: false when memory ran out (zero markers and zero intervals need frames): retried. */
   const dirtyRange = (v: number, off: number, len: number): boolean => {
     try {
-      sys.pagerOpRange(c.pager, ZX_PAGER_OP_DIRTY, c.vmos[v]!, off, len, 0);
+      sys.pagerOpRange(c.pager, ZX_PAGER_OP_DIRTY, c.vmos[v], off, len, 0);
     } catch (e) {
       // NOT_FOUND: a page was evicted meanwhile, the writer retries with READ; OUT_OF_RANGE: shrunk.
       if (expected(e) === ZX_ERR_NO_MEMORY) return false;
@@ -160,7 +160,7 @@ function runPager(c: ServiceConfig): void {
       const end = Math.min(off + len, sizeOf(v));
       if (end <= off) return false;
       try {
-        sys.pagerOpRange(c.pager, ZX_PAGER_OP_FAIL, c.vmos[v]!, off, end - off, code);
+        sys.pagerOpRange(c.pager, ZX_PAGER_OP_FAIL, c.vmos[v], off, end - off, code);
         return true;
       } catch (e) {
         if (expected(e) !== ZX_ERR_OUT_OF_RANGE) return false;
@@ -171,7 +171,7 @@ function runPager(c: ServiceConfig): void {
   /** With --fail-rate: fails the request with a chosen code instead of serving it; true if it did. */
   const maybeFail = (v: number, off: number, len: number, t0: number): boolean => {
     if (c.failRate <= 0 || rand() >= c.failRate) return false;
-    const code = c.failCodes[Math.floor(rand() * c.failCodes.length)]!;
+    const code = c.failCodes[Math.floor(rand() * c.failCodes.length)];
     if (failRange(v, off, len, code)) {
       Atomics.add(control, C_FAILED, 1);
       Atomics.add(control, C_FAILED_BY_CODE + FAIL_CODES.indexOf(code), 1);
@@ -203,7 +203,7 @@ function runPager(c: ServiceConfig): void {
         // Busy while a backlog waits, the clock reset only by a success: a retry that never succeeds
         // (memory that never comes back) shows as a pager stuck on one packet: the watchdog's hang.
         Atomics.store(control, C_PAGER_BUSY, 1);
-        const r = retry[0]!;
+        const r = retry[0];
         if (r.dirty ? dirtyRange(r.v, r.off, r.len) : supplyCluster(r.v, r.off, r.len)) {
           retry.shift();
           Atomics.store(control, C_PAGER_IDLE_SINCE_MS, monotonicMs());
@@ -270,11 +270,11 @@ function runWriteback(c: ServiceConfig): void {
     try {
       for (let v = 0; v < c.vmos.length; v++) {
         let start = 0;
-        const size = sys.vmoGetSize(c.vmos[v]!); // resizable VMOs: only what is there now
+        const size = sys.vmoGetSize(c.vmos[v]); // resizable VMOs: only what is there now
         for (;;) {
           let q;
           try {
-            q = sys.pagerQueryDirtyRanges(c.pager, c.vmos[v]!, start, size - start, 64);
+            q = sys.pagerQueryDirtyRanges(c.pager, c.vmos[v], start, size - start, 64);
           } catch (e) {
             if (expected(e) !== ZX_ERR_OUT_OF_RANGE) throw e;
             break; // shrunk since we looked: the next pass sees the new size
@@ -284,9 +284,9 @@ function runWriteback(c: ServiceConfig): void {
             const pages = r.length / PAGE_SIZE;
             if (copy.length < r.length) copy = new Uint8Array(r.length);
             try {
-              sys.pagerOpRange(c.pager, ZX_PAGER_OP_WRITEBACK_BEGIN, c.vmos[v]!, r.offset, r.length, isZero ? ZX_VMO_DIRTY_RANGE_IS_ZERO : 0);
+              sys.pagerOpRange(c.pager, ZX_PAGER_OP_WRITEBACK_BEGIN, c.vmos[v], r.offset, r.length, isZero ? ZX_VMO_DIRTY_RANGE_IS_ZERO : 0);
               if (isZero) copy.fill(0, 0, r.length);
-              else sys.vmoRead(c.vmos[v]!, copy.subarray(0, r.length), r.offset);
+              else sys.vmoRead(c.vmos[v], copy.subarray(0, r.length), r.offset);
             } catch (e) {
               if (expected(e) !== ZX_ERR_OUT_OF_RANGE) throw e;
               continue; // shrunk since the query: what is left is still dirty for the next pass
@@ -296,7 +296,7 @@ function runWriteback(c: ServiceConfig): void {
             mutexLock(control, C_BACKING_LOCK);
             try {
               for (let p = 0; p < pages; p++) backing.write(v, r.offset / PAGE_SIZE + p, copy.subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE));
-              sys.pagerOpRange(c.pager, ZX_PAGER_OP_WRITEBACK_END, c.vmos[v]!, r.offset, r.length, 0);
+              sys.pagerOpRange(c.pager, ZX_PAGER_OP_WRITEBACK_END, c.vmos[v], r.offset, r.length, 0);
             } catch (e) {
               if (expected(e) !== ZX_ERR_OUT_OF_RANGE) throw e;
             } finally {
@@ -305,7 +305,7 @@ function runWriteback(c: ServiceConfig): void {
             dirtyPages += pages;
           }
           if (q.actual === q.avail || q.ranges.length === 0) break;
-          const last = q.ranges[q.ranges.length - 1]!;
+          const last = q.ranges[q.ranges.length - 1];
           start = last.offset + last.length;
         }
       }

@@ -95,7 +95,7 @@ export function stressThread(sys: Sys, a: StressThreadArgs): { ops: number } {
     else if (a.pattern === 'hot' && rand() < a.hotProbability) page = Math.floor(rand() * hot);
     else page = Math.floor(rand() * a.vmoPages);
     let kind: OpKind;
-    if (rangeOps.length > 0 && rand() < EXTRA_SHARE) kind = rangeOps[Math.floor(rand() * rangeOps.length)]!;
+    if (rangeOps.length > 0 && rand() < EXTRA_SHARE) kind = rangeOps[Math.floor(rand() * rangeOps.length)];
     else {
       const write = rand() >= a.readRatio;
       const viaMapping = mapped && a.extraOps.includes(write ? OpKind.MapWrite : OpKind.MapRead) && rand() < 0.5;
@@ -117,22 +117,22 @@ export function stressThread(sys: Sys, a: StressThreadArgs): { ops: number } {
     try {
       switch (kind) {
         case OpKind.Read:
-          sys.vmoRead(a.vmos[v]!, bytes, page * PAGE_SIZE);
+          sys.vmoRead(a.vmos[v], bytes, page * PAGE_SIZE);
           break;
         case OpKind.Write:
-          sys.vmoWrite(a.vmos[v]!, bytes, page * PAGE_SIZE);
+          sys.vmoWrite(a.vmos[v], bytes, page * PAGE_SIZE);
           break;
         case OpKind.MapRead:
-          sys.memRead(addresses[v]! + page * PAGE_SIZE, bytes);
+          sys.memRead(addresses[v] + page * PAGE_SIZE, bytes);
           break;
         case OpKind.MapWrite:
-          sys.memWrite(addresses[v]! + page * PAGE_SIZE, bytes);
+          sys.memWrite(addresses[v] + page * PAGE_SIZE, bytes);
           break;
         case OpKind.Resize:
-          sys.vmoSetSize(a.vmos[v]!, page * PAGE_SIZE);
+          sys.vmoSetSize(a.vmos[v], page * PAGE_SIZE);
           break;
         default:
-          sys.vmoOpRange(a.vmos[v]!, RANGE_OPS.get(kind)!, page * PAGE_SIZE, arg * PAGE_SIZE);
+          sys.vmoOpRange(a.vmos[v], RANGE_OPS.get(kind)!, page * PAGE_SIZE, arg * PAGE_SIZE);
       }
     } catch (e) {
       if (e instanceof ZxError || e instanceof ZxException) status = e.status;

@@ -13,7 +13,7 @@ import type { ThreadOutcome, ThreadTask } from '../core/thread_protocol.js';
 let attached: { instance: number; kernel: Kernel } | null = null;
 
 function kernelFor(task: ThreadTask): Kernel {
-  const instance = new Int32Array(task.share.meta)[H_INSTANCE]!;
+  const instance = new Int32Array(task.share.meta)[H_INSTANCE];
   if (attached?.instance !== instance) attached = { instance, kernel: Kernel.attach(task.share) };
   return attached.kernel;
 }

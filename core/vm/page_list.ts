@@ -27,7 +27,7 @@ export const PAST_ANY_PAGE = 2 ** 31;
 
 /** Pages covered by one entry of a node at `level` (leaf = level 0 → 1 page). */
 function span(level: number): number {
-  return SPANS[level]!;
+  return SPANS[level];
 }
 
 /** Index of `page`'s entry in a node at `level`: page indices are < 2^30, so shifts are exact. */
@@ -230,19 +230,19 @@ export function forEachDirtyRun(k: KernelState, vmo: number, from: number, limit
   let runStart = -1;
   let runEnd = -1;
   while (depth >= 0) {
-    let mask = masks[depth]!;
+    let mask = masks[depth];
     if (mask === 0) {
       depth--;
       continue;
     }
     const level = h - 1 - depth;
-    const base = bases[depth]!;
+    const base = bases[depth];
     if (level <= 2) {
       // The bottom of the tree - a level-2 node, or a level-1 or leaf root - is walked here with
       // nested loops and no stack push: level-2 bits pick level-1 nodes, whose N_CHILD_DIRTY words
       // are the leaves' dirty masks; each leaf mask yields its runs of set bits.
       masks[depth] = 0;
-      const n2 = nodes[depth]!;
+      const n2 = nodes[depth];
       let m2 = level === 2 ? mask : 1;
       while (m2 !== 0) {
         let n1 = n2;
@@ -285,14 +285,14 @@ export function forEachDirtyRun(k: KernelState, vmo: number, from: number, limit
     }
     const j = 31 - Math.clz32(mask & -mask);
     masks[depth] = mask & (mask - 1);
-    const n = nodes[depth]!;
-    const childBase = base + j * SPANS[level]!;
+    const n = nodes[depth];
+    const childBase = base + j * SPANS[level];
     const childMask = t.childDirty(n, j);
     depth++;
     nodes[depth] = t.entry(n, j) - 1;
     bases[depth] = childBase;
     // Only the first and last child on the walk can straddle [from, limit).
-    masks[depth] = childBase >= from && childBase + SPANS[level]! <= limit ? childMask : entryMask(childMask, childBase, level - 1, from, limit);
+    masks[depth] = childBase >= from && childBase + SPANS[level] <= limit ? childMask : entryMask(childMask, childBase, level - 1, from, limit);
   }
   if (runStart >= 0) fn(runStart, runEnd);
 }
@@ -305,7 +305,7 @@ const walkBases = new Float64Array(16);
 
 /** `mask` restricted to the entries of a node (at `level`, first page `base`) that meet [from, limit). */
 function entryMask(mask: number, base: number, level: number, from: number, limit: number): number {
-  const s = SPANS[level]!;
+  const s = SPANS[level];
   const first = from > base ? Math.floor((from - base) / s) : 0;
   const lastExcl = Math.ceil((limit - base) / s);
   if (first >= NODE_FANOUT || lastExcl <= 0) return 0;
@@ -365,7 +365,7 @@ export function insertSlotsIfEmpty(k: KernelState, vmo: number, from: number, co
     let used = nodes.maskUsed(leaf);
     let dirty = nodes.maskDirty(leaf);
     for (let j = 0; j < n; j++) {
-      const slot = slots[i + j]!;
+      const slot = slots[i + j];
       if (skip[i + j] !== 0 || slot === EMPTY_SLOT || nodes.entry(leaf, first + j) !== EMPTY_SLOT) continue;
       nodes.setEntry(leaf, first + j, slot);
       used |= 1 << (first + j);

@@ -204,7 +204,7 @@ function prepareDirtyFramesLocked(k: KernelState, vmo: number, start: number, en
     for (let p = start; p < end && placed < need; p++) {
       const slot = lookupSlot(k, vmo, p);
       if (slotKind(slot) === SlotKind.Page) continue;
-      if (slotKind(slot) === SlotKind.Empty && placeFrameLocked(k, vmo, p, frames[placed]!, DirtyState.Clean, true) < 0) break;
+      if (slotKind(slot) === SlotKind.Empty && placeFrameLocked(k, vmo, p, frames[placed], DirtyState.Clean, true) < 0) break;
       placed++;
     }
   }
@@ -213,13 +213,13 @@ function prepareDirtyFramesLocked(k: KernelState, vmo: number, start: number, en
   // frames[i] belongs to the i-th marker or zero-interval page, in offset order.
   for (let p = start, i = 0; i < placed; p++) {
     const slot = lookupSlot(k, vmo, p);
-    if (slotKind(slot) === SlotKind.Marker) freeFrame(k, frames[i++]!);
+    if (slotKind(slot) === SlotKind.Marker) freeFrame(k, frames[i++]);
     else if (slotKind(slot) === SlotKind.Page && slotFrame(slot) === frames[i]) {
       releasePageLocked(k, vmo, p, slot); // frees frames[i]
       i++;
     }
   }
-  for (let i = placed; i < taken; i++) freeFrame(k, frames[i]!);
+  for (let i = placed; i < taken; i++) freeFrame(k, frames[i]);
   return taken < need ? SHOULD_WAIT_FOR_FRAMES : SHOULD_WAIT_FOR_NODES;
 }
 
@@ -238,7 +238,7 @@ function transitionToDirtyLocked(k: KernelState, vmo: number, start: number, end
     if (p < end) {
       const slot = lookupSlot(k, vmo, p);
       if (slotKind(slot) === SlotKind.Marker) {
-        placeFrameLocked(k, vmo, p, frames[next++]!, DirtyState.Dirty, true); // its leaf exists
+        placeFrameLocked(k, vmo, p, frames[next++], DirtyState.Dirty, true); // its leaf exists
         transitioned = true;
       } else if (slotDirtyState(slot) !== DirtyState.Dirty) {
         if (slotFrame(slot) === frames[next]) next++; // a zero-interval page placed above

@@ -637,7 +637,7 @@ export function supplyPages(k: KernelState, vmo: number, offsetPages: number, le
     }
     k.unlockObject(vmo);
     if (status !== ZX_OK) {
-      for (let i = 0; i < batch; i++) if (slotKind(scratch.slots[i]!) === SlotKind.Page) freeFrame(k, slotFrame(scratch.slots[i]!));
+      for (let i = 0; i < batch; i++) if (slotKind(scratch.slots[i]) === SlotKind.Page) freeFrame(k, slotFrame(scratch.slots[i]));
       return status;
     }
     done += batch;
@@ -664,7 +664,7 @@ function takePages(k: KernelState, aux: number, fromPage: number, count: number,
   const slots = scratch.slots;
   const marker = makeMarkerSlot();
   for (let i = 0; i < count; i++) {
-    const slot = slots[i]!;
+    const slot = slots[i];
     if (slotKind(slot) === SlotKind.Page) {
       slots[i] = asCleanPage(slot, ACCESSED_BIT);
       taken++;
@@ -680,8 +680,8 @@ function takePages(k: KernelState, aux: number, fromPage: number, count: number,
 function injectSupplyOverwritesDirtyLocked(k: KernelState, vmo: number, offsetPages: number, count: number, slots: Int32Array): void {
   for (let i = 0; i < count; i++) {
     const existing = lookupSlot(k, vmo, offsetPages + i);
-    if (slotKind(slots[i]!) === SlotKind.Page && slotKind(existing) === SlotKind.Page && slotDirtyState(existing) !== DirtyState.Clean) {
-      k.frames.copyWithin(slotFrame(existing) * PAGE_SIZE, slotFrame(slots[i]!) * PAGE_SIZE, (slotFrame(slots[i]!) + 1) * PAGE_SIZE);
+    if (slotKind(slots[i]) === SlotKind.Page && slotKind(existing) === SlotKind.Page && slotDirtyState(existing) !== DirtyState.Clean) {
+      k.frames.copyWithin(slotFrame(existing) * PAGE_SIZE, slotFrame(slots[i]) * PAGE_SIZE, (slotFrame(slots[i]) + 1) * PAGE_SIZE);
     }
   }
 }
@@ -711,7 +711,7 @@ function insertSuppliedLocked(k: KernelState, vmo: number, offsetPages: number, 
   for (let i = 0; i <= count; i++) {
     const isIn = i < count && inserted[i] === 1;
     if (i < count) {
-      const slot = slots[i]!;
+      const slot = slots[i];
       if (isIn) {
         filled++;
         if (slotKind(slot) === SlotKind.Page) {

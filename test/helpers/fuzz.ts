@@ -158,7 +158,7 @@ const garbageArb: fc.Arbitrary<AbstractOp> = fc
   .constantFrom(...GARBAGE_CALLS)
   .chain(([call, kinds]) =>
     fc
-      .tuple(fc.tuple(...[...kinds].map((kind) => wellTypedArb[kind]!)), fc.nat({ max: kinds.length - 1 }), fc.constantFrom(...INVALID_VALUES))
+      .tuple(fc.tuple(...[...kinds].map((kind) => wellTypedArb[kind])), fc.nat({ max: kinds.length - 1 }), fc.constantFrom(...INVALID_VALUES))
       .map(([args, at, bad]) => {
         const out = [...args];
         out[at] = bad === undefined && kinds[at] === 'd' ? null : bad; // exactly one argument is ill-typed or out of range
@@ -281,7 +281,7 @@ class FuzzRun {
     ops.forEach((op, i) => {
       if ('pick' in op) {
         if (owned.length === 0) return;
-        const [v, p] = owned[op.pick % owned.length]!;
+        const [v, p] = owned[op.pick % owned.length];
         if (op.k === 'write' || op.k === 'mapWrite') out.push({ k: op.k, v, p, stamp: ((round + 1) << 12) | (t << 8) | (i + 1) | 0x4000_0000 });
         else out.push({ k: op.k, v, p });
       } else out.push(op);
@@ -293,11 +293,11 @@ class FuzzRun {
     Atomics.store(this.world, C_FAIL_PERMILLE, round.failPermille);
     const random = seededRandom(round.ownerSeed);
     const owned: [number, number][][] = Array.from({ length: FUZZ_THREADS }, () => []);
-    for (let v = 0; v < VMO_COUNT; v++) for (let p = 0; p < this.sizes[v]!; p++) owned[Math.floor(random() * FUZZ_THREADS)]!.push([v, p]);
+    for (let v = 0; v < VMO_COUNT; v++) for (let p = 0; p < this.sizes[v]; p++) owned[Math.floor(random() * FUZZ_THREADS)].push([v, p]);
     const threads: SimThread[] = [];
     const opLists: FuzzOp[][] = [];
     for (let t = 0; t < FUZZ_THREADS; t++) {
-      const ops = this.concretize(round.threads[t] ?? [], owned[t]!, index, t);
+      const ops = this.concretize(round.threads[t] ?? [], owned[t], index, t);
       opLists.push(ops);
       this.ops += ops.length;
       const args: FuzzThreadArgs = { world: this.worldBuf, handles: this.handles, ops, pageSize: PAGE_SIZE, pagerMayDie: pagerDeathAfterMs !== null };
@@ -331,7 +331,7 @@ class FuzzRun {
       } catch (e) {
         if (e instanceof Error && e.name === 'ThreadKilled' && round.kill?.thread === t) {
           this.killed++;
-          this.noteKilled(opLists[t]!);
+          this.noteKilled(opLists[t]);
         }
         else this.violations.push(`round ${index} thread ${t} died: ${String(e)}`);
       }
@@ -349,7 +349,7 @@ class FuzzRun {
       if (maybe.has(found)) this.world[EXPECT + at] = found; // what the killed thread left
       this.uncertain.delete(at);
     }
-    return this.world[EXPECT + at]!;
+    return this.world[EXPECT + at];
   }
 
   /** A killed thread stopped somewhere in its ops: each page it wrote or zeroed may hold either value. */
@@ -357,7 +357,7 @@ class FuzzRun {
     for (const op of ops) {
       if (op.k !== 'write' && op.k !== 'mapWrite' && op.k !== 'zero') continue;
       const at = pageIndex(op.v, op.p);
-      const values = this.uncertain.get(at) ?? new Set([this.world[EXPECT + at]!]);
+      const values = this.uncertain.get(at) ?? new Set([this.world[EXPECT + at]]);
       values.add(op.k === 'zero' ? 0 : op.stamp);
       this.uncertain.set(at, values);
     }
@@ -381,17 +381,17 @@ class FuzzRun {
         for (let v = 0; v < VMO_COUNT; v++) this.writeback(v);
         return;
       case 'resize': {
-        const old = this.sizes[op.v]!;
-        if (this.tolerate(`resize VMO ${op.v} to ${op.pages} pages`, [ZX_ERR_NO_MEMORY, ZX_ERR_IO], () => sys.vmoSetSize(handles.vmos[op.v]!, op.pages * PAGE_SIZE))) {
+        const old = this.sizes[op.v];
+        if (this.tolerate(`resize VMO ${op.v} to ${op.pages} pages`, [ZX_ERR_NO_MEMORY, ZX_ERR_IO], () => sys.vmoSetSize(handles.vmos[op.v], op.pages * PAGE_SIZE))) {
           for (let p = Math.min(old, op.pages); p < MAX_PAGES; p++) this.world[EXPECT + pageIndex(op.v, p)] = 0;
           this.sizes[op.v] = op.pages;
         }
         return;
       }
       case 'zero': {
-        const end = Math.min(op.from + op.n, this.sizes[op.v]!);
+        const end = Math.min(op.from + op.n, this.sizes[op.v]);
         if (end <= op.from) return;
-        if (this.tolerate(`OP_ZERO VMO ${op.v} [${op.from}, ${end})`, [ZX_ERR_NO_MEMORY, ZX_ERR_IO], () => sys.vmoOpRange(handles.vmos[op.v]!, ZX_VMO_OP_ZERO, op.from * PAGE_SIZE, (end - op.from) * PAGE_SIZE))) {
+        if (this.tolerate(`OP_ZERO VMO ${op.v} [${op.from}, ${end})`, [ZX_ERR_NO_MEMORY, ZX_ERR_IO], () => sys.vmoOpRange(handles.vmos[op.v], ZX_VMO_OP_ZERO, op.from * PAGE_SIZE, (end - op.from) * PAGE_SIZE))) {
           for (let p = op.from; p < end; p++) this.world[EXPECT + pageIndex(op.v, p)] = 0;
         }
         return;
@@ -403,7 +403,7 @@ class FuzzRun {
         sys.vmoOpRange(this.balloon, ZX_VMO_OP_DECOMMIT, 0, FRAMES * PAGE_SIZE);
         return;
       case 'dontNeed':
-        sys.vmoOpRange(handles.vmos[op.v]!, ZX_VMO_OP_DONT_NEED, 0, this.sizes[op.v]! * PAGE_SIZE);
+        sys.vmoOpRange(handles.vmos[op.v], ZX_VMO_OP_DONT_NEED, 0, this.sizes[op.v] * PAGE_SIZE);
         return;
       case 'churn': {
         // A closed handle value must stay dead however many handles come and go after it.
@@ -437,8 +437,8 @@ class FuzzRun {
   /** query → BEGIN → copy to the backing store (each page must be whole and current) → END. */
   writeback(v: number): void {
     const { sys, handles } = this;
-    const vmo = handles.vmos[v]!;
-    const size = this.sizes[v]!;
+    const vmo = handles.vmos[v];
+    const size = this.sizes[v];
     if (size === 0) return;
     const { ranges } = sys.pagerQueryDirtyRanges(handles.pager, vmo, 0, size * PAGE_SIZE, 64);
     for (const r of ranges) {
@@ -449,7 +449,7 @@ class FuzzRun {
       const words = new Int32Array(buf.buffer);
       for (let i = 0; i < r.length / PAGE_SIZE; i++) {
         const p = r.offset / PAGE_SIZE + i;
-        const stamp = words[i * (PAGE_SIZE / 4)]!;
+        const stamp = words[i * (PAGE_SIZE / 4)];
         const want = this.expected(pageIndex(v, p), stamp);
         if (stamp !== want) this.violations.push(`writeback of VMO ${v} page ${p} found stamp ${stamp}, expected ${want}`);
         for (let j = 0; j < PAGE_SIZE / 4; j++) {
@@ -507,13 +507,13 @@ class FuzzRun {
     const page = new Uint8Array(PAGE_SIZE);
     const words = new Int32Array(page.buffer);
     for (let v = 0; v < VMO_COUNT; v++) {
-      for (let p = 0; p < this.sizes[v]!; p++) {
+      for (let p = 0; p < this.sizes[v]; p++) {
         let ok = false;
         for (let attempt = 0; attempt < VERIFY_RETRIES && !ok; attempt++) {
           let deadPagerRefused = false;
           ok = this.tolerate(`${where}: read of VMO ${v} page ${p}`, attempt < VERIFY_RETRIES - 1 ? [ZX_ERR_IO] : [], () => {
             try {
-              this.sys.vmoRead(this.handles.vmos[v]!, page, p * PAGE_SIZE);
+              this.sys.vmoRead(this.handles.vmos[v], page, p * PAGE_SIZE);
             } catch (e) {
               // With its pager dead, a page that is not present can only fail.
               if (this.pagerDead && e instanceof ZxError && e.status === ZX_ERR_BAD_STATE) deadPagerRefused = true;
@@ -529,7 +529,7 @@ class FuzzRun {
           if (!ok && attempt === 1 && !this.pagerDead) this.runMainOp({ k: 'writeback' });
         }
         if (!ok) continue;
-        const want = this.expected(pageIndex(v, p), words[0]!);
+        const want = this.expected(pageIndex(v, p), words[0]);
         const bad = words.findIndex((x) => x !== want);
         if (bad >= 0) this.violations.push(`${where}: VMO ${v} page ${p} word ${bad} reads ${words[bad]}, its last write or supply was stamp ${want}`);
       }
@@ -578,7 +578,7 @@ export async function runFuzzPlan(plan: FuzzPlan): Promise<FuzzOutcome> {
   const w = run.world;
   return {
     violations: run.violations,
-    stats: { rounds, ops: run.ops, reads: w[C_READS]!, dirtyAcked: w[C_DIRTY_ACKED]!, dirtyAhead: w[C_DIRTY_AHEAD]!, failed: w[C_FAILED]!, noMemory: run.noMemory, killed: run.killed, pagerDeaths: run.pagerDead ? 1 : 0 },
+    stats: { rounds, ops: run.ops, reads: w[C_READS], dirtyAcked: w[C_DIRTY_ACKED], dirtyAhead: w[C_DIRTY_AHEAD], failed: w[C_FAILED], noMemory: run.noMemory, killed: run.killed, pagerDeaths: run.pagerDead ? 1 : 0 },
   };
 }
 

@@ -208,7 +208,7 @@ export function verifyDirtyRanges(t: Test, pager: UserPager, vmo: Vmo, expected:
       if (q.actual < q.avail && q.actual !== MAX_RANGES) violations.push(`from page ${start / PAGE_SIZE}: actual ${q.actual} < avail ${q.avail} with room left`);
       for (const r of q.ranges) ranges.push(pagesOf(r));
       if (ranges.length >= expected.length || q.actual >= q.avail) break;
-      const last = q.ranges[q.ranges.length - 1]!;
+      const last = q.ranges[q.ranges.length - 1];
       start = last.offset + last.length;
       if (start >= size) break;
     }

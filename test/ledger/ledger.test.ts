@@ -74,8 +74,8 @@ function cells(line: string): string[] {
 function tableBodies(lines: readonly string[], header: readonly string[]): { line: number; cells: string[] }[] {
   const body: { line: number; cells: string[] }[] = [];
   for (let i = 0; i + 1 < lines.length; i++) {
-    if (!lines[i]!.trim().startsWith('|') || cells(lines[i]!).join('|') !== header.join('|')) continue;
-    for (let j = i + 2; j < lines.length && lines[j]!.trim().startsWith('|'); j++) body.push({ line: j + 1, cells: cells(lines[j]!) });
+    if (!lines[i].trim().startsWith('|') || cells(lines[i]).join('|') !== header.join('|')) continue;
+    for (let j = i + 2; j < lines.length && lines[j].trim().startsWith('|'); j++) body.push({ line: j + 1, cells: cells(lines[j]) });
   }
   return body;
 }
@@ -101,11 +101,11 @@ function parseCase(entry: string, problems: string[], at: string): Case | null {
   const ports: Port[] = [];
   for (const part of target.split(' + ')) {
     const m = PORT.exec(part);
-    if (m === null || m[1]!.split('/').includes('..')) {
+    if (m === null || m[1].split('/').includes('..')) {
       problems.push(`${at}: '${part}' is not 'test/<path>.test.ts \`<test name>\`'`);
       return null;
     }
-    ports.push({ file: m[1]!, name: m[2]! });
+    ports.push({ file: m[1], name: m[2] });
   }
   return { name, status, ports };
 }
@@ -147,7 +147,7 @@ function parseCounts(lines: readonly string[], problems: string[]): CountLine[] 
       problems.push(`CONFORMANCE.md:${line}: bad counts line '${c.join(' | ')}'`);
       continue;
     }
-    counts.push({ line, suite: c[0]!, unit: c[1]!, counts: numbers.slice(0, STATUSES.length), total: numbers[STATUSES.length]! });
+    counts.push({ line, suite: c[0], unit: c[1], counts: numbers.slice(0, STATUSES.length), total: numbers[STATUSES.length] });
   }
   return counts;
 }
@@ -163,7 +163,7 @@ const REGISTRATIONS = [
 function registeredNames(source: string): Set<string> {
   const names = new Set<string>();
   for (const { pattern, names: expand } of REGISTRATIONS) {
-    for (const m of source.matchAll(pattern)) for (const name of expand(m[1] ?? m[2]!)) names.add(name);
+    for (const m of source.matchAll(pattern)) for (const name of expand(m[1] ?? m[2])) names.add(name);
   }
   return names;
 }

@@ -265,7 +265,7 @@ class Lockstep {
   // --- ops -----------------------------------------------------------------------------------
 
   vmoSel(sel: VmoSel, vi: number): number {
-    const v = this.vmos[vi]!;
+    const v = this.vmos[vi];
     switch (sel) {
       case 'ok':
         return v.h;
@@ -295,7 +295,7 @@ class Lockstep {
       case 'bad':
         return INVALID_HANDLE;
       case 'vmo':
-        return this.vmos[vi]!.h;
+        return this.vmos[vi].h;
     }
   }
 
@@ -320,7 +320,7 @@ class Lockstep {
         break;
       case 'vmoOp': {
         const code = op.op === 'decommit' ? ZX_VMO_OP_DECOMMIT : 99;
-        thread = pool.spawn('vmoOpRange', { vmo: this.vmos[vi]!.h, op: code, offset: op.page * PAGE, size: op.pages * PAGE });
+        thread = pool.spawn('vmoOpRange', { vmo: this.vmos[vi].h, op: code, offset: op.page * PAGE, size: op.pages * PAGE });
         break;
       }
       default:
@@ -368,7 +368,7 @@ class Lockstep {
         return undefined;
       }
       case 'badOp':
-        sys.pagerOpRange(this.pager, op.op, this.vmos[vi]!.h, 0, PAGE, 0);
+        sys.pagerOpRange(this.pager, op.op, this.vmos[vi].h, 0, PAGE, 0);
         return undefined;
       case 'detach':
         sys.pagerDetachVmo(this.pagerSel(op.pager, vi), this.vmoSel(op.handle, vi));
@@ -438,7 +438,7 @@ class Lockstep {
     const { events, dropped } = this.env.kernel.readTrace();
     if (dropped > 0) throw new Error('kernel trace ring is full: rebuild the KernelEnv more often');
     for (let i = this.env.traceSeen; i < events.length; i++) {
-      const e = events[i]!;
+      const e = events[i];
       let slot: number;
       let kind: 'wait' | 'signal';
       if (e.type === TraceEvent.WaitBegin) {
@@ -454,8 +454,8 @@ class Lockstep {
       if (kind === 'wait' && !this.slots.has(slot)) {
         const unmapped = [...this.live.values()].filter((l) => l.slot < 0);
         if (unmapped.length !== 1) throw new Divergence(`trace: a wait by kernel thread slot ${slot} that no live thread owns`);
-        unmapped[0]!.slot = slot;
-        this.slots.set(slot, unmapped[0]!.tid);
+        unmapped[0].slot = slot;
+        this.slots.set(slot, unmapped[0].tid);
       }
     }
     this.env.traceSeen = events.length;
@@ -552,8 +552,8 @@ function compareStep(
 
 function compareViews(where: string, model: VmoView[], kernel: VmoView[]): void {
   for (let i = 0; i < model.length; i++) {
-    const m = model[i]!;
-    const k = kernel[i]!;
+    const m = model[i];
+    const k = kernel[i];
     for (const f of ['size', 'modified', 'committed'] as const) {
       if (m[f] !== k[f]) throw new Divergence(`${where}: VMO ${i} ${f} is ${String(k[f])}, model says ${String(m[f])}`);
     }
@@ -601,7 +601,7 @@ export function describeOp(op: Op): string {
     const bits = [];
     if (o.pager && o.pager !== 'ok') bits.push(`pager=${o.pager}`);
     if (o.handle && o.handle !== 'ok') bits.push(`vmo=${o.handle}`);
-    if (o.misalign) bits.push(['', 'offset+512', 'length+512', 'aux+512'][o.misalign]!);
+    if (o.misalign) bits.push(['', 'offset+512', 'length+512', 'aux+512'][o.misalign]);
     return bits.length ? ` [${bits.join(' ')}]` : '';
   };
   switch (op.kind) {

@@ -307,7 +307,7 @@ export class PagerModel {
   }
 
   vmoKey(i: number): number {
-    return this.#s.vmos[i]!.key;
+    return this.#s.vmos[i].key;
   }
 
   /** Number of supplies so far: the next supply's content generation. */
@@ -341,7 +341,7 @@ export class PagerModel {
     if (aim.target && 'page' in c && 'pager' in c) {
       const hit = targets(s, c.kind, c.vmo, c.kind === 'wbBegin' && c.data === ZX_VMO_DIRTY_RANGE_IS_ZERO);
       if (hit.length > 0) {
-        const t = hit[aim.target.which % hit.length]!;
+        const t = hit[aim.target.which % hit.length];
         const [page, pages] = part(t.page, t.pages, aim.target.part);
         return { ...c, vmo: t.vmo, page, pages };
       }
@@ -351,14 +351,14 @@ export class PagerModel {
       // A thread op aimed at an outstanding request: it will follow it, or overlap its start.
       const hit = targets(s, 'fail', c.vmo, false);
       if (hit.length > 0) {
-        const t = hit[aim.target.which % hit.length]!;
+        const t = hit[aim.target.which % hit.length];
         const [page, pages] = part(t.page, t.pages, aim.target.part);
         return { ...c, vmo: t.vmo, offset: page * PAGE + (c.offset % PAGE), length: pages * PAGE };
       }
       aim.fit = true;
     }
     if (!aim.fit) return c;
-    const size = s.vmos[c.vmo]!.size;
+    const size = s.vmos[c.vmo].size;
     if ('offset' in c && c.kind !== 'query') {
       const bytes = size * PAGE;
       c.offset = bytes > 0 ? c.offset % bytes : 0;
@@ -430,14 +430,14 @@ function facts(s: State, v: VmoState): VmoFacts {
   }
   const requests: VmoFacts['requests'] = [];
   for (const type of ['READ', 'DIRTY'] as const) {
-    for (const tid of v.outstanding[type]) requests.push({ type, page: s.threads[tid]!.req.offset, pages: s.threads[tid]!.req.len });
+    for (const tid of v.outstanding[type]) requests.push({ type, page: s.threads[tid].req.offset, pages: s.threads[tid].req.len });
   }
   return { size: v.size, trap: v.trap, resizable: v.resizable, detached: v.detached, slots, requests };
 }
 
 /** What a targeted op can aim at: outstanding requests (by leader) or dirty ranges, in order. */
 function targets(s: State, kind: Op['kind'], vi: number, zeroOnly: boolean): { vmo: number; page: number; pages: number }[] {
-  const v = s.vmos[vi]!;
+  const v = s.vmos[vi];
   const runs = (pred: (p: number) => boolean): { vmo: number; page: number; pages: number }[] => {
     const out: { vmo: number; page: number; pages: number }[] = [];
     for (let p = 0; p < v.size; p++) {
@@ -465,7 +465,7 @@ function targets(s: State, kind: Op['kind'], vi: number, zeroOnly: boolean): { v
   const types: ReqType[] = kind === 'supply' ? ['READ'] : kind === 'dirty' ? ['DIRTY'] : ['READ', 'DIRTY'];
   const out: { vmo: number; page: number; pages: number }[] = [];
   s.vmos.forEach((w, i) => {
-    for (const type of types) for (const tid of w.outstanding[type]) out.push({ vmo: i, page: s.threads[tid]!.req.offset, pages: s.threads[tid]!.req.len });
+    for (const type of types) for (const tid of w.outstanding[type]) out.push({ vmo: i, page: s.threads[tid].req.offset, pages: s.threads[tid].req.len });
   });
   // With no DIRTY request to answer, OP_DIRTY aims at present content that is not Dirty yet.
   if (out.length === 0 && kind === 'dirty') return runs((p) => slotKind(v, p) !== 'absent' && !isDirtyPage(v, p));
@@ -617,7 +617,7 @@ function supply(s: State, op: Extract<Op, { kind: 'supply' }>): number {
   if (op.aux === 'small') return ZX_ERR_OUT_OF_RANGE; // TakePages outside the aux VMO
   if (op.aux === 'pagerVmo') return ZX_ERR_NOT_SUPPORTED; // aux has a page source
   const vi = s.vmos.length ? op.vmo % s.vmos.length : 0;
-  const v = s.vmos[vi]!;
+  const v = s.vmos[vi];
   // The aux VMO's pages were taken before this point; a failure below loses them, as in Zircon.
   const gen = s.supplies++;
   if (op.page + op.pages > v.size) return ZX_ERR_OUT_OF_RANGE;
@@ -655,7 +655,7 @@ function failOp(s: State, op: Extract<Op, { kind: 'fail' }>): number {
   const code = typeof op.code === 'bigint' ? op.code : BigInt(op.code);
   if (code < -(2n ** 31n) || code >= 2n ** 31n || !EXTERNAL_FAIL_CODES.has(Number(code))) return ZX_ERR_INVALID_ARGS;
   const vi = op.vmo % s.vmos.length;
-  const v = s.vmos[vi]!;
+  const v = s.vmos[vi];
   if (op.page + op.pages > v.size) return ZX_ERR_OUT_OF_RANGE;
   if (v.detached) return ZX_ERR_BAD_STATE;
   for (const type of ['READ', 'DIRTY'] as const) resolveRequests(s, vi, type, op.page, op.pages, Number(code));
@@ -668,7 +668,7 @@ function dirtyOp(s: State, op: Extract<Op, { kind: 'dirty' }>): number {
   if (c !== ZX_OK) return c;
   if (op.data !== 0) return ZX_ERR_INVALID_ARGS;
   const vi = op.vmo % s.vmos.length;
-  const v = s.vmos[vi]!;
+  const v = s.vmos[vi];
   if (!v.trap) return ZX_ERR_NOT_SUPPORTED;
   const start = op.page;
   const end = op.page + op.pages;
@@ -711,7 +711,7 @@ function writebackOp(s: State, op: Extract<Op, { kind: 'wbBegin' | 'wbEnd' }>): 
   if (c !== ZX_OK) return c;
   const begin = op.kind === 'wbBegin';
   if (begin ? op.data !== 0 && op.data !== ZX_VMO_DIRTY_RANGE_IS_ZERO : op.data !== 0) return ZX_ERR_INVALID_ARGS;
-  const v = s.vmos[op.vmo % s.vmos.length]!;
+  const v = s.vmos[op.vmo % s.vmos.length];
   const start = op.page;
   const end = op.page + op.pages;
   if (end > v.size) return ZX_ERR_OUT_OF_RANGE;
@@ -758,12 +758,12 @@ function detach(s: State, op: Extract<Op, { kind: 'detach' }>): number {
   const h = pagerVmoHandles(op.pager, op.handle, R_WRITE);
   if (h !== ZX_OK) return h;
   const vi = op.vmo % s.vmos.length;
-  const v = s.vmos[vi]!;
+  const v = s.vmos[vi];
   if (v.detached) return ZX_OK;
   // PageSource::Detach: every outstanding READ then DIRTY request completes (smallest end first)
   // with the status it recorded, and the COMPLETE packet is queued; then clean content is dropped.
   for (const type of ['READ', 'DIRTY'] as const) {
-    while (v.outstanding[type].length > 0) completeRequest(s, vi, type, v.outstanding[type][0]!);
+    while (v.outstanding[type].length > 0) completeRequest(s, vi, type, v.outstanding[type][0]);
   }
   v.detached = true;
   proxySend(s, vi, 'COMPLETE');
@@ -778,7 +778,7 @@ function resize(s: State, op: Extract<Op, { kind: 'resize' }>): number {
   const h = vmoHandle(op.handle, R_WRITE);
   if (h !== ZX_OK) return h;
   const vi = op.vmo % s.vmos.length;
-  const v = s.vmos[vi]!;
+  const v = s.vmos[vi];
   if (!v.resizable) return ZX_ERR_UNAVAILABLE;
   const n = op.pages;
   if (n < v.size) {
@@ -802,7 +802,7 @@ function resize(s: State, op: Extract<Op, { kind: 'resize' }>): number {
 function query(s: State, op: Extract<Op, { kind: 'query' }>): { status: number; value?: unknown } {
   const h = pagerVmoHandles(op.pager, op.handle, R_READ);
   if (h !== ZX_OK) return { status: h };
-  const v = s.vmos[op.vmo % s.vmos.length]!;
+  const v = s.vmos[op.vmo % s.vmos.length];
   if (op.offset + op.length > v.size * PAGE) return { status: ZX_ERR_OUT_OF_RANGE };
   const ranges = dirtyRanges(v, Math.floor(op.offset / PAGE), Math.ceil((op.offset + op.length) / PAGE));
   const actual = Math.min(ranges.length, op.max);
@@ -813,7 +813,7 @@ function stats(s: State, op: Extract<Op, { kind: 'stats' }>): { status: number; 
   const h = pagerVmoHandles(op.pager, op.handle, R_READ);
   if (h !== ZX_OK) return { status: h };
   if ((op.options & ~1) !== 0) return { status: ZX_ERR_INVALID_ARGS };
-  const v = s.vmos[op.vmo % s.vmos.length]!;
+  const v = s.vmos[op.vmo % s.vmos.length];
   const value = { modified: v.modified };
   if (op.options & 1) v.modified = false;
   return { status: ZX_OK, value };
@@ -825,7 +825,7 @@ function drain(s: State, count: number): PacketView[] {
   while (out.length < count && s.port.length > 0) {
     const e = s.port.shift()!;
     out.push(e.packet);
-    const px = s.vmos[e.vmo]!.proxy;
+    const px = s.vmos[e.vmo].proxy;
     px.active = null;
     px.busy = false;
     if (e.ref !== 'COMPLETE') proxyFreed(s, e.vmo);
@@ -937,7 +937,7 @@ function dirtyRanges(v: VmoState, a: number, b: number): DirtyRangeView[] {
 /** ZERO over whole pages [a, b) (ZeroPagesPreservingContentLocked): pages and absent runs become
  *  dirty zero intervals, markers and intervals stay; absent runs resolve READ requests. */
 function zeroPages(s: State, vi: number, a: number, b: number, log: PageLog): void {
-  const v = s.vmos[vi]!;
+  const v = s.vmos[vi];
   let p = a;
   while (p < b) {
     const k = slotKind(v, p);
@@ -970,14 +970,14 @@ function reqEnd(r: Req): number {
 }
 
 function insertOutstanding(s: State, vi: number, type: ReqType, tid: number): void {
-  const list = s.vmos[vi]!.outstanding[type];
+  const list = s.vmos[vi].outstanding[type];
   list.push(tid);
-  list.sort((x, y) => reqEnd(s.threads[x]!.req) - reqEnd(s.threads[y]!.req));
+  list.sort((x, y) => reqEnd(s.threads[x].req) - reqEnd(s.threads[y].req));
 }
 
 /** The outstanding request of `type` with the smallest end greater than p. */
 function upperBound(s: State, vi: number, type: ReqType, p: number): number | undefined {
-  return s.vmos[vi]!.outstanding[type].find((tid) => reqEnd(s.threads[tid]!.req) > p);
+  return s.vmos[vi].outstanding[type].find((tid) => reqEnd(s.threads[tid].req) > p);
 }
 
 const WAIT = 1;
@@ -990,7 +990,7 @@ const WAIT = 1;
  */
 function populateRequest(s: State, t: ThreadState, type: ReqType, p: number, len: number): number {
   const vi = t.vmo;
-  if (s.vmos[vi]!.detached) return ZX_ERR_BAD_STATE;
+  if (s.vmos[vi].detached) return ZX_ERR_BAD_STATE;
   const r = t.req;
   if (r.init) {
     if (r.type === type && p >= r.offset && p < reqEnd(r)) {
@@ -1004,16 +1004,16 @@ function populateRequest(s: State, t: ThreadState, type: ReqType, p: number, len
   r.wake = r.earlyWake ? 0 : NO_WAKE;
   const nodeTid = upperBound(s, vi, type, p);
   if (nodeTid !== undefined) {
-    const n = s.threads[nodeTid]!.req;
+    const n = s.threads[nodeTid].req;
     if (p >= n.offset && p + len >= reqEnd(n)) len = reqEnd(n) - p;
     else if (p < n.offset && p + len >= n.offset) len = n.offset - p;
   }
   r.len = len;
-  if (nodeTid !== undefined && s.threads[nodeTid]!.req.offset <= p) {
+  if (nodeTid !== undefined && s.threads[nodeTid].req.offset <= p) {
     bump(s, 'model: request follows another');
     r.role = 'follower';
     r.leader = nodeTid;
-    s.threads[nodeTid]!.req.followers.push(t.tid);
+    s.threads[nodeTid].req.followers.push(t.tid);
   } else {
     r.role = 'leader';
     r.pending = len;
@@ -1027,16 +1027,16 @@ function populateRequest(s: State, t: ThreadState, type: ReqType, p: number, len
 function cancelRequest(s: State, t: ThreadState): void {
   const r = t.req;
   if (!r.init) return;
-  const v = s.vmos[t.vmo]!;
+  const v = s.vmos[t.vmo];
   if (r.role === 'follower') {
-    const l = s.threads[r.leader]!.req;
+    const l = s.threads[r.leader].req;
     l.followers.splice(l.followers.indexOf(t.tid), 1);
   } else if (r.followers.length > 0) {
     bump(s, 'model: cancelled leader hands over to a follower');
-    const heirTid = r.followers[0]!;
-    const h = s.threads[heirTid]!.req;
+    const heirTid = r.followers[0];
+    const h = s.threads[heirTid].req;
     h.followers = r.followers.slice(1);
-    for (const f of h.followers) s.threads[f]!.req.leader = heirTid;
+    for (const f of h.followers) s.threads[f].req.leader = heirTid;
     h.offset = r.offset;
     h.len = r.len;
     h.pending = r.pending;
@@ -1054,19 +1054,19 @@ function cancelRequest(s: State, t: ThreadState): void {
 }
 
 function signal(s: State, tid: number, status: number): void {
-  const t = s.threads[tid]!;
+  const t = s.threads[tid];
   t.signaled = true;
   t.sigStatus = status;
 }
 
 /** PageSource::CompleteRequestLocked: withdraw the packet, wake followers then the leader. */
 function completeRequest(s: State, vi: number, type: ReqType, leaderTid: number): void {
-  const list = s.vmos[vi]!.outstanding[type];
+  const list = s.vmos[vi].outstanding[type];
   list.splice(list.indexOf(leaderTid), 1);
   proxyClear(s, vi, leaderTid);
-  const lt = s.threads[leaderTid]!;
+  const lt = s.threads[leaderTid];
   for (const f of lt.req.followers) {
-    const ft = s.threads[f]!;
+    const ft = s.threads[f];
     signal(s, f, ft.req.status);
     ft.req = newReq();
   }
@@ -1092,18 +1092,18 @@ function overlaps(r: Req, a: number, b: number): boolean {
  * leader's wake point wakes it early without completing the request.
  */
 function resolveRequests(s: State, vi: number, type: ReqType, off: number, len: number, err: number): void {
-  const v = s.vmos[vi]!;
+  const v = s.vmos[vi];
   if (v.detached) return;
   const end = off + len;
-  const hit = v.outstanding[type].filter((tid) => overlaps(s.threads[tid]!.req, off, end));
+  const hit = v.outstanding[type].filter((tid) => overlaps(s.threads[tid].req, off, end));
   for (const tid of hit) {
-    const r = s.threads[tid]!.req;
+    const r = s.threads[tid].req;
     const [rs, re] = trim(r, off, end);
     if (err !== ZX_OK) {
       bump(s, rs === 0 || rs === r.wake ? 'model: FAIL sets a leader status' : 'model: FAIL overlaps without failing the leader');
       if (rs === 0 || rs === r.wake) r.status = err;
       for (const f of r.followers) {
-        const fr = s.threads[f]!.req;
+        const fr = s.threads[f].req;
         if (!overlaps(fr, off, end)) continue;
         const [fs] = trim(fr, off, end);
         if (fs === 0 || fs === fr.wake) fr.status = err;
@@ -1125,14 +1125,14 @@ function resolveRequests(s: State, vi: number, type: ReqType, off: number, len: 
  * wake point the run has already passed is woken once anyway.)
  */
 function earlyWake(s: State, leaderTid: number, rs: number, re: number): void {
-  const r = s.threads[leaderTid]!.req;
+  const r = s.threads[leaderTid].req;
   bump(s, 'model: early wake');
   r.wake = re;
   signal(s, leaderTid, r.status);
   const ps = rs + r.offset;
   const pe = re + r.offset;
   for (const f of r.followers) {
-    const fr = s.threads[f]!.req;
+    const fr = s.threads[f].req;
     if (!fr.earlyWake) continue;
     if (ps > fr.offset && ps - fr.offset > fr.wake) {
       // Pages were supplied out of order past this follower's wake point: wake it anyway, once.
@@ -1151,7 +1151,7 @@ function earlyWake(s: State, leaderTid: number, rs: number, re: number): void {
 
 /** InvalidateDirtyRequestsLocked: resolve DIRTY requests over every non-Dirty run, then every gap. */
 function invalidateDirtyRequests(s: State, vi: number, a: number, b: number): void {
-  const v = s.vmos[vi]!;
+  const v = s.vmos[vi];
   let run = -1;
   for (let p = a; p <= b; p++) {
     const inRun = p < b && slotKind(v, p) !== 'absent' && !isDirtyPage(v, p);
@@ -1168,14 +1168,14 @@ function invalidateDirtyRequests(s: State, vi: number, a: number, b: number): vo
 // PagerProxy and the port (docs/semantics.md §3.5)
 
 function packetFor(s: State, vi: number, ref: ProxyRef): PacketView {
-  const key = s.vmos[vi]!.key;
+  const key = s.vmos[vi].key;
   if (ref === 'COMPLETE') return { key, command: ZX_PAGER_VMO_COMPLETE, offset: 0, length: 0 };
-  const r = s.threads[ref]!.req;
+  const r = s.threads[ref].req;
   return { key, command: r.type === 'READ' ? ZX_PAGER_VMO_READ : ZX_PAGER_VMO_DIRTY, offset: r.offset * PAGE, length: r.len * PAGE };
 }
 
 function proxySend(s: State, vi: number, ref: ProxyRef): void {
-  const px = s.vmos[vi]!.proxy;
+  const px = s.vmos[vi].proxy;
   if (px.busy) {
     bump(s, 'model: request waits in the VMO FIFO');
     px.fifo.push(ref);
@@ -1188,7 +1188,7 @@ function proxySend(s: State, vi: number, ref: ProxyRef): void {
 
 /** The request left tracking: withdraw its unread packet (posting the next one) or its FIFO entry. */
 function proxyClear(s: State, vi: number, ref: ProxyRef): void {
-  const px = s.vmos[vi]!.proxy;
+  const px = s.vmos[vi].proxy;
   if (px.active === ref) {
     bump(s, 'model: unread packet withdrawn');
     px.active = null;
@@ -1207,7 +1207,7 @@ function proxyClear(s: State, vi: number, ref: ProxyRef): void {
 }
 
 function proxySwap(s: State, vi: number, old: number, heir: number): void {
-  const px = s.vmos[vi]!.proxy;
+  const px = s.vmos[vi].proxy;
   const i = px.fifo.indexOf(old);
   if (i >= 0) {
     px.fifo[i] = heir;
@@ -1218,7 +1218,7 @@ function proxySwap(s: State, vi: number, old: number, heir: number): void {
 }
 
 function proxyFreed(s: State, vi: number): void {
-  const px = s.vmos[vi]!.proxy;
+  const px = s.vmos[vi].proxy;
   px.busy = false;
   const next = px.fifo.shift();
   if (next !== undefined) proxySend(s, vi, next);
@@ -1261,7 +1261,7 @@ function startThread(s: State, op: Extract<Op, { kind: ThreadKind }>): number {
 
 /** The syscall's argument checks and first pass; returns WAIT, or the status it returns with. */
 function threadEntry(s: State, t: ThreadState, op: Extract<Op, { kind: ThreadKind }>, log: PageLog): number {
-  const v = s.vmos[t.vmo]!;
+  const v = s.vmos[t.vmo];
   const size = v.size * PAGE;
   switch (op.kind) {
     case 'read':
@@ -1303,7 +1303,7 @@ function threadEntry(s: State, t: ThreadState, op: Extract<Op, { kind: ThreadKin
 
 function finish(s: State, t: ThreadState, status: number): void {
   cancelRequest(s, t); // the PageRequest on the stack goes away with the syscall
-  if (t.kind === 'write' && t.pos > t.start) s.vmos[t.vmo]!.modified = true;
+  if (t.kind === 'write' && t.pos > t.start) s.vmos[t.vmo].modified = true;
   t.phase = 'done';
   t.signaled = false;
   t.result = status === ZX_OK && t.out ? { status, data: t.out } : { status };
@@ -1316,7 +1316,7 @@ function resume(s: State, t: ThreadState, log: PageLog): void {
     finish(s, t, t.sigStatus);
     return;
   }
-  const size = s.vmos[t.vmo]!.size;
+  const size = s.vmos[t.vmo].size;
   let status: number;
   if (t.kind === 'read' || t.kind === 'write') {
     status = t.end > size * PAGE ? ZX_ERR_OUT_OF_RANGE : readWrite(s, t, log);
@@ -1364,7 +1364,7 @@ function materializeDirty(v: VmoState, p: number): Extract<Slot, { kind: 'page' 
  * asks for a DIRTY ack of the run of non-Dirty content before writing a page that is not Dirty.
  */
 function readWrite(s: State, t: ThreadState, log: PageLog): number {
-  const v = s.vmos[t.vmo]!;
+  const v = s.vmos[t.vmo];
   const write = t.kind !== 'read';
   while (t.pos < t.end) {
     const p = Math.floor(t.pos / PAGE);
@@ -1400,13 +1400,13 @@ function readWrite(s: State, t: ThreadState, log: PageLog): number {
 /** The partial-page write of a ZERO ended (done or failed): it marks modified if it wrote a byte. */
 function zeroWriteDone(s: State, t: ThreadState): void {
   const z = t.zero!;
-  if (z.writing && t.pos > t.start) s.vmos[t.vmo]!.modified = true;
+  if (z.writing && t.pos > t.start) s.vmos[t.vmo].modified = true;
   z.writing = false;
 }
 
 /** Zeroes the partial page [a, b) of the page at `base` through the write loop, unless it reads as zero. */
 function zeroPartial(s: State, t: ThreadState, base: number, a: number, b: number, log: PageLog): number {
-  const v = s.vmos[t.vmo]!;
+  const v = s.vmos[t.vmo];
   const k = slotKind(v, base / PAGE);
   log.acc.add(`${t.vmo}:${base / PAGE}`);
   if (k === 'marker' || k === 'zero') return ZX_OK; // PageWouldReadZeroLocked
@@ -1425,7 +1425,7 @@ function zeroPartial(s: State, t: ThreadState, base: number, a: number, b: numbe
  */
 function zeroRange(s: State, t: ThreadState, log: PageLog): number {
   const z = t.zero!;
-  const v = s.vmos[t.vmo]!;
+  const v = s.vmos[t.vmo];
   if (z.writing) {
     // Continuing a partial page after a wait.
     const st = readWrite(s, t, log);
@@ -1473,7 +1473,7 @@ function zeroRange(s: State, t: ThreadState, log: PageLog): number {
  * a zero marker becomes a Clean page, a zero interval a Dirty page (after a DIRTY ack if trapping).
  */
 function commit(s: State, t: ThreadState, log: PageLog): number {
-  const v = s.vmos[t.vmo]!;
+  const v = s.vmos[t.vmo];
   while (t.pos < t.end) {
     const p = t.pos;
     log.acc.add(`${t.vmo}:${p}`);
@@ -1508,7 +1508,7 @@ function runWoken(s: State): State | string {
     const woken = s.threads.filter((t) => t.phase === 'blocked' && t.signaled).map((t) => t.tid);
     if (woken.length === 0) return s;
     if (woken.length === 1) {
-      resume(s, s.threads[woken[0]!]!, { acc: new Set(), mod: new Set() });
+      resume(s, s.threads[woken[0]], { acc: new Set(), mod: new Set() });
       continue;
     }
     let first: { state: State; snap: string } | null = null;
@@ -1518,7 +1518,7 @@ function runWoken(s: State): State | string {
       for (const tid of order) {
         const log: PageLog = { acc: new Set(), mod: new Set() };
         logs.set(tid, log);
-        resume(trial, trial.threads[tid]!, log);
+        resume(trial, trial.threads[tid], log);
       }
       if (first === null && conflicting(logs)) return `${woken.length} woken threads touch the same pages`;
       if (trial.threads.some((t) => t.phase === 'blocked' && t.signaled)) return `${woken.length} woken threads, one of which wakes others`;
@@ -1560,6 +1560,6 @@ function snapshot(s: State): string {
 
 function digest(b: Uint8Array): string {
   let h = 0x811c9dc5;
-  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
   return `${b.length}:${(h >>> 0).toString(16)}`;
 }

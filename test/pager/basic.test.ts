@@ -108,7 +108,7 @@ vmoVmarTest(t, 'BulkSingleSupplyTest', async (t, pager, access) => {
   }
   pager.supplyPages(vmo, 0, PAGE_COUNT);
   for (let i = 0; i < PAGE_COUNT; i++) {
-    t.ok(checkContent(await readers[i]!.wait<Uint8Array>(), vmo.key, i), `reader ${i} sees page ${i}`);
+    t.ok(checkContent(await readers[i].wait<Uint8Array>(), vmo.key, i), `reader ${i} sees page ${i}`);
   }
   expectNoRequest(t, pager, vmo, 'no further READ');
 });
@@ -132,7 +132,7 @@ async function bulkOddSupply(t: Test, pager: UserPager, access: VmoAccess, oddOf
     }
     pager.supplyPages(vmo, start, length, oddOffset ? start : 0);
     let good = 0;
-    for (let i = 0; i < length; i++) if (checkContent(await readers[i]!.wait<Uint8Array>(), vmo.key, start + i)) good++;
+    for (let i = 0; i < length; i++) if (checkContent(await readers[i].wait<Uint8Array>(), vmo.key, start + i)) good++;
     t.equal(good, length, `all ${length} readers of chunk [${start}, ${start + length}) see their pages`);
     start += length;
   }
@@ -188,9 +188,9 @@ pagerTest(t, 'MultipleConcurrentVmoTest', async (t, pager) => {
     await expectPageRead(t, pager, vmo, 0, 1, `VMO ${i}: R(0,1)`);
   }
   for (let i = 0; i < VMO_COUNT; i++) {
-    const vmo = vmos[i]!;
+    const vmo = vmos[i];
     pager.supplyPages(vmo, 0, 1);
-    t.ok(checkContent(await readers[i]!.wait<Uint8Array>(), vmo.key, 0), `VMO ${i}: reader sees its content`);
+    t.ok(checkContent(await readers[i].wait<Uint8Array>(), vmo.key, 0), `VMO ${i}: reader sees its content`);
   }
   for (const vmo of vmos) expectNoRequest(t, pager, vmo, `VMO key ${vmo.key}: no further READ`);
 });

@@ -28,7 +28,7 @@ vmoVmarTest(
     for (let i = 0; i < PAGE_COUNT; i++) {
       await expectPageRead(t, pager, vmo, i, 1, `R(${i},1)`);
       pager.supplyPages(vmo, i, 1);
-      if (checkContent(await readers[i]!.wait<Uint8Array>(), vmo.key, i)) good++;
+      if (checkContent(await readers[i].wait<Uint8Array>(), vmo.key, i)) good++;
     }
     t.equal(good, PAGE_COUNT, 'every reader saw its page');
     expectNoRequest(t, pager, vmo, 'no further READ');

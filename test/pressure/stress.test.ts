@@ -131,7 +131,7 @@ class BackingStorePager {
   #supplyPending(): boolean {
     const { sys, pager } = this.#raw;
     while (this.#pending.length > 0) {
-      const page = this.#pending[0]!;
+      const page = this.#pending[0];
       const aux = sys.vmoCreate(P, 0);
       try {
         sys.vmoWrite(aux, this.backing.subarray(page * P, (page + 1) * P), 0);

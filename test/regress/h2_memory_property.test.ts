@@ -65,7 +65,7 @@ class Harness {
       const m: VmoModel = { handle, trap, pages: 4, content: [], kind: [], backing: [] };
       for (let p = 0; p < 4; p++) {
         m.backing.push(initialPage(v, p));
-        m.content.push(m.backing[p]!.slice());
+        m.content.push(m.backing[p].slice());
         m.kind.push('clean');
       }
       this.vmos.push(m);
@@ -84,7 +84,7 @@ class Harness {
     try {
       for (let i = 0; i < n; i++) {
         if (m.kind[page + i] !== 'clean') continue;
-        const status = statusNameOf(() => sys.vmoWrite(aux, m.backing[page + i]!, i * P));
+        const status = statusNameOf(() => sys.vmoWrite(aux, m.backing[page + i], i * P));
         if (status !== 'ZX_OK') return status;
       }
       return statusNameOf(() => sys.pagerSupplyPages(this.env.pager, m.handle, page * P, n * P, aux, 0));
@@ -95,7 +95,7 @@ class Harness {
 
   /** Runs one op on kernel and model; returns a description of a violation, or null. */
   step(o: Op): string | null {
-    const m = this.vmos[o.v]!;
+    const m = this.vmos[o.v];
     const { sys, pager } = this.env;
     switch (o.op) {
       case 'supply': {
@@ -105,13 +105,13 @@ class Harness {
       }
       case 'write': {
         if (o.page >= m.pages) return null;
-        const kind = m.kind[o.page]!;
+        const kind = m.kind[o.page];
         // A TRAP_DIRTY VMO would raise a DIRTY request (a wait) unless the page is already a Dirty page.
         if (m.trap && kind !== 'dirtyPage') return null;
         if (kind === 'clean' && this.resupply(m, o.page, 1) !== 'ZX_OK') return null;
         const s = statusNameOf(() => sys.vmoWrite(m.handle, Uint8Array.of(o.byte), o.page * P + o.at));
         if (s === 'ZX_OK') {
-          m.content[o.page]![o.at] = o.byte;
+          m.content[o.page][o.at] = o.byte;
           m.kind[o.page] = 'dirtyPage';
         } else if (s !== 'ZX_ERR_NO_MEMORY') return `write: ${s}`;
         return null;
@@ -144,7 +144,7 @@ class Harness {
         sys.pagerOpRange(pager, ZX_PAGER_OP_WRITEBACK_END, m.handle, 0, m.pages * P);
         for (let p = 0; p < m.pages; p++) {
           if (m.kind[p] === 'clean') continue;
-          m.backing[p] = m.content[p]!.slice();
+          m.backing[p] = m.content[p].slice();
           m.kind[p] = 'clean';
         }
         return null;
@@ -168,7 +168,7 @@ class Harness {
   /** Compares the kernel with the model: dirty ranges, then every page's bytes. */
   check(): string | null {
     for (let v = 0; v < this.vmos.length; v++) {
-      const m = this.vmos[v]!;
+      const m = this.vmos[v];
       const ranges = this.env.dirtyRanges(m.handle, m.pages);
       const dirty = new Array<boolean>(m.pages).fill(false);
       for (const [s, e] of ranges) for (let p = s; p < e; p++) dirty[p] = true;
@@ -178,7 +178,7 @@ class Harness {
       for (let p = 0; p < m.pages; p++) {
         if (m.kind[p] === 'clean' && this.resupply(m, p, 1) !== 'ZX_OK') continue; // no memory to read it back
         const got = this.env.readPage(m.handle, p);
-        const want = m.content[p]!;
+        const want = m.content[p];
         for (let i = 0; i < P; i++) {
           if (got[i] !== want[i]) return `vmo ${v} page ${p} byte ${i}: kernel ${got[i]}, model ${want[i]} (${m.kind[p]})`;
         }
@@ -196,7 +196,7 @@ t.test('random supply / write / OP_DIRTY / OP_ZERO / writeback / resize under a 
       fc.property(fc.array(opArb, { minLength: 1, maxLength: 20 }), (ops) => {
         const h = new Harness();
         for (let i = 0; i < ops.length; i++) {
-          const bad = h.step(ops[i]!) ?? h.check();
+          const bad = h.step(ops[i]) ?? h.check();
           if (bad !== null) {
             failure = `step ${i} ${JSON.stringify(ops[i])}: ${bad}`;
             return false;

@@ -88,7 +88,7 @@ t.test('many short waits are not one long one', async (t) => {
 });
 
 t.test('a thread still parked after its request completed did lose its wake-up', async (t) => {
-  const env = setup(t, BUG_NAMES['drop-one-wake']!);
+  const env = setup(t, BUG_NAMES['drop-one-wake']);
   const pool = new ThreadPool(env.kernel, { maxThreads: 1 });
   t.teardown(() => pool.close());
   const reader = pool.spawn('vmoRead', { vmo: env.vmo, offset: 0, length: PAGE_SIZE });

@@ -87,25 +87,25 @@ const corruptions: [string, RegExp, (w: World) => void][] = [
   ['a lost handle count', /handles in the table/, ({ kernel: { state: k }, anon }) => void Atomics.sub(k.w, k.obj(anon) + O_HANDLES, 1)],
   ['a held VMO lock', /lock is held/, ({ kernel: { state: k }, vmo }) => void (k.w[k.obj(vmo) + O_LOCK] = 1)],
   ['a held heap lock', /H_HEAP_LOCK is held/, ({ kernel: { state: k } }) => void (k.w[H_HEAP_LOCK] = 1)],
-  ['a wrong committed count', /V_COMMITTED_PAGES/, ({ kernel: { state: k }, vmo }) => void (k.w[k.obj(vmo) + V_COMMITTED_PAGES]! += 1)],
+  ['a wrong committed count', /V_COMMITTED_PAGES/, ({ kernel: { state: k }, vmo }) => void (k.w[k.obj(vmo) + V_COMMITTED_PAGES] += 1)],
   ['a frame with the wrong owner page', /has owner/, ({ kernel: { state: k }, vmo }) => {
-    const f = slotFrame(k.w[slotIndex(k, vmo, 0)]!);
+    const f = slotFrame(k.w[slotIndex(k, vmo, 0)]);
     k.w[k.layout.frameOwnerPage + f] = 5;
   }],
-  ['a leaked frame', /frames: .* != /, ({ kernel: { state: k } }) => void (k.w[H_FREE_FRAMES]! -= 1)],
-  ['a stale dirty summary', /dirty mask/, ({ kernel: { state: k }, vmo }) => void (k.w[k.node(k.w[k.obj(vmo) + V_ROOT_NODE]!) + N_MASK_DIRTY]! ^= 1)],
+  ['a leaked frame', /frames: .* != /, ({ kernel: { state: k } }) => void (k.w[H_FREE_FRAMES] -= 1)],
+  ['a stale dirty summary', /dirty mask/, ({ kernel: { state: k }, vmo }) => void (k.w[k.node(k.w[k.obj(vmo) + V_ROOT_NODE]) + N_MASK_DIRTY] ^= 1)],
   ['a leaked page-list node', /page-list nodes: .*leaked/, ({ kernel: { state: k } }) => {
-    const n = k.w[H_FREE_NODE]!;
-    k.w[H_FREE_NODE] = k.w[k.node(n) + N_NEXT_FREE]!;
+    const n = k.w[H_FREE_NODE];
+    k.w[H_FREE_NODE] = k.w[k.node(n) + N_NEXT_FREE];
   }],
-  ['a zero interval past the end', /beyond the size/, ({ kernel: { state: k }, vmo }) => void (k.w[k.zint(k.w[k.obj(vmo) + V_ZERO_HEAD]!) + Z_END] = 1000)],
+  ['a zero interval past the end', /beyond the size/, ({ kernel: { state: k }, vmo }) => void (k.w[k.zint(k.w[k.obj(vmo) + V_ZERO_HEAD]) + Z_END] = 1000)],
   ['a wrong mapping count', /V_MAP_COUNT/, ({ kernel: { state: k }, vmo }) => void Atomics.add(k.w, k.obj(vmo) + V_MAP_COUNT, 1)],
   ['two mappings at one address', /overlap in the address space/, ({ kernel: { state: k }, mapping }) => {
-    for (let m = 0; m < k.layout.maxMappings; m++) if (m !== mapping) k.w[k.map(m) + M_BASE_PAGE] = k.w[k.map(mapping) + M_BASE_PAGE]!;
+    for (let m = 0; m < k.layout.maxMappings; m++) if (m !== mapping) k.w[k.map(m) + M_BASE_PAGE] = k.w[k.map(mapping) + M_BASE_PAGE];
   }],
-  ['a wrong user-packet count', /user packets queued/, ({ kernel: { state: k }, port }) => void (k.w[k.obj(port) + PT_USER_COUNT]! += 1)],
+  ['a wrong user-packet count', /user packets queued/, ({ kernel: { state: k }, port }) => void (k.w[k.obj(port) + PT_USER_COUNT] += 1)],
   ['a cycle in the handle free list', /cycle|free \+ .* live/, ({ kernel: { state: k } }) => {
-    const h = k.w[H_FREE_HANDLE]!;
+    const h = k.w[H_FREE_HANDLE];
     k.w[k.layout.handleNextFree + h] = h;
   }],
   ['a freed thread whose request is still linked', /free thread .* still has|dead thread slot/, ({ kernel }) => {
@@ -120,7 +120,7 @@ const corruptions: [string, RegExp, (w: World) => void][] = [
     k.w[t + R_LEADER] = -1;
   }],
   ['an outstanding list naming a non-leader', /not a READ leader/, ({ kernel: { state: k }, anon, vmo }) => {
-    const r = k.w[k.obj(vmo) + V_OUT_READ]!;
+    const r = k.w[k.obj(vmo) + V_OUT_READ];
     k.w[k.obj(anon) + V_OUT_READ] = r; // the anonymous VMO now claims vmo's request
   }],
 ];

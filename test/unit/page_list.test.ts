@@ -25,9 +25,9 @@ function rng(seed: number): () => number {
 /** Walks the tree and returns the first broken invariant, or '' when all hold. */
 function checkTree(k: KernelState, vmo: number, slots: Map<number, number>): string {
   const w = k.w;
-  const root = w[k.obj(vmo) + V_ROOT_NODE]!;
+  const root = w[k.obj(vmo) + V_ROOT_NODE];
   if (root < 0) return slots.size === 0 ? '' : 'empty tree but the map holds slots';
-  const h = w[k.obj(vmo) + V_TREE_HEIGHT]!;
+  const h = w[k.obj(vmo) + V_TREE_HEIGHT];
   let seen = 0;
   const visit = (n: number, level: number, base: number): string => {
     const nb = k.node(n);
@@ -35,7 +35,7 @@ function checkTree(k: KernelState, vmo: number, slots: Map<number, number>): str
     let used = 0;
     let dirty = 0;
     for (let j = 0; j < NODE_FANOUT; j++) {
-      const e = w[nb + j]!;
+      const e = w[nb + j];
       if (level === 0) {
         const want = slots.get(base + j) ?? EMPTY_SLOT;
         if (e !== want) return `page ${base + j}: slot ${e} != ${want}`;
@@ -103,7 +103,7 @@ for (const pages of SIZES) {
     const centers = Array.from({ length: 4 }, () => Math.floor(rand() * pages));
     const pickPage = (): number => {
       if (rand() < 0.3) return Math.floor(rand() * pages);
-      const c = centers[Math.floor(rand() * centers.length)]!;
+      const c = centers[Math.floor(rand() * centers.length)];
       return Math.min(pages - 1, Math.max(0, c + Math.floor((rand() - 0.5) * 200)));
     };
     const states = [DirtyState.Clean, DirtyState.Dirty, DirtyState.AwaitingClean];
@@ -122,7 +122,7 @@ for (const pages of SIZES) {
           const p = pickPage();
           const r = rand();
           // Frame numbers are made up: every slot is emptied again before the kernel closes.
-          const slot = r < 0.3 ? EMPTY_SLOT : r < 0.4 ? makeMarkerSlot() : makePageSlot(1 + (p % 1000), states[Math.floor(rand() * 3)]!);
+          const slot = r < 0.3 ? EMPTY_SLOT : r < 0.4 ? makeMarkerSlot() : makePageSlot(1 + (p % 1000), states[Math.floor(rand() * 3)]);
           k.lockObject(vmo);
           setSlot(k, vmo, p, slot);
           k.unlockObject(vmo);

@@ -97,7 +97,7 @@ t.test('an empty pool gives -1, distinct frames before that, and a whole stack a
     // Nothing is reclaimable (anonymous pages only), so a waiter for frames is told to give up.
     t.notOk(waitForMemory(k, vmo, 0, 1, SHOULD_WAIT_FOR_FRAMES, 1));
     // Free in a scrambled order: the stack must still hold each frame once.
-    for (let i = 0; i < FRAMES; i++) freeFrame(k, taken[(i * 5) % FRAMES]!);
+    for (let i = 0; i < FRAMES; i++) freeFrame(k, taken[(i * 5) % FRAMES]);
     t.equal(freeFrameCount(k), FRAMES);
     t.equal(stackProblem(k), '');
     t.ok(waitForMemory(k, vmo, 0, 1, SHOULD_WAIT_FOR_FRAMES, 1), 'the frames wanted are free: retry at once');

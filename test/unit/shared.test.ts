@@ -55,8 +55,8 @@ t.test('layout regions are 8-byte aligned and disjoint', async (t) => {
   const regions = Object.entries(L).filter(([k]) => !['frameCount', 'maxHandles', 'maxObjects', 'maxThreads', 'maxNodes', 'maxPortPackets', 'maxIntervals', 'maxMappings', 'traceCapacity', 'metaWords', 'frameBytes', 'handleGenBits', 'handleGenMask', 'handleSlotShift'].includes(k));
   const starts = regions.map(([, v]) => v as number).sort((a, b) => a - b);
   for (const s of starts) t.equal(s % 2, 0, 'each region starts on an even word (8 bytes)');
-  t.ok(starts.every((s, i) => i === 0 || s > starts[i - 1]!), 'regions do not start at the same word');
-  t.ok(L.metaWords > starts[starts.length - 1]!, 'the plan covers every region');
+  t.ok(starts.every((s, i) => i === 0 || s > starts[i - 1]), 'regions do not start at the same word');
+  t.ok(L.metaWords > starts[starts.length - 1], 'the plan covers every region');
   t.equal(L.frameBytes, 100 * 4096);
 });
 

@@ -19,7 +19,7 @@ t.test('readTrace returns only the published prefix', async (t) => {
   traceEvent(k, TraceEvent.Fail, 7, 3, 4, -5);
   const before = kernel.readTrace().events;
   t.equal(before.length, base + 1, 'the read stops at the reserved slot');
-  t.equal(before[base]!.type, TraceEvent.Supply, 'the event before it is there');
+  t.equal(before[base].type, TraceEvent.Supply, 'the event before it is there');
 
   // The writer finishes: fields, then the type.
   const f = k.traceF64!;
@@ -29,5 +29,5 @@ t.test('readTrace returns only the published prefix', async (t) => {
   Atomics.store(k.w, k.layout.trace + reserved * TRACE_EVENT_WORDS, TraceEvent.Dirty);
   const after = kernel.readTrace().events;
   t.same(after.slice(base).map((e) => e.type), [TraceEvent.Supply, TraceEvent.Dirty, TraceEvent.Fail], 'all three, in append order');
-  t.same(after[base + 2]!.a.slice(0, 4), [7, 3, 4, -5], 'the later event kept its fields');
+  t.same(after[base + 2].a.slice(0, 4), [7, 3, 4, -5], 'the later event kept its fields');
 });

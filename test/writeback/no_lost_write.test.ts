@@ -136,7 +136,7 @@ function queryAll(pager: UserPager, vmo: Vmo, maxRanges: number): DirtyRange[] {
     const q = pager.sys.pagerQueryDirtyRanges(pager.pager, vmo.handle, start, vmo.size - start, maxRanges);
     out.push(...q.ranges);
     if (q.actual === 0 || q.actual >= q.avail) return out;
-    const last = q.ranges[q.ranges.length - 1]!;
+    const last = q.ranges[q.ranges.length - 1];
     start = last.offset + last.length;
     if (start >= vmo.size) return out;
   }
@@ -249,16 +249,16 @@ t.test('NoLostWrite', async (t) => {
 
     const expected = new Uint8Array(PAGES * P);
     for (let page = 0; page < PAGES; page++) {
-      const s = shadow[page]!;
+      const s = shadow[page];
       if (s === 0) expected.set(initial.subarray(page * P, (page + 1) * P), page * P);
-      else if (s % 2 === 0) stampPage(expected, page * P, owner[page]!, s / 2, page);
+      else if (s % 2 === 0) stampPage(expected, page * P, owner[page], s / 2, page);
       // Odd: the page was last zeroed, and `expected` is already zero there.
     }
     const describe = (buffer: Uint8Array): string[] => {
       const bad: string[] = [];
       for (let page = 0; page < PAGES && bad.length < 8; page++) {
         if (bytesEqual(buffer.subarray(page * P, (page + 1) * P), expected.subarray(page * P, (page + 1) * P))) continue;
-        const s = shadow[page]!;
+        const s = shadow[page];
         const last = s === 0 ? 'never written' : s % 2 === 0 ? `write seq ${s / 2}` : `zeroed at seq ${(s - 1) / 2}`;
         bad.push(`page ${page} (owner ${owner[page]}, last op: ${last}) holds ${header(buffer, page)}`);
       }

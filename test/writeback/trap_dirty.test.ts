@@ -210,7 +210,7 @@ pagerTest(t, 'DirtyRequestsRandomOffsets', async (t, pager) => {
     const state: number[] = []; // 0 absent, 1 clean, 2 dirty
     for (let i = 0; i < N; i++) {
       state.push(Math.floor(random() * 3));
-      if (state[i]! >= 1) ensureOk(t, supplyPages(pager, vmo, i, 1), `supply(${i},1)`);
+      if (state[i] >= 1) ensureOk(t, supplyPages(pager, vmo, i, 1), `supply(${i},1)`);
       if (state[i] === 2) ensureOk(t, dirtyPages(pager, vmo, i, 1), `OP_DIRTY(${i},1)`);
     }
     const tag = `SEED=${seed} round ${round} states ${state.join('')}`;

@@ -73,7 +73,7 @@ const FRAGMENTED: readonly ExpectedRange[] = [
   [9, 1, false],
 ];
 /** The order of WritebackOutOfOrder*: indices {3, 0, 2, 1, 4} of FRAGMENTED. */
-const OUT_OF_ORDER = [3, 0, 2, 1, 4].map((i) => FRAGMENTED[i]!);
+const OUT_OF_ORDER = [3, 0, 2, 1, 4].map((i) => FRAGMENTED[i]);
 
 /**
  * The setup of WritebackCombined and WritebackOutOfOrder*: one supplied page, resized to 10, with
