@@ -106,64 +106,41 @@ export const HeaderRecord = declareSingleton('header', HEADER_WORDS, [
   { name: 'panicLock', guard: 'written once by the panicking thread before panic: word index of the lock it held (-1 none)' },
   { name: 'lockAssertions', guard: '1: every *Locked function asserts its caller holds the lock (tests)' },
 ]);
-export const H_MAGIC = HeaderRecord.offset.magic;
-export const H_VERSION = HeaderRecord.offset.version;
+const H_MAGIC = HeaderRecord.offset.magic;
+const H_VERSION = HeaderRecord.offset.version;
 export const H_INSTANCE = HeaderRecord.offset.instance;
-export const H_FRAME_COUNT = HeaderRecord.offset.frameCount;
-export const H_MAX_HANDLES = HeaderRecord.offset.maxHandles;
-export const H_MAX_OBJECTS = HeaderRecord.offset.maxObjects;
-export const H_MAX_THREADS = HeaderRecord.offset.maxThreads;
-export const H_MAX_NODES = HeaderRecord.offset.maxNodes;
-export const H_MAX_PORT_PACKETS = HeaderRecord.offset.maxPortPackets;
-export const H_MAX_INTERVALS = HeaderRecord.offset.maxIntervals;
+const H_FRAME_COUNT = HeaderRecord.offset.frameCount;
+const H_MAX_HANDLES = HeaderRecord.offset.maxHandles;
+const H_MAX_OBJECTS = HeaderRecord.offset.maxObjects;
+const H_MAX_THREADS = HeaderRecord.offset.maxThreads;
+const H_MAX_NODES = HeaderRecord.offset.maxNodes;
+const H_MAX_PORT_PACKETS = HeaderRecord.offset.maxPortPackets;
+const H_MAX_INTERVALS = HeaderRecord.offset.maxIntervals;
 export const H_HANDLE_LOCK = HeaderRecord.offset.handleLock;
 export const H_PMM_LOCK = HeaderRecord.offset.pmmLock;
 export const H_HEAP_LOCK = HeaderRecord.offset.heapLock;
-export const H_NEXT_KOID = HeaderRecord.offset.nextKoid;
+const H_NEXT_KOID = HeaderRecord.offset.nextKoid;
 export const H_FREE_HANDLE = HeaderRecord.offset.freeHandle;
-export const H_FREE_OBJECT = HeaderRecord.offset.freeObject;
-export const H_FREE_THREAD = HeaderRecord.offset.freeThread;
+const H_FREE_OBJECT = HeaderRecord.offset.freeObject;
+const H_FREE_THREAD = HeaderRecord.offset.freeThread;
 export const H_FREE_NODE = HeaderRecord.offset.freeNode;
-export const H_FREE_PORT_PACKET = HeaderRecord.offset.freePortPacket;
-export const H_FREE_INTERVAL = HeaderRecord.offset.freeInterval;
+const H_FREE_PORT_PACKET = HeaderRecord.offset.freePortPacket;
+const H_FREE_INTERVAL = HeaderRecord.offset.freeInterval;
 export const H_FREE_FRAMES = HeaderRecord.offset.freeFrames;
-export const H_REQUEST_TIMEOUT_MS = HeaderRecord.offset.requestTimeoutMs;
-export const H_WAIT_SPIN = HeaderRecord.offset.waitSpin;
-export const H_DEBUG_SYSCALLS = HeaderRecord.offset.debugSyscalls;
-export const H_NEXT_TID = HeaderRecord.offset.nextTid;
-export const H_STAT_REQUESTS = HeaderRecord.offset.statRequests;
-export const H_STAT_PACKETS = HeaderRecord.offset.statPackets;
-export const H_STAT_WITHDRAWN = HeaderRecord.offset.statWithdrawn;
-export const H_STAT_SUPPLIED_PAGES = HeaderRecord.offset.statSuppliedPages;
-export const H_STAT_FAILED_REQUESTS = HeaderRecord.offset.statFailedRequests;
-export const H_STAT_TIMED_OUT = HeaderRecord.offset.statTimedOut;
-export const H_STAT_EVICTIONS = HeaderRecord.offset.statEvictions;
-export const H_CLOCK_HAND = HeaderRecord.offset.clockHand;
+const H_NEXT_TID = HeaderRecord.offset.nextTid;
 export const H_VMAR_LOCK = HeaderRecord.offset.vmarLock;
-export const H_MAX_MAPPINGS = HeaderRecord.offset.maxMappings;
-export const H_FREE_MAPPING = HeaderRecord.offset.freeMapping;
-export const H_STAT_DISCARDS = HeaderRecord.offset.statDiscards;
+const H_MAX_MAPPINGS = HeaderRecord.offset.maxMappings;
+const H_FREE_MAPPING = HeaderRecord.offset.freeMapping;
 export const H_DONT_NEED_PAGES = HeaderRecord.offset.dontNeedPages;
-export const H_BUGS = HeaderRecord.offset.bugs;
 export const H_TRACE_HEAD = HeaderRecord.offset.traceHead;
-export const H_TRACE_CAPACITY = HeaderRecord.offset.traceCapacity;
-export const H_STAT_FIFO_DROPPED = HeaderRecord.offset.statFifoDropped;
-export const H_STAT_DEQUEUED = HeaderRecord.offset.statDequeued;
-export const H_STAT_PORT_DROPPED = HeaderRecord.offset.statPortDropped;
-export const H_BUG_LATCH = HeaderRecord.offset.bugLatch;
-export const H_STAT_COMPLETES = HeaderRecord.offset.statCompletes;
-export const H_TRACE_MASK = HeaderRecord.offset.traceMask;
-export const H_HANDLE_GEN_BITS = HeaderRecord.offset.handleGenBits;
-export const H_FREE_HANDLE_TAIL = HeaderRecord.offset.freeHandleTail;
-export const H_HANDLE_LOCK_OWNER = HeaderRecord.offset.handleLockOwner;
-export const H_PMM_LOCK_OWNER = HeaderRecord.offset.pmmLockOwner;
-export const H_HEAP_LOCK_OWNER = HeaderRecord.offset.heapLockOwner;
-export const H_VMAR_LOCK_OWNER = HeaderRecord.offset.vmarLockOwner;
+const H_TRACE_CAPACITY = HeaderRecord.offset.traceCapacity;
+const H_HANDLE_GEN_BITS = HeaderRecord.offset.handleGenBits;
+const H_FREE_HANDLE_TAIL = HeaderRecord.offset.freeHandleTail;
+const H_HANDLE_LOCK_OWNER = HeaderRecord.offset.handleLockOwner;
+const H_PMM_LOCK_OWNER = HeaderRecord.offset.pmmLockOwner;
+const H_HEAP_LOCK_OWNER = HeaderRecord.offset.heapLockOwner;
+const H_VMAR_LOCK_OWNER = HeaderRecord.offset.vmarLockOwner;
 export const H_PANIC = HeaderRecord.offset.panic;
-export const H_PANIC_TID = HeaderRecord.offset.panicTid;
-export const H_PANIC_SYSCALL = HeaderRecord.offset.panicSyscall;
-export const H_PANIC_LOCK = HeaderRecord.offset.panicLock;
-export const H_LOCK_ASSERTIONS = HeaderRecord.offset.lockAssertions;
 /** The owner word of a leaf lock. */
 export function leafLockOwnerWord(lock: number): number {
   if (lock === H_VMAR_LOCK) return H_VMAR_LOCK_OWNER;
@@ -261,49 +238,20 @@ export const PX_NONE = -1;
 export const PX_COMPLETE = -2;
 export const ProcessState = { Initial: 0, Running: 1, Dead: 2 } as const;
 // The constants below name the same offsets for the hot leaves that index words directly.
-export const O_TYPE = ObjectRecord.offset.type;
-export const O_KOID = ObjectRecord.offset.koid;
 export const O_REFS = ObjectRecord.offset.refs;
 export const O_HANDLES = ObjectRecord.offset.handles;
 export const O_LOCK = ObjectRecord.offset.lock;
-export const O_LOCK_OWNER = ObjectRecord.offset.lockOwner;
-export const O_NEXT_FREE = ObjectRecord.offset.nextFree;
-export const V_OPTIONS = VmoRecord.offset.options;
-export const V_FLAGS = VmoRecord.offset.flags;
-export const V_SIZE_PAGES = VmoRecord.offset.sizePages;
+const O_NEXT_FREE = ObjectRecord.offset.nextFree;
 export const V_ROOT_NODE = VmoRecord.offset.rootNode;
 export const V_TREE_HEIGHT = VmoRecord.offset.treeHeight;
 export const V_COMMITTED_PAGES = VmoRecord.offset.committedPages;
-export const V_PAGER = VmoRecord.offset.pager;
-export const V_PAGER_KOID = VmoRecord.offset.pagerKoid;
-export const V_PORT = VmoRecord.offset.port;
-export const V_KEY_LO = VmoRecord.offset.keyLo;
-export const V_KEY_HI = VmoRecord.offset.keyHi;
-export const V_PAGER_NEXT = VmoRecord.offset.pagerNext;
-export const V_PAGER_PREV = VmoRecord.offset.pagerPrev;
 export const V_OUT_READ = VmoRecord.offset.outRead;
-export const V_OUT_DIRTY = VmoRecord.offset.outDirty;
-export const PX_ACTIVE = VmoRecord.offset.pxActive;
-export const PX_BUSY = VmoRecord.offset.pxBusy;
-export const PX_FIFO_HEAD = VmoRecord.offset.pxFifoHead;
-export const PX_FIFO_TAIL = VmoRecord.offset.pxFifoTail;
-export const PX_COMPLETE_PENDING = VmoRecord.offset.pxCompletePending;
-export const PX_COMPLETE_IN_FIFO = VmoRecord.offset.pxCompleteInFifo;
-export const PX_PACKET = VmoRecord.offset.pxPacket;
 export const V_ZERO_HEAD = VmoRecord.offset.zeroHead;
 export const V_MAP_COUNT = VmoRecord.offset.mapCount;
-export const V_LOCK_COUNT = VmoRecord.offset.lockCount;
-export const V_RECORD_REFS = VmoRecord.offset.recordRefs;
-export const P_VMO_HEAD = PagerRecord.offset.vmoHead;
-export const P_CLOSED = PagerRecord.offset.closed;
 export const PT_HEAD = PortRecord.offset.head;
-export const PT_TAIL = PortRecord.offset.tail;
 export const PT_SEQ = PortRecord.offset.seq;
 export const PT_USER_COUNT = PortRecord.offset.userCount;
-export const PT_DEAD = PortRecord.offset.dead;
-export const PT_OPTIONS = PortRecord.offset.options;
 export const PR_THREADS = ProcessRecord.offset.threads;
-export const PR_STATE = ProcessRecord.offset.state;
 
 export const VmoFlag = {
   PagerBacked: 1 << 0,
@@ -362,37 +310,15 @@ export const RequestRecord = extendRecord(ThreadRecord, 'request', [
 export const R_EVENT_POKED = 2;
 export const T_IN_USE = ThreadRecord.offset.inUse;
 export const T_STATE = ThreadRecord.offset.state;
-export const T_TID = ThreadRecord.offset.tid;
-export const T_NEXT_FREE = ThreadRecord.offset.nextFree;
+const T_NEXT_FREE = ThreadRecord.offset.nextFree;
 export const T_BLOCKED_VMO = ThreadRecord.offset.blockedVmo;
 export const T_SUSPEND = ThreadRecord.offset.suspend;
 export const T_KILLED = ThreadRecord.offset.killed;
 export const T_SYSCALL = ThreadRecord.offset.syscall;
-export const T_WAIT_WORD = ThreadRecord.offset.waitWord;
 export const T_PROCESS = ThreadRecord.offset.process;
-export const T_JS_THREAD = ThreadRecord.offset.jsThread;
 export const R_STATE = RequestRecord.offset.requestState;
-export const R_TYPE = RequestRecord.offset.requestType;
-export const R_VMO = RequestRecord.offset.vmo;
-export const R_OFFSET = RequestRecord.offset.offsetPages;
-export const R_LEN = RequestRecord.offset.lengthPages;
-export const R_PENDING = RequestRecord.offset.pendingPages;
-export const R_EARLY_WAKE = RequestRecord.offset.earlyWake;
-export const R_WAKE_OFFSET = RequestRecord.offset.wakeOffsetPages;
-export const R_STATUS = RequestRecord.offset.status;
 export const R_EVENT = RequestRecord.offset.event;
-export const R_EVENT_STATUS = RequestRecord.offset.eventStatus;
 export const R_LEADER = RequestRecord.offset.leader;
-export const R_FOL_HEAD = RequestRecord.offset.followerHead;
-export const R_FOL_TAIL = RequestRecord.offset.followerTail;
-export const R_FOL_NEXT = RequestRecord.offset.followerNext;
-export const R_FOL_PREV = RequestRecord.offset.followerPrev;
-export const R_OUT_NEXT = RequestRecord.offset.outNext;
-export const R_OUT_PREV = RequestRecord.offset.outPrev;
-export const R_FIFO_NEXT = RequestRecord.offset.fifoNext;
-export const R_FIFO_PREV = RequestRecord.offset.fifoPrev;
-export const R_IN_FIFO = RequestRecord.offset.inFifo;
-export const R_SERIAL = RequestRecord.offset.serial;
 
 export const RequestState = { None: 0, Leader: 1, Follower: 2 } as const;
 export const PageRequestType = { Read: 0, Dirty: 1 } as const;
@@ -418,21 +344,7 @@ export const PacketRecord = declareRecord('packet', PACKET_WORDS, [
   { name: 'nextFree', guard: 'H_HEAP_LOCK: free-list link' },
   { name: 'payload', guard: 'port lock: the 32-byte union of a user packet', words: 8 },
 ]);
-export const E_KIND = PacketRecord.offset.kind;
-export const E_PORT = PacketRecord.offset.port;
-export const E_NEXT = PacketRecord.offset.next;
-export const E_PREV = PacketRecord.offset.prev;
-export const E_QUEUED = PacketRecord.offset.queued;
-export const E_KEY_LO = PacketRecord.offset.keyLo;
-export const E_KEY_HI = PacketRecord.offset.keyHi;
-export const E_TYPE = PacketRecord.offset.type;
-export const E_STATUS = PacketRecord.offset.status;
-export const E_CMD = PacketRecord.offset.command;
-export const E_OFFSET = PacketRecord.offset.offsetPages;
-export const E_LENGTH = PacketRecord.offset.lengthPages;
-export const E_VMO = PacketRecord.offset.vmo;
-export const E_NEXT_FREE = PacketRecord.offset.nextFree;
-export const E_PAYLOAD = PacketRecord.offset.payload;
+const E_NEXT_FREE = PacketRecord.offset.nextFree;
 
 // ---------------------------------------------------------------------------------------------
 // Page-list radix nodes (VmPageList): FANOUT entries each. In a leaf an entry is a slot word
@@ -455,8 +367,6 @@ export const NodeRecord = declareRecord('node', NODE_WORDS, [
 ]);
 export const N_MASK_USED = NodeRecord.offset.maskUsed;
 export const N_MASK_DIRTY = NodeRecord.offset.maskDirty;
-export const N_PARENT = NodeRecord.offset.parent;
-export const N_PARENT_SLOT = NodeRecord.offset.parentSlot;
 export const N_LEVEL = NodeRecord.offset.level;
 export const N_NEXT_FREE = NodeRecord.offset.nextFree;
 export const N_CHILD_DIRTY = NodeRecord.offset.childDirty;
@@ -471,11 +381,8 @@ export const IntervalRecord = declareRecord('interval', INTERVAL_WORDS, [
   { name: 'next', guard: 'VMO lock: next interval of the VMO, -1' },
   { name: 'nextFree', guard: 'H_HEAP_LOCK: free-list link' },
 ]);
-export const Z_START = IntervalRecord.offset.startPages;
 export const Z_END = IntervalRecord.offset.endPages;
-export const Z_AWAITING_CLEAN = IntervalRecord.offset.awaitingCleanPages;
-export const Z_NEXT = IntervalRecord.offset.next;
-export const Z_NEXT_FREE = IntervalRecord.offset.nextFree;
+const Z_NEXT_FREE = IntervalRecord.offset.nextFree;
 
 // ---------------------------------------------------------------------------------------------
 // Mappings of the process's one address space (VmMapping), guarded by H_VMAR_LOCK. The address space
@@ -496,13 +403,8 @@ export const MappingRecord = declareRecord('mapping', MAPPING_WORDS, [
   { name: 'perms', guard: 'H_VMAR_LOCK: ZX_VM_PERM_* bits' },
   { name: 'nextFree', guard: 'H_VMAR_LOCK: free-list link' },
 ]);
-export const M_IN_USE = MappingRecord.offset.inUse;
 export const M_BASE_PAGE = MappingRecord.offset.basePage;
-export const M_PAGES = MappingRecord.offset.pages;
-export const M_VMO = MappingRecord.offset.vmo;
-export const M_VMO_PAGE = MappingRecord.offset.vmoPage;
-export const M_PERMS = MappingRecord.offset.perms;
-export const M_NEXT_FREE = MappingRecord.offset.nextFree;
+const M_NEXT_FREE = MappingRecord.offset.nextFree;
 
 // ---------------------------------------------------------------------------------------------
 // Struct-of-arrays tables, one region per column (Layout field in parentheses).
