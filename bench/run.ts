@@ -89,6 +89,8 @@ export interface BenchReport {
   throughput: ThroughputRow[];
   throughputVerdicts: ThroughputVerdict[];
   waitSpin: WaitSpinAdvice;
+  /** An earlier run shown beside this one (`--compare results.json --label text`): before/after a change. */
+  earlier?: { label: string; report: BenchReport };
 }
 
 interface Plan {
@@ -499,7 +501,7 @@ const x = (r: number): string => (r >= 100 ? `${r.toFixed(0)}×` : r >= 1 ? `${r
 
 function renderMarkdown(r: BenchReport): string {
   const out: string[] = [];
-  for (const section of [markdownHeader, markdownFigures, markdownThroughput, markdownWaitSpin, markdownWhereTheTimeGoes, markdownMethod]) section(r, out);
+  for (const section of [markdownHeader, markdownFigures, markdownCompared, markdownThroughput, markdownWaitSpin, markdownWhereTheTimeGoes, markdownMethod]) section(r, out);
   return out.join('\n');
 }
 
@@ -516,6 +518,34 @@ function markdownHeader(r: BenchReport, out: string[]): void {
   out.push(`- One Atomics.load poll: ${r.nsPerPoll.toFixed(1)} ns`);
   out.push('');
   out.push('Every figure and its baseline were measured in this same run (the fault round trip and its ping-pong in interleaved rounds; the others in one tinybench Bench). Ratio = figure median / baseline median; the p99 ratio is shown for information.');
+  out.push('');
+}
+
+/**
+ * This run beside an earlier one (before/after a change, same machine). Machines drift between runs,
+ * so the ratios to each run's own baselines are what compare; the raw medians are shown with them.
+ */
+function markdownCompared(r: BenchReport, out: string[]): void {
+  if (!r.earlier) return;
+  const before = r.earlier.report;
+  out.push(`## Compared with an earlier run: ${r.earlier.label}`);
+  out.push('');
+  out.push(`Earlier run: ${before.date}, load average at start ${before.loadAvgStart.map((v) => v.toFixed(2)).join(' / ')}; this run: ${r.date}. A change is noise unless it exceeds the spread of the baselines between the two runs.`);
+  out.push('');
+  out.push('| figure | earlier median | earlier baseline | earlier ratio | this median | this baseline | this ratio | ratio change |');
+  out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const f of r.figures) {
+    const e = before.figures.find((g) => g.id === f.id);
+    if (!e) continue;
+    out.push(`| ${f.figure} | ${fmtUs(e.medianUs)} | ${fmtUs(e.baseline.medianUs)} | ${x(e.ratio)} | ${fmtUs(f.medianUs)} | ${fmtUs(f.baseline.medianUs)} | ${x(f.ratio)} | ${x(f.ratio / e.ratio)} |`);
+  }
+  out.push('');
+  out.push('| waitSpin | threads | earlier faults/s | this faults/s | change |');
+  out.push('| ---: | ---: | ---: | ---: | ---: |');
+  for (const t of r.throughput) {
+    const e = before.throughput.find((u) => u.waitSpin === t.waitSpin && u.threads === t.threads);
+    if (e) out.push(`| ${t.waitSpin} | ${t.threads} | ${Math.round(e.faultsPerSec)} | ${Math.round(t.faultsPerSec)} | ${x(t.faultsPerSec / e.faultsPerSec)} |`);
+  }
   out.push('');
 }
 
@@ -618,7 +648,15 @@ function defaultReportDir(): URL {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const quick = process.argv.includes('--quick');
+  const argAfter = (flag: string): string | undefined => {
+    const i = process.argv.indexOf(flag);
+    return i >= 0 ? process.argv[i + 1] : undefined;
+  };
+  const comparePath = argAfter('--compare');
+  // Read before the run, so a bad path fails at once rather than after a minute of measuring.
+  const earlier = comparePath === undefined ? undefined : { label: argAfter('--label') ?? comparePath, report: JSON.parse(fs.readFileSync(comparePath, 'utf8')) as BenchReport };
   const report = await runAll({ quick, log: (s) => console.error(`[bench ${((performance.now()) / 1000).toFixed(1)} s] ${s}`) });
+  if (earlier) report.earlier = { label: earlier.label, report: { ...earlier.report, earlier: undefined } };
   printTable(report);
   if (!quick) {
     writeReport(report);

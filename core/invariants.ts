@@ -328,10 +328,10 @@ export function checkInvariants(k: KernelState): string[] {
           const e = vmos.pxPacket(v);
           if (e < 0 || e >= L.maxPortPackets || packets.kind(e) !== PacketKind.Pager || packets.vmo(e) !== v) p.add(`VMO ${v}: its packet ${e} is not a pager packet of it`);
         }
-        if (mapCount[v] !== vmos.mapCount(v)) p.add(`VMO ${v}: ${mapCount[v]} mappings, V_MAP_COUNT ${vmos.mapCount(v)}`);
+        if (mapCount[v] !== vmos.mapCount(v)) p.add(`VMO ${v}: ${mapCount[v]} mappings, vmos.mapCount ${vmos.mapCount(v)}`);
         checkRequestsOfVmo(k, p, v);
         const pages = checkPageList(k, p, v, frameSeen, usedNode);
-        if (pages.committed !== vmos.committedPages(v)) p.add(`VMO ${v}: ${pages.committed} pages present, V_COMMITTED_PAGES ${vmos.committedPages(v)}`);
+        if (pages.committed !== vmos.committedPages(v)) p.add(`VMO ${v}: ${pages.committed} pages present, vmos.committedPages ${vmos.committedPages(v)}`);
         if (!pagerBacked && (pages.dirty > 0 || pages.markers > 0)) p.add(`anonymous VMO ${v} has ${pages.dirty} dirty pages and ${pages.markers} markers`);
         committedTotal += pages.committed;
         dontNeedSlots += pages.dontNeed;
@@ -352,9 +352,9 @@ export function checkInvariants(k: KernelState): string[] {
     const type = objects.type(v);
     const refs = objects.refs(v);
     const extra = allowedExtra[v] as number;
-    if (objects.handles(v) !== handleCount[v]) p.add(`object ${v}: ${handleCount[v]} handles in the table, O_HANDLES ${objects.handles(v)}`);
+    if (objects.handles(v) !== handleCount[v]) p.add(`object ${v}: ${handleCount[v]} handles in the table, objects.handles ${objects.handles(v)}`);
     if (type === ObjType.Process) {
-      if (processThreads[v] !== k.processes.threads(v)) p.add(`process ${v}: ${processThreads[v]} threads, PR_THREADS ${k.processes.threads(v)}`);
+      if (processThreads[v] !== k.processes.threads(v)) p.add(`process ${v}: ${processThreads[v]} threads, processes.threads ${k.processes.threads(v)}`);
       if (refs < 1) p.add(`process ${v} is live with no reference`);
       continue;
     }

@@ -71,7 +71,7 @@ export function kernelPanicOf(k: KernelState): KernelPanic {
 
 /**
  * Panics the kernel on behalf of dead (or stuck) thread `tid`, which was in syscall id `syscall`
- * (T_SYSCALL) holding lock word `lock` (-1 none). Idempotent: the first panic is the one reported.
+ * (threads.syscall) holding lock word `lock` (-1 none). Idempotent: the first panic is the one reported.
  */
 export function raiseKernelPanic(k: KernelState, tid: number, syscall: number, lock: number): KernelPanic {
   const header = k.header;

@@ -81,7 +81,7 @@ export interface Sys {
 }
 
 /**
- * Syscall ids: T_SYSCALL holds the index + 1 of the method a thread is in (0 = outside the kernel);
+ * Syscall ids: threads.syscall holds the index + 1 of the method a thread is in (0 = outside the kernel);
  * each entry is [Sys method, zx_ name].
  */
 export const SYSCALLS: ReadonlyArray<readonly [keyof Sys, string]> = [
@@ -111,7 +111,7 @@ export const SYSCALLS: ReadonlyArray<readonly [keyof Sys, string]> = [
   ['objectGetInfo', 'zx_object_get_info'],
 ];
 
-/** The zx_ name of a T_SYSCALL value ('' for 0: outside the kernel). */
+/** The zx_ name of a threads.syscall value ('' for 0: outside the kernel). */
 export function syscallName(id: number): string {
   return id > 0 ? (SYSCALLS[id - 1]?.[1] ?? '') : '';
 }

@@ -1,12 +1,12 @@
 // The syscall gate: kernel entry and exit around every ThreadSys method (Zircon's syscall glue plus
 // the thread's exit check). At entry a killed thread stops (ThreadKilled) and a panicked kernel
-// refuses (KernelPanic); the thread then records which syscall it is in (T_SYSCALL = id, 0 outside
+// refuses (KernelPanic); the thread then records which syscall it is in (threads.syscall = id, 0 outside
 // the kernel: two plain stores per syscall), so the main thread can tell whether a thread is inside
 // the kernel and name the syscall a dead thread died in. At exit a kill that arrived meanwhile takes
 // effect: whatever the syscall returned or threw (ZX_ERR_INTERNAL_INTR_KILLED out of an interrupted
-// wait), the thread gets ThreadKilled. Runs on the thread that makes the syscall; T_SYSCALL is only
+// wait), the thread gets ThreadKilled. Runs on the thread that makes the syscall; threads.syscall is only
 // written by that thread.
-// A documented hot leaf: the two T_SYSCALL stores per syscall are plain word stores. The field is
+// A documented hot leaf: the two threads.syscall stores per syscall are plain word stores. The field is
 // declared atomic (the main thread reads it with Atomics.load), so its accessor would use
 // Atomics.store, which measured ~15x a plain store here; the store needs no ordering of its own (a
 // reader that races with it sees either value, both of which it handles).

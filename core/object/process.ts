@@ -1,7 +1,7 @@
 // ProcessDispatcher and the thread-death half of ThreadDispatcher (zircon kernel/object/
 // process_dispatcher.cc, thread_dispatcher.cc), reduced to what thread and worker death need.
 //
-// Processes. Every kernel thread and every handle belongs to a process: T_PROCESS and the handle
+// Processes. Every kernel thread and every handle belongs to a process: threads.process and the handle
 // table's handleProcess hold its object slot, or -1 for the kernel's implicit root process, which
 // never exits (every thread not attached to a process - the main thread, ThreadPool threads, a
 // worker's plain Kernel.attach(share).sys - lives in it, so single-process programs are unchanged).
@@ -16,7 +16,7 @@
 //   worker: const sys = Kernel.attach(share, { process: token }).sys;
 //
 // Thread death. A thread is killed only at a syscall boundary, as in Zircon: killThread() sets
-// T_KILLED and wakes whatever the thread parks on; a blocked wait withdraws its request and returns
+// threads.killed and wakes whatever the thread parks on; a blocked wait withdraws its request and returns
 // ZX_ERR_INTERNAL_INTR_KILLED, the syscall unwinds, and the syscall gate (core/syscall_gate.ts)
 // throws ThreadKilled at kernel exit (or at the next entry, for a thread in user code). A worker that
 // dies without unwinding (terminate(), a crash) runs no code at all, so the main thread reaps its

@@ -239,7 +239,7 @@ export function forEachDirtyRun(k: KernelState, vmo: number, from: number, limit
     const base = bases[depth];
     if (level <= 2) {
       // The bottom of the tree - a level-2 node, or a level-1 or leaf root - is walked here with
-      // nested loops and no stack push: level-2 bits pick level-1 nodes, whose N_CHILD_DIRTY words
+      // nested loops and no stack push: level-2 bits pick level-1 nodes, whose childDirty words
       // are the leaves' dirty masks; each leaf mask yields its runs of set bits.
       masks[depth] = 0;
       const n2 = nodes[depth];

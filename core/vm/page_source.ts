@@ -392,7 +392,7 @@ export function closeSourceLocked(k: KernelState, vmo: number): void {
  * PageRequest::Wait, with no lock held: blocks thread r (shown as ZX_THREAD_STATE_BLOCKED_PAGER)
  * until its event is signalled, or the overtime timeout passes (ZX_ERR_TIMED_OUT). A status that
  * is neither OK nor a page-request failure code cancels the request, as Zircon does. A kill
- * (T_KILLED, zx_task_kill) interrupts the wait: the request is withdrawn and the wait returns
+ * (threads.killed, zx_task_kill) interrupts the wait: the request is withdrawn and the wait returns
  * ZX_ERR_INTERNAL_INTR_KILLED, which unwinds the syscall to the kernel exit where the thread stops
  * (core/syscall_gate.ts). A kernel panic interrupts it too, with the KernelPanic.
  */

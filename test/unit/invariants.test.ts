@@ -87,7 +87,7 @@ const corruptions: [string, RegExp, (w: World) => void][] = [
   ['a lost handle count', /handles in the table/, ({ kernel: { state: k }, anon }) => void Atomics.sub(k.w, k.obj(anon) + O_HANDLES, 1)],
   ['a held VMO lock', /lock is held/, ({ kernel: { state: k }, vmo }) => void (k.w[k.obj(vmo) + O_LOCK] = 1)],
   ['a held heap lock', /H_HEAP_LOCK is held/, ({ kernel: { state: k } }) => void (k.w[H_HEAP_LOCK] = 1)],
-  ['a wrong committed count', /V_COMMITTED_PAGES/, ({ kernel: { state: k }, vmo }) => void (k.w[k.obj(vmo) + V_COMMITTED_PAGES] += 1)],
+  ['a wrong committed count', /vmos.committedPages/, ({ kernel: { state: k }, vmo }) => void (k.w[k.obj(vmo) + V_COMMITTED_PAGES] += 1)],
   ['a frame with the wrong owner page', /has owner/, ({ kernel: { state: k }, vmo }) => {
     const f = slotFrame(k.w[slotIndex(k, vmo, 0)]);
     k.w[k.layout.frameOwnerPage + f] = 5;
@@ -99,7 +99,7 @@ const corruptions: [string, RegExp, (w: World) => void][] = [
     k.w[H_FREE_NODE] = k.w[k.node(n) + N_NEXT_FREE];
   }],
   ['a zero interval past the end', /beyond the size/, ({ kernel: { state: k }, vmo }) => void (k.w[k.zint(k.w[k.obj(vmo) + V_ZERO_HEAD]) + Z_END] = 1000)],
-  ['a wrong mapping count', /V_MAP_COUNT/, ({ kernel: { state: k }, vmo }) => void Atomics.add(k.w, k.obj(vmo) + V_MAP_COUNT, 1)],
+  ['a wrong mapping count', /vmos.mapCount/, ({ kernel: { state: k }, vmo }) => void Atomics.add(k.w, k.obj(vmo) + V_MAP_COUNT, 1)],
   ['two mappings at one address', /overlap in the address space/, ({ kernel: { state: k }, mapping }) => {
     for (let m = 0; m < k.layout.maxMappings; m++) if (m !== mapping) k.w[k.map(m) + M_BASE_PAGE] = k.w[k.map(mapping) + M_BASE_PAGE];
   }],
