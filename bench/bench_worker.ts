@@ -4,8 +4,10 @@
 //                 times, then park).
 //   faulter     - a simulated thread: reads one absent page of a pager VMO per fault (vmoRead), timed
 //                 per fault; when its VMO is used up it closes it and creates a fresh one (untimed).
-//   pager       - a pager service (workers/pager_loop.ts): takes packets from the port (optionally spinning first: `spin`
-//                 polls of the port's queue head, or portWait polls with a 0 deadline), supplies
+//   pager       - a pager service with its own minimal loop, not workers/pager_loop.ts: it is part of
+//                 the measuring instrument, and the shared loop's per-packet handler showed in the
+//                 figures. It takes packets from the port (optionally spinning first: `spin` polls
+//                 of the port's queue head, or portWait polls with a 0 deadline), supplies
 //                 READ requests from an aux VMO committed with content in bulk before the start
 //                 (one vmoWrite, again each time it is used up), so that a fault does not wait for a write.
 // Every role waits at a start barrier (C_GO) after posting 'ready', posts one 'result' message and
@@ -13,11 +15,12 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { Kernel, type KernelShare } from '../core/kernel.js';
-import { PAGE_SIZE, ZX_OBJ_TYPE_PORT, ZX_TIME_INFINITE } from '../shared/constants.js';
+import { ZxError } from '../core/errors.js';
+import { PAGE_SIZE, ZX_OBJ_TYPE_PORT, ZX_PAGER_VMO_READ, ZX_PKT_TYPE_USER, ZX_TIME_INFINITE } from '../shared/constants.js';
 import { lookupHandle } from '../core/object/handle_table.js';
 import { PT_HEAD } from '../shared/layout.js';
+import { ZX_ERR_TIMED_OUT } from '../shared/status.js';
 import { profileTop, type ProfileLine } from './harness.js';
-import { PAGER_LOOP_COUNT_WORDS, PagerLoopCount, runPagerLoop, waitPacket } from '../workers/pager_loop.js';
 
 // Control words (Int32Array over the `ctl` SharedArrayBuffer).
 export const C_GO = 0; // start barrier: 0 until the main thread releases every worker
@@ -233,7 +236,8 @@ function runPager(job: PagerJob): PagerResult {
   Error.stackTraceLimit = 0;
   const dequeued: number[] = [];
   const supplied: number[] = [];
-  const counts = new Int32Array(PAGER_LOOP_COUNT_WORDS);
+  let reads = 0;
+  let pages = 0;
   let polls = 0;
   let parks = 0;
   let profile: ProfileLine[] | undefined;
@@ -286,29 +290,34 @@ function runPager(job: PagerJob): PagerResult {
         const t0 = process.hrtime.bigint();
         do {
           polls++;
-          const packet = waitPacket(sys, job.port, 0n);
-          if (packet !== null) return packet;
+          try {
+            return sys.portWait(job.port, 0n);
+          } catch (e) {
+            if (!(e instanceof ZxError) || e.status !== ZX_ERR_TIMED_OUT) throw e;
+          }
         } while (process.hrtime.bigint() - t0 < spinNs);
       }
       parks++;
       return sys.portWait(job.port, ZX_TIME_INFINITE);
     };
     startBarrier(ctl);
-    // The packet loop: nothing but the supply between the two phase clock readings.
     const serve = (): void => {
-      runPagerLoop(
-        { sys, port: job.port, stopKey: STOP_KEY, next, counts },
-        {
-          onRead(key, offsetBytes, lengthBytes) {
-            if (job.phases) dequeued.push(Number(process.hrtime.bigint()));
-            const vmo = Atomics.load(ctl, C_TABLE + Number(key));
-            const at = take(lengthBytes / PAGE_SIZE);
-            sys.pagerSupplyPages(job.pager, vmo, offsetBytes, lengthBytes, aux, at * PAGE_SIZE);
-            if (job.phases) supplied.push(Number(process.hrtime.bigint()));
-            return true;
-          },
-        },
-      );
+      for (;;) {
+        const packet = next();
+        if (packet.type === ZX_PKT_TYPE_USER) {
+          if (packet.key === STOP_KEY) break;
+          continue;
+        }
+        const req = packet.pageRequest!;
+        if (req.command !== ZX_PAGER_VMO_READ) continue; // COMPLETE of a closed VMO
+        if (job.phases) dequeued.push(Number(process.hrtime.bigint()));
+        const vmo = Atomics.load(ctl, C_TABLE + Number(packet.key));
+        const at = take(req.length / PAGE_SIZE);
+        sys.pagerSupplyPages(job.pager, vmo, req.offset, req.length, aux, at * PAGE_SIZE);
+        if (job.phases) supplied.push(Number(process.hrtime.bigint()));
+        reads++;
+        pages += req.length / PAGE_SIZE;
+      }
     };
     if (job.profile) profile = profileTop(serve, 10);
     else serve();
@@ -318,8 +327,8 @@ function runPager(job: PagerJob): PagerResult {
   }
   return {
     role: 'pager',
-    reads: counts[PagerLoopCount.reads] ?? 0,
-    pages: counts[PagerLoopCount.readPages] ?? 0,
+    reads,
+    pages,
     polls,
     parks,
     dequeuedNs: job.phases ? Float64Array.from(dequeued) : null,
