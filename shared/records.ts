@@ -68,7 +68,8 @@ export class RecordTable {
   }
 }
 
-export interface RecordDecl<F extends FieldSpec> {
+/** A declared record: its plan and the table class whose instances carry accessors `A`. */
+interface Declared<F extends FieldSpec, A> {
   readonly name: string;
   /** Words per record (the stride of its table). */
   readonly words: number;
@@ -78,22 +79,26 @@ export interface RecordDecl<F extends FieldSpec> {
   /** Word offset of each field within the record. */
   readonly offset: { readonly [K in F as K['name']]: number };
   /** The table class: `new decl.Table(w, base)` has the accessors. */
-  readonly Table: new (w: Int32Array, base: number) => RecordTable & SlotAccessors<F>;
+  readonly Table: new (w: Int32Array, base: number) => RecordTable & A;
 }
+
+export type RecordDecl<F extends FieldSpec> = Declared<F, SlotAccessors<F>>;
 
 function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
-function computeOffsets(name: string, start: number, fields: readonly FieldSpec[]): { offset: Record<string, number>; used: number } {
+/** Assigns the fields' offsets in order and checks that they fit in `words`. */
+function planRecord(name: string, words: number, fields: readonly FieldSpec[]): { offset: Record<string, number>; used: number } {
   const offset: Record<string, number> = {};
-  let cursor = start;
+  let cursor = 0;
   for (const f of fields) {
     assert(!(f.name in offset), `record ${name}: field ${f.name} declared twice`);
     assert(f.words === undefined || (Number.isInteger(f.words) && f.words > 0), `record ${name}: ${f.name}.words must be a positive integer`);
     offset[f.name] = cursor;
     cursor += f.words ?? 1;
   }
+  assert(cursor <= words, `record ${name}: fields use ${cursor} words, more than its ${words}`);
   return { offset, used: cursor };
 }
 
@@ -126,13 +131,11 @@ function installAccessors(proto: Record<string, unknown>, fields: readonly Field
 }
 
 /**
- * Declares a record of `words` words whose fields start at word `start` (a record extending another
- * starts where the other's fields end: see extendRecord). Offsets are assigned in order; the fields
- * must fit.
+ * Declares a record of `words` words. Offsets are assigned in order (a record extending another lists
+ * the other's fields first: see extendRecord); the fields must fit.
  */
-export function declareRecord<const F extends FieldSpec>(name: string, words: number, fields: readonly F[], start = 0): RecordDecl<F> {
-  const { offset, used } = computeOffsets(name, start, fields);
-  assert(used <= words, `record ${name}: fields use ${used} words, more than its ${words}`);
+export function declareRecord<const F extends FieldSpec>(name: string, words: number, fields: readonly F[]): RecordDecl<F> {
+  const { offset, used } = planRecord(name, words, fields);
   class Table extends RecordTable {}
   installAccessors(Table.prototype as unknown as Record<string, unknown>, fields, offset, 'slot', (off) => `this.base + slot * ${words} + ${off}`);
   return Object.freeze({
@@ -153,19 +156,11 @@ export function extendRecord<const B extends FieldSpec, const F extends FieldSpe
   return declareRecord<B | F>(name, base.words, [...base.fields, ...fields]);
 }
 
-export interface SingletonDecl<F extends FieldSpec> {
-  readonly name: string;
-  readonly words: number;
-  readonly used: number;
-  readonly fields: readonly F[];
-  readonly offset: { readonly [K in F as K['name']]: number };
-  readonly Table: new (w: Int32Array, base: number) => RecordTable & SingletonAccessors<F>;
-}
+export type SingletonDecl<F extends FieldSpec> = Declared<F, SingletonAccessors<F>>;
 
 /** A record that exists once (the header at word 0 of meta): accessors take no slot. */
 export function declareSingleton<const F extends FieldSpec>(name: string, words: number, fields: readonly F[]): SingletonDecl<F> {
-  const { offset, used } = computeOffsets(name, 0, fields);
-  assert(used <= words, `record ${name}: fields use ${used} words, more than its ${words}`);
+  const { offset, used } = planRecord(name, words, fields);
   class Table extends RecordTable {}
   for (const f of fields) assert(f.words === undefined, `record ${name}: a singleton has no array fields (${f.name})`);
   installAccessors(Table.prototype as unknown as Record<string, unknown>, fields, offset, '', (off) => `this.base + ${off}`);
