@@ -92,16 +92,9 @@ export class IntrusiveList {
 
   /** Puts `nw` (unlinked) in `old`'s place; `old` ends unlinked. */
   replace(head: number, tail: number, old: number, nw: number): void {
-    const w = this.w;
     const prev = this.prev(old);
     const next = this.next(old);
-    this.#setPrev(nw, prev);
-    this.#setNext(nw, next);
-    if (prev >= 0) this.#setNext(prev, nw);
-    else w[head] = nw;
-    if (next >= 0) this.#setPrev(next, nw);
-    else if (tail >= 0) w[tail] = nw;
-    this.#setNext(old, -1);
-    this.#setPrev(old, -1);
+    this.remove(head, tail, old);
+    this.insertBefore(head, tail, next, nw, prev);
   }
 }
